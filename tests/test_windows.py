@@ -1,0 +1,585 @@
+"""Split, train-only scaler, windows as views: alignment, leakage, shapes, properties."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import importlib.util
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.preprocessing import MinMaxScaler
+
+import lstmfc.windows as W
+from lstmfc.config import Workspace
+from lstmfc.errors import ArtifactError, DataError, UsageError
+from lstmfc.features import FEATURE_SETS, build_features
+from lstmfc.store import write_raw
+from lstmfc.windows import (
+    MinMaxParams,
+    load_prepared,
+    min_windows,
+    parse_split,
+    plan_split,
+    prepare,
+    split_counts,
+    window_from_raw,
+)
+from tests.conftest import make_ohlcv
+
+ALL = tuple(FEATURE_SETS)
+
+
+def _ws() -> Workspace:
+    return Workspace.resolve()  # LSTMFC_HOME -> the per-test tmp folder (conftest)
+
+
+def _store(ws: Workspace, ticker: str, frame: pd.DataFrame) -> None:
+    write_raw(ws.raw_path(ticker), frame, {"source": "test"})
+
+
+def _linear(n: int) -> pd.DataFrame:
+    """close = 1, 2, ..., n on business days from 2020-01-01 (hand-computable)."""
+    close = np.arange(1, n + 1, dtype="float64")
+    idx = pd.bdate_range("2020-01-01", periods=n, name="date")
+    return pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close, "volume": close * 100},
+        index=idx,
+    )
+
+
+# ------------------------------------------------------------------ scaler
+def test_minmax_params_equal_sklearn_bit_for_bit():
+    rng = np.random.default_rng(1)
+    train = rng.normal(100, 20, (500, 3))
+    other = rng.normal(100, 40, (200, 3))
+    sk = MinMaxScaler().fit(train)
+    p = MinMaxParams.fit(train, ["a", "b", "c"])
+    assert p.data_min == tuple(sk.data_min_) and p.data_max == tuple(sk.data_max_)
+    np.testing.assert_array_equal(p.transform(other), sk.transform(other))
+    np.testing.assert_array_equal(p.inverse_transform(other), sk.inverse_transform(other))
+    np.testing.assert_array_equal(p.scale, sk.scale_)
+    np.testing.assert_array_equal(p.offset, sk.min_)
+    sk2 = MinMaxScaler(feature_range=(-1, 1)).fit(train)
+    p2 = MinMaxParams.fit(train, ["a", "b", "c"], feature_range=(-1, 1))
+    np.testing.assert_array_equal(p2.transform(other), sk2.transform(other))
+
+
+def test_minmax_params_json_round_trip_is_exact():
+    p = MinMaxParams.fit(np.random.default_rng(2).random((50, 2)) * 1e3, ["close", "rsi_14"])
+    q = MinMaxParams.from_json(json.loads(json.dumps(p.to_json())))
+    assert q == p
+    x = np.random.default_rng(3).random((10, 2)) * 1e3
+    np.testing.assert_array_equal(p.transform(x), q.transform(x))
+    assert set(p.to_json()) == {"feature_names", "data_min", "data_max", "feature_range"}
+
+
+def test_transform_column_and_inverse():
+    p = MinMaxParams(("close", "logret"), (10.0, -0.1), (20.0, 0.1))
+    np.testing.assert_allclose(p.transform_column([10, 15, 25], "close"), [0, 0.5, 1.5])
+    np.testing.assert_allclose(p.inverse_transform_column([0, 0.5, 1.5], "close"), [10, 15, 25])
+    with pytest.raises(DataError, match="'rsi_14' is not among the scaled features"):
+        p.transform_column([1], "rsi_14")
+
+
+def test_zero_range_feature_is_named():
+    x = np.column_stack([np.arange(5.0), np.full(5, 3.0)])
+    with pytest.raises(DataError) as exc:
+        MinMaxParams.fit(x, ["close", "volume_log1p"])
+    assert "'volume_log1p' has zero range" in str(exc.value)
+
+
+# ------------------------------------------------------------------ split arithmetic
+def test_split_counts_cut_at_cumulative_fractions():
+    assert split_counts(90, (0.7, 0.15, 0.15)) == (63, 13, 14)  # cuts at 63, floor(76.5)
+    assert split_counts(100, (0.7, 0.15, 0.15)) == (70, 15, 15)
+    assert split_counts(20, (0.7, 0.15, 0.15)) == (14, 3, 3)  # 0.15 * 20 is 3.0000000000000004
+    # floor for each split alone would give 3479 / 745 / 747 (test 1.35 windows over 15%)
+    assert split_counts(4971, (0.7, 0.15, 0.15)) == (3479, 746, 746)
+    assert min_windows((0.7, 0.15, 0.15)) == 4  # 2 / 1 / 1; 3 windows would give 2 / 0 / 1
+    assert min_windows((0.5, 0.25, 0.25)) == 3
+    assert min_windows((0.98, 0.01, 0.01)) == 51  # 49 / 1 / 1
+
+
+@given(
+    n=st.integers(1, 100_000),
+    a=st.floats(0.01, 0.98),
+    b=st.floats(0.01, 0.98),
+)
+def test_split_counts_each_within_one_window_of_its_fraction(n, a, b):
+    fr = (a / (1 + b + a), b / (1 + b + a), 1 / (1 + b + a))
+    counts = split_counts(n, fr)
+    assert sum(counts) == n and min(counts) >= 0
+    for c, f in zip(counts, fr, strict=True):
+        assert abs(c - f * n) < 1 + 1e-6
+
+
+@pytest.mark.parametrize(
+    "spec, exc_type, message",
+    [
+        ("0.7,0.2,0.2", DataError, "split fractions 0.7,0.2,0.2 sum to 1.1, not 1"),
+        ("0.85,0,0.15", DataError, "split 0.85,0,0.15 leaves the val split empty"),
+        ("1,0,0", DataError, "split 1,0,0 leaves the val split empty"),
+        ("0.8,0.2", DataError, "split 0.8,0.2 needs three fractions: train,val,test "
+         "(e.g. 0.70,0.15,0.15)"),
+        ("a,b,c", UsageError, "--split 'a,b,c' is not a comma list of numbers "
+         "(e.g. 0.70,0.15,0.15)"),
+    ],
+)  # fmt: skip
+def test_parse_split_errors(spec, exc_type, message):
+    with pytest.raises(exc_type) as exc:
+        parse_split(spec)
+    assert str(exc.value) == message
+
+
+# ------------------------------------------------------------------ alignment
+def test_alignment_on_hand_computable_series():
+    """close = 1..100, L=10, h=1: n = 100-10-1+1 = 90 windows -> 63 / 13 / 14."""
+    ws = _ws()
+    raw = _linear(100)
+    _store(ws, "LIN", raw)
+    meta = prepare(ws, "LIN", lookback=10, horizon=1, features=["close"])
+    d = raw.index
+    # train windows end on rows 9..71, targets rows 10..72; val 72..84 -> 73..85;
+    # test 85..98 -> 86..99; scaler fit on rows 0..71 (close 1..72)
+    assert meta["n_windows"] == 90
+    expected = {
+        "train": (63, 9, 71),
+        "val": (13, 72, 84),
+        "test": (14, 85, 98),
+    }
+    for name, (n, first, last) in expected.items():
+        s = meta["split"][name]
+        assert (s["n"], s["first_row"], s["last_row"]) == (n, first, last)
+        assert s["start"] == d[first + 1].date().isoformat()
+        assert s["end"] == d[last + 1].date().isoformat()
+    assert meta["split"]["train"]["start"] == "2020-01-15"
+    assert meta["split"]["test"]["end"] == "2020-05-19"
+    assert meta["scaler"]["data_min"] == [1.0] and meta["scaler"]["data_max"] == [72.0]
+    assert meta["scaler"]["fit_rows"] == [0, 71]
+    assert meta["scaler"]["fit_end_date"] == d[71].date().isoformat()
+
+    pr = load_prepared(ws, "LIN")
+    for name in ("train", "val", "test"):
+        w, tg = pr.windows(name), pr.split_targets(name)
+        ends = pr.split_rows(name)
+        assert len(w) == len(tg) == len(ends) == expected[name][0]
+        # window i covers closes (r-9 .. r) + 1, scaled by (x - 1) / 71; target close r+2
+        for i in (0, len(ends) // 2, len(ends) - 1):
+            r = ends[i]
+            want = ((np.arange(r - 9, r + 1) + 1 - 1) / 71).astype("float32")
+            np.testing.assert_array_equal(w[i, :, 0], want)
+            assert tg.index[i] == d[r]
+            assert tg["target_date"].iloc[i] == d[r + 1]
+            assert tg["target_price"].iloc[i] == r + 2
+            assert tg["close"].iloc[i] == r + 1
+            assert tg["target_direction"].iloc[i] == 1
+            assert tg["target_logret"].iloc[i] == np.log((r + 2) / (r + 1))
+
+
+def test_alignment_with_longer_horizon_and_warmup():
+    """close = 1..80 with logret (1 warm-up row), L=5, h=3: N=79, n=79-5-3+1=72."""
+    ws = _ws()
+    raw = _linear(80)
+    _store(ws, "LIN", raw)
+    meta = prepare(ws, "LIN", lookback=5, horizon=3, features="close,logret")
+    assert meta["warmup_rows_dropped"] == 1 and meta["n_rows"] == 79
+    assert [meta["split"][s]["n"] for s in ("train", "val", "test")] == [50, 11, 11]
+    pr = load_prepared(ws, "LIN")
+    # feature row r is raw row r+1 (close r+2); first train window ends at row 4
+    tg = pr.split_targets("train")
+    assert tg.index[0] == raw.index[5]
+    assert tg["target_date"].iloc[0] == raw.index[8]
+    assert tg["target_price"].iloc[0] == 9.0  # close 3 rows after close 6
+    assert meta["split"]["val"]["start"] == raw.index[1 + 54 + 3].date().isoformat()
+    assert meta["scaler"]["data_max"][0] == 54.0 + 1  # feature rows 0..53 -> closes 2..55
+
+
+# ------------------------------------------------------------------ views, shapes
+def test_windows_are_read_only_float32_views():
+    ws = _ws()
+    _store(ws, "ABC", make_ohlcv(400))
+    prepare(ws, "ABC", lookback=30, features="ohlcv,rsi")
+    pr = load_prepared(ws, "abc")
+    assert pr.values.dtype == np.float32 and pr.values.shape == (400 - 14, 6)
+    assert all(str(t) == "float32" for t in pr.features.dtypes)
+    total = 0
+    for name in ("train", "val", "test"):
+        w = pr.windows(name)
+        assert w.shape == (pr.meta["split"][name]["n"], 30, 6)
+        assert w.dtype == np.float32
+        assert not w.flags.writeable
+        assert np.shares_memory(w, pr.values)
+        r = pr.split_rows(name)
+        np.testing.assert_array_equal(w[-1], pr.values[r[-1] - 29 : r[-1] + 1])
+        assert pr.split_targets(name)["target_direction"].dtype == np.int8
+        total += len(w)
+    assert total == 400 - 14 - 30 - 1 + 1
+    assert pr.lookback == 30 and pr.horizon == 1 and pr.n_features == 6
+    assert pr.feature_names == ["open", "high", "low", "close", "volume_log1p", "rsi_14"]
+    assert isinstance(pr.scaler, MinMaxParams)
+    with pytest.raises(UsageError, match="unknown split 'dev'"):
+        pr.windows("dev")
+
+
+def test_scaled_training_inputs_span_zero_to_one_and_later_rows_are_not_clipped():
+    ws = _ws()
+    raw = _linear(200)  # rising: val/test closes exceed the training maximum
+    _store(ws, "LIN", raw)
+    prepare(ws, "LIN", lookback=10)
+    pr = load_prepared(ws, "LIN")
+    fit_last = pr.meta["scaler"]["fit_rows"][1]
+    assert pr.values[: fit_last + 1].min() == 0.0 and pr.values[: fit_last + 1].max() == 1.0
+    assert pr.windows("test").max() > 1.0
+
+
+def test_prepare_json_keys():
+    ws = _ws()
+    _store(ws, "ABC", make_ohlcv(300))
+    meta = prepare(ws, "ABC", features="close,close,rsi")
+    on_disk = json.loads((ws.prepared_path("ABC") / "prepare.json").read_text())
+    assert on_disk == meta
+    for key in (
+        "ticker lookback horizon features feature_names split_fractions split scaler "
+        "warmup_rows_dropped n_rows raw versions created_at"
+    ).split():
+        assert key in meta
+    assert meta["features"] == ["close", "rsi"]
+    assert set(meta["split"]) == {"train", "val", "test"}
+    for s in meta["split"].values():
+        assert {"n", "start", "end", "first_row", "last_row"} <= set(s)
+    assert {"feature_names", "data_min", "data_max", "feature_range", "fit_rows"} <= set(
+        meta["scaler"]
+    )
+    assert meta["raw"]["path"] == "data/raw/ABC.parquet"
+    assert len(meta["raw"]["sha256"]) == 64
+    assert {"lstmfc", "numpy", "pandas", "scikit-learn", "pyarrow"} <= set(meta["versions"])
+    targets = pd.read_parquet(ws.prepared_path("ABC") / "targets.parquet")
+    assert list(targets.columns) == [
+        "close",
+        "target_date",
+        "target_price",
+        "target_logret",
+        "target_direction",
+    ]
+
+
+# ------------------------------------------------------------------ leakage
+BASE_N = 500
+
+
+@functools.lru_cache(maxsize=1)
+def _baseline_raw() -> pd.DataFrame:
+    return make_ohlcv(BASE_N, seed=7)
+
+
+def _snapshot(raw: pd.DataFrame, horizon: int = 1) -> dict:
+    """Prepare raw in a fresh workspace; return what training sees."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.resolve(tmp)
+        _store(ws, "LEAK", raw)
+        meta = prepare(ws, "LEAK", lookback=20, horizon=horizon, features=ALL)
+        pr = load_prepared(ws, "LEAK")
+        return {
+            "meta": meta,
+            "train_x": np.array(pr.windows("train")),
+            "train_y": pr.split_targets("train"),
+            "scaler": pr.meta["scaler"],
+            "values": pr.values.copy(),
+        }
+
+
+def _first_val_target_raw_row(snap: dict) -> int:
+    meta = snap["meta"]
+    return meta["warmup_rows_dropped"] + meta["split"]["val"]["first_row"] + meta["horizon"]
+
+
+def _leaks(base: dict, other: dict) -> list[str]:
+    """Names of the training artefacts that differ (empty: bit-identical)."""
+    out = []
+    if not np.array_equal(base["train_x"], other["train_x"]):
+        out.append("train windows")
+    try:
+        pd.testing.assert_frame_equal(base["train_y"], other["train_y"], check_exact=True)
+    except AssertionError:
+        out.append("train targets")
+    if base["scaler"] != other["scaler"]:
+        out.append("scaler")
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pos=st.floats(min_value=0.0, max_value=1.0),
+    column=st.sampled_from(["open", "high", "low", "close", "volume"]),
+    factor=st.floats(min_value=0.3, max_value=4.0).filter(lambda f: abs(f - 1) > 1e-3),
+    horizon=st.sampled_from([1, 3]),
+)
+def test_changing_any_val_or_test_value_leaves_training_bit_identical(pos, column, factor, horizon):
+    base = _snapshot(_baseline_raw(), horizon)
+    first = _first_val_target_raw_row(base)
+    row = first + int(pos * (BASE_N - 1 - first))
+    raw = _baseline_raw().copy()
+    raw.iloc[row, raw.columns.get_loc(column)] *= factor
+    other = _snapshot(raw, horizon)
+    assert _leaks(base, other) == []
+    assert not np.array_equal(base["values"], other["values"])  # the change did land
+
+
+@pytest.mark.parametrize("fit_on_all_rows", [False, True])
+def test_leakage_check_fails_when_scaler_sees_val_and_test(fit_on_all_rows, monkeypatch):
+    if fit_on_all_rows:
+        monkeypatch.setattr(W, "scaler_fit_rows", lambda plan: (0, plan.n_rows - 1))
+    base = _snapshot(_baseline_raw())
+    raw = _baseline_raw().copy()
+    last = len(raw) - 1  # a test-period row: a new all-time high close
+    raw.iloc[last, raw.columns.get_loc("close")] *= 3
+    leaks = _leaks(base, _snapshot(raw))
+    assert leaks == (["train windows", "scaler"] if fit_on_all_rows else [])
+
+
+def test_split_targets_are_ordered_and_disjoint():
+    snap = _snapshot(_baseline_raw(), horizon=5)
+    s = snap["meta"]["split"]
+    assert s["train"]["end"] < s["val"]["start"] <= s["val"]["end"] < s["test"]["start"]
+
+
+# ------------------------------------------------------------------ properties
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lookback=st.integers(1, 40),
+    horizon=st.integers(1, 10),
+    extra=st.integers(0, 150),
+    feats=st.sampled_from(["close", "close,logret", "ohlcv,rsi", "macd,bbp"]),
+)
+def test_properties_over_lookback_horizon_and_length(lookback, horizon, extra, feats):
+    warm = {"close": 0, "close,logret": 1, "ohlcv,rsi": 14, "macd,bbp": 33}[feats]
+    n_raw = warm + lookback + horizon + min_windows(W.DEFAULT_SPLIT) - 1 + extra
+    raw = make_ohlcv(n_raw, seed=extra)
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.resolve(tmp)
+        _store(ws, "P", raw)
+        meta = prepare(ws, "P", lookback=lookback, horizon=horizon, features=feats)
+        pr = load_prepared(ws, "P")
+        N = n_raw - warm
+        assert meta["n_rows"] == N == len(pr.features)
+        n = N - lookback - horizon + 1
+        counts = [meta["split"][s]["n"] for s in W.SPLITS]
+        assert sum(counts) == n == meta["n_windows"] and min(counts) >= 1
+        ends = np.concatenate([pr.split_rows(s) for s in W.SPLITS])
+        np.testing.assert_array_equal(ends, np.arange(lookback - 1, N - horizon))
+        fit_last = meta["scaler"]["fit_rows"][1]
+        assert fit_last == pr.split_rows("train")[-1]
+        unscaled = build_features(raw, feats)[0].to_numpy()
+        assert meta["scaler"]["data_max"] == unscaled[: fit_last + 1].max(axis=0).tolist()
+        assert meta["scaler"]["data_min"] == unscaled[: fit_last + 1].min(axis=0).tolist()
+        for s in W.SPLITS:
+            w, tg, r = pr.windows(s), pr.split_targets(s), pr.split_rows(s)
+            assert w.shape == (len(r), lookback, pr.n_features) and w.dtype == np.float32
+            assert np.shares_memory(w, pr.values)
+            i = len(r) // 2
+            np.testing.assert_array_equal(w[i], pr.values[r[i] - lookback + 1 : r[i] + 1])
+            assert (tg.index == pr.features.index[r]).all()
+            assert (tg["target_date"].to_numpy() == pr.features.index[r + horizon]).all()
+            np.testing.assert_array_equal(
+                tg["target_price"], raw["close"].to_numpy()[r + warm + horizon]
+            )
+        assert (
+            meta["split"]["train"]["end"]
+            < meta["split"]["val"]["start"]
+            <= meta["split"]["val"]["end"]
+            < meta["split"]["test"]["start"]
+        )
+
+
+def test_plan_split_none_when_a_split_would_be_empty():
+    assert plan_split(63, 60, 1, W.DEFAULT_SPLIT) is None  # 3 windows: val empty
+    assert plan_split(64, 60, 1, W.DEFAULT_SPLIT).counts == (2, 1, 1)
+    assert plan_split(60, 60, 1, W.DEFAULT_SPLIT) is None  # no window at all
+
+
+# ------------------------------------------------------------------ errors
+def test_prepare_errors_write_nothing(workspace):
+    ws = _ws()
+    with pytest.raises(DataError) as exc:
+        prepare(ws, "nope")
+    assert str(exc.value) == "no data for NOPE; run `lstmfc fetch NOPE` first"
+    _store(ws, "ABC", make_ohlcv(96))
+    with pytest.raises(DataError) as exc:
+        prepare(ws, "ABC", features="macd")
+    assert str(exc.value) == (
+        "ABC: need at least 97 rows, got 96 (lookback 60, horizon 1, 33 warm-up rows, "
+        "4 windows for a 0.70/0.15/0.15 split)"
+    )
+    with pytest.raises(UsageError):
+        prepare(ws, "ABC", lookback=0)
+    with pytest.raises(UsageError):
+        prepare(ws, "ABC", horizon=0)
+    flat = make_ohlcv(200)
+    flat["volume"] = 1e6
+    _store(ws, "FLAT", flat)
+    with pytest.raises(DataError) as exc:
+        prepare(ws, "FLAT", features="close,volume")
+    assert str(exc.value) == (
+        "feature 'volume_log1p' has zero range in the training rows "
+        "(2020-01-01 to 2020-08-06, all 13.8155); remove it from --features"
+    )
+    assert not ws.prepared_dir.exists() or list(ws.prepared_dir.iterdir()) == []
+
+
+def test_exactly_the_minimum_history_works():
+    ws = _ws()
+    _store(ws, "ABC", make_ohlcv(97))
+    meta = prepare(ws, "ABC", features="macd")
+    assert [meta["split"][s]["n"] for s in W.SPLITS] == [2, 1, 1]
+
+
+def test_failed_rewrite_keeps_the_old_dataset(monkeypatch):
+    ws = _ws()
+    _store(ws, "ABC", make_ohlcv(300))
+    old = prepare(ws, "ABC")
+
+    def boom(_folder):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(W, "_fsync_tree", boom)
+    with pytest.raises(OSError):
+        prepare(ws, "ABC", lookback=20)
+    assert load_prepared(ws, "ABC").meta == old
+    assert [p.name for p in ws.prepared_dir.iterdir()] == ["ABC"]  # no temp folder left
+
+
+def test_rerun_replaces_the_whole_folder():
+    ws = _ws()
+    _store(ws, "ABC", make_ohlcv(300))
+    prepare(ws, "ABC")
+    (ws.prepared_path("ABC") / "stray.txt").write_text("x")
+    prepare(ws, "ABC", lookback=20, features="close,rsi")
+    assert sorted(p.name for p in ws.prepared_path("ABC").iterdir()) == [
+        "features.parquet",
+        "prepare.json",
+        "targets.parquet",
+    ]
+    assert load_prepared(ws, "ABC").lookback == 20
+
+
+def test_load_prepared_errors():
+    ws = _ws()
+    with pytest.raises(ArtifactError) as exc:
+        load_prepared(ws, "abc")
+    assert str(exc.value) == "no prepared data for ABC; run `lstmfc prepare ABC`"
+    _store(ws, "ABC", make_ohlcv(300))
+    prepare(ws, "ABC")
+    folder = ws.prepared_path("ABC")
+    feats = folder / "features.parquet"
+    good = feats.read_bytes()
+    feats.write_bytes(good[:-10] + b"0123456789")
+    with pytest.raises(ArtifactError) as exc:
+        load_prepared(ws, "ABC")
+    assert str(exc.value) == (
+        "prepared data for ABC is corrupt (features.parquet checksum mismatch); "
+        "run `lstmfc prepare ABC` again"
+    )
+    feats.unlink()
+    with pytest.raises(ArtifactError, match=r"corrupt \(features.parquet missing\)"):
+        load_prepared(ws, "ABC")
+    feats.write_bytes(good)
+    (folder / "prepare.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match=r"corrupt \(prepare.json: JSONDecodeError"):
+        load_prepared(ws, "ABC")
+
+
+def test_is_stale_after_raw_changes():
+    ws = _ws()
+    raw = make_ohlcv(300)
+    _store(ws, "ABC", raw)
+    prepare(ws, "ABC")
+    pr = load_prepared(ws, "ABC")
+    assert not pr.is_stale(ws)
+    _store(ws, "ABC", make_ohlcv(301))
+    assert pr.is_stale(ws)
+
+
+# ------------------------------------------------------------------ predict window
+def test_window_from_raw_matches_prepared_and_never_refits():
+    ws = _ws()
+    raw = make_ohlcv(400, seed=5)
+    _store(ws, "ABC", raw.iloc[:300])
+    meta = prepare(ws, "ABC", lookback=30, features="close,logret,rsi")
+    pr = load_prepared(ws, "ABC")
+    x, end = window_from_raw(raw.iloc[:300], meta)
+    assert x.shape == (1, 30, 3) and x.dtype == np.float32
+    assert end == raw.index[299]
+    np.testing.assert_array_equal(x[0], pr.values[-30:])
+    # newer data: same stored scaler, not a refit on the new rows
+    newer = raw.copy()
+    newer.iloc[-1, newer.columns.get_loc("close")] = raw["close"].max() * 2
+    x2, end2 = window_from_raw(newer, meta)
+    assert end2 == raw.index[-1]
+    assert x2[0, -1, 0] > 1.0
+    assert x2[0, -1, 0] == np.float32(pr.scaler.transform_column(newer["close"].iloc[-1], "close"))
+
+
+def test_window_from_raw_errors():
+    raw = make_ohlcv(300)
+    meta = {
+        "lookback": 60,
+        "features": ["close", "rsi"],
+        "feature_names": ["close", "rsi_14"],
+        "scaler": MinMaxParams(("close", "rsi_14"), (1.0, 0.0), (2.0, 100.0)).to_json(),
+    }
+    with pytest.raises(DataError) as exc:
+        window_from_raw(raw.iloc[:70], meta)
+    assert str(exc.value) == "need at least 74 rows for one 60-step window, got 70"
+    with pytest.raises(DataError) as exc:
+        window_from_raw(raw, {**meta, "feature_names": ["rsi_14", "close"]})
+    assert str(exc.value) == "features close, rsi_14 do not match the prepared rsi_14, close"
+    with pytest.raises(DataError, match="no 'volume' column"):
+        window_from_raw(raw.drop(columns="volume"), {**meta, "features": ["volume"]})
+
+
+# ------------------------------------------------------------------ SP500 sample
+def _sp500_csv() -> Path | None:
+    here = Path(__file__).resolve().parents[1] / "lstmfc" / "samples" / "SP500.csv.gz"
+    if here.is_file():
+        return here
+    spec = importlib.util.find_spec("arch")
+    if spec and spec.origin:
+        p = Path(spec.origin).parent / "data" / "sp500" / "sp500.csv.gz"
+        if p.is_file():
+            return p
+    return None
+
+
+def _read_sp500(path: Path) -> pd.DataFrame:
+    with gzip.open(path, "rt") as fh:
+        df = pd.read_csv(fh)
+    df.columns = [c.strip().lower().replace(" ", "_") for c in df.columns]
+    df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("date")), name="date")
+    return df[["open", "high", "low", "close", "volume"]].astype("float64")
+
+
+def test_sp500_defaults_done_when():
+    path = _sp500_csv()
+    if path is None:  # pragma: no cover - the sample ships with lstmfc or arch
+        pytest.skip("no SP500 sample on this machine")
+    raw = _read_sp500(path)
+    ws = _ws()
+    _store(ws, "SP500", raw)
+    meta = prepare(ws, "SP500")
+    n = meta["n_windows"]
+    assert n == len(raw) - 60 - 1 + 1
+    for name, f in zip(W.SPLITS, (0.70, 0.15, 0.15), strict=True):
+        assert abs(meta["split"][name]["n"] - f * n) <= 1
+    pr = load_prepared(ws, "SP500")
+    assert pr.windows("train").shape == (meta["split"]["train"]["n"], 60, 1)
+    last_train_row = meta["split"]["train"]["last_row"]
+    assert meta["scaler"]["data_max"] == [raw["close"].iloc[: last_train_row + 1].max()]
+    assert meta["scaler"]["data_min"] == [raw["close"].iloc[: last_train_row + 1].min()]
+    assert meta["scaler"]["data_max"][0] < raw["close"].max()  # later highs not seen
