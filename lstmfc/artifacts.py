@@ -1,0 +1,825 @@
+"""Model bundles: ``models/<TICKER>/<run_id>/`` with ``model.keras``, ``manifest.json``
+and ``history.png``; checksums, an atomic ``latest`` pointer and safe loading.
+
+Layout::
+
+    models/<TICKER>/
+        20250301T143015Z-3fa9c1/      one training run (never overwritten)
+            model.keras               Keras 3 zip: config.json, metadata.json, model.weights.h5
+            manifest.json             everything needed to trust and reuse the run (below)
+            history.png               loss / val_loss per epoch
+        latest -> 20250301T143015Z-3fa9c1   symlink, switched atomically
+
+Writing (:func:`save_bundle`): the run folder is built in a hidden temporary folder
+beside it (:func:`lstmfc.atomic.atomic_dir`) and renamed into place only when every
+file is written and fsynced; only then is ``latest`` switched
+(:func:`lstmfc.atomic.atomic_symlink`). An interruption (Ctrl-C, a kill, a full disk)
+at any moment leaves the previous ``latest`` bundle untouched and usable.
+
+Reading (:func:`load_bundle`) refuses, with one line each:
+
+* a run id with path separators, ``..`` or other odd characters; a ``latest`` that is
+  not a symlink to a run folder directly inside ``models/<TICKER>/``; a run folder
+  that is a symlink;
+* a missing, unparsable or incomplete ``manifest.json``;
+* a model file that is not a regular ``.keras`` file inside the bundle: an ``.h5``
+  (also an HDF5 file renamed ``.keras``), a directory, any symlink (one leaving the
+  bundle is named as such), a zip with members other than Keras's three;
+* a file whose sha256 or size differs from the manifest;
+* a model config using any layer, initializer, regularizer or optimizer class that
+  lstmfc never writes (an allowlist, checked before Keras sees the file), e.g. a
+  ``Lambda`` layer;
+* anything Keras itself refuses with ``safe_mode=True`` (which never deserialises a
+  Python lambda) - Keras's message is squeezed onto one line.
+
+The model is loaded from a private copy of the bytes whose checksum was verified, so
+the file cannot be swapped between the check and the load.
+
+Targets
+-------
+The network is trained on a scaled target; the scaling is fitted on the TRAINING
+windows' targets only and stored in the manifest (``target``):
+
+* ``direction`` head: ``target_direction`` (1 if the close ``horizon`` days ahead is
+  above today's close, else 0), no scaling; the output is P(up).
+* ``price`` head, ``price_target="logret"`` (default): ``target_logret`` =
+  log(close_{t+h} / close_t) standardised, ``z = (r - mean) / std``; a prediction
+  ``z`` becomes the price ``close_t * exp(mean + std * z)`` (currency).
+* ``price`` head, ``price_target="level"`` (the seed 004 reference):
+  ``target_price`` min-max scaled, ``y = (p - min) / (max - min)``; a prediction
+  becomes ``min + y * (max - min)`` (currency).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import stat
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lstmfc.atomic import atomic_dir, atomic_symlink
+from lstmfc.config import Workspace, normalize_ticker
+from lstmfc.errors import ArtifactError, UsageError
+
+MODEL_FILE = "model.keras"
+MANIFEST_FILE = "manifest.json"
+HISTORY_FILE = "history.png"
+LATEST = "latest"
+MANIFEST_SCHEMA = 1
+
+PRICE_TARGETS = ("logret", "level")
+
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+_KERAS_MEMBERS = {"config.json", "metadata.json", "model.weights.h5"}
+_MAX_UNZIPPED = 4 << 30  # 4 GiB: far above any lstmfc model, far below a zip bomb
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+#: Every ``class_name`` lstmfc's own models put into ``config.json`` (Keras 3.14-3.15),
+#: plus close relatives (Sequential, other dtype policies). Anything else is refused
+#: before Keras deserialises the file.
+ALLOWED_CLASSES = frozenset(
+    {
+        "Functional",
+        "Sequential",
+        "InputLayer",
+        "LSTM",
+        "GRU",
+        "SimpleRNN",
+        "Dropout",
+        "Dense",
+        "DTypePolicy",
+        "FloatDTypePolicy",
+        "GlorotUniform",
+        "Orthogonal",
+        "Zeros",
+        "Ones",
+        "L2",
+        "Adam",
+        "__keras_tensor__",
+    }
+)
+
+_REQUIRED = {
+    "schema": int,
+    "run_id": str,
+    "ticker": str,
+    "head": str,
+    "cell": str,
+    "model_file": str,
+    "files": dict,
+    "hyperparameters": dict,
+    "target": dict,
+    "prepare": dict,
+    "training": dict,
+}
+
+
+# ------------------------------------------------------------------ helpers
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file (streamed)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _rel(ws: Workspace | None, path: Path) -> str:
+    if ws is not None:
+        with contextlib.suppress(ValueError):
+            return path.relative_to(ws.home).as_posix()
+    return str(path)
+
+
+def json_clean(obj: Any) -> Any:
+    """``obj`` with NaN/inf floats turned into None and tuples into lists (strict JSON)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_clean(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):  # NumPy scalars
+        return json_clean(obj.item())
+    return obj
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable run id: UTC time to the second plus 6 random hex digits.
+
+    Example: ``20250301T143015Z-3fa9c1``. Lexicographic order is chronological order.
+    """
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def validate_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it is a plain folder name.
+
+    Raises
+    ------
+    UsageError
+        If it contains a path separator, ``..``, starts with a dot or uses other
+        characters than letters, digits, ``_ . -``.
+    """
+    if (
+        not isinstance(run_id, str)
+        or not _RUN_ID_RE.match(run_id)
+        or ".." in run_id
+        or run_id == LATEST
+    ):
+        raise UsageError(
+            f"invalid model run id {run_id!r}: use a folder name from models/<TICKER>/ "
+            "(letters, digits, _ . -), e.g. 20250301T143015Z-3fa9c1"
+        )
+    return run_id
+
+
+def list_runs(ws: Workspace, ticker: str) -> list[str]:
+    """Run ids under ``models/<TICKER>/``, oldest first (hidden temporary folders excluded)."""
+    root = ws.model_root(ticker)
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.name != LATEST
+        and not p.name.startswith(".")
+        and p.is_dir()
+        and not p.is_symlink()
+        and _RUN_ID_RE.match(p.name)
+    )
+
+
+# ------------------------------------------------------------------ targets
+def fit_target_scaling(head: str, price_target: str, train_targets) -> dict[str, Any]:
+    """Fit the target scaling on the TRAINING windows' targets only.
+
+    Parameters
+    ----------
+    head : {"price", "direction"}
+    price_target : {"logret", "level"}
+        Only used by the price head (see the module docstring).
+    train_targets : pandas.DataFrame
+        ``Prepared.split_targets("train")``.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``{"column", "kind", ...params}`` with ``kind`` one of ``none``
+        (direction), ``standard`` (``mean``, ``std`` of the log return) or ``minmax``
+        (``min``, ``max`` of the target price, currency).
+
+    Raises
+    ------
+    UsageError
+        Unknown head / price target.
+    ArtifactError
+        If the training targets are constant or not finite (nothing to learn).
+    """
+    import numpy as np
+
+    if head == "direction":
+        return {"column": "target_direction", "kind": "none"}
+    if head != "price":
+        raise UsageError(f"--head must be price or direction, not {head!r}")
+    if price_target == "logret":
+        r = np.asarray(train_targets["target_logret"], dtype="float64")
+        mean, std = float(np.mean(r)), float(np.std(r))
+        if not (np.all(np.isfinite(r)) and std > 0):
+            raise ArtifactError("training log returns are constant or not finite; nothing to learn")
+        return {"column": "target_logret", "kind": "standard", "mean": mean, "std": std}
+    if price_target == "level":
+        p = np.asarray(train_targets["target_price"], dtype="float64")
+        lo, hi = float(np.min(p)), float(np.max(p))
+        if not (np.all(np.isfinite(p)) and hi > lo):
+            raise ArtifactError("training target prices are constant or not finite")
+        return {"column": "target_price", "kind": "minmax", "min": lo, "max": hi}
+    raise UsageError(f"--price-target must be logret or level, not {price_target!r}")
+
+
+def encode_target(scaling: dict[str, Any], targets):
+    """Scaled training target for ``targets`` rows, shape ``(n,)`` float32.
+
+    See :func:`fit_target_scaling`.
+    """
+    import numpy as np
+
+    v = np.asarray(targets[scaling["column"]], dtype="float64")
+    kind = scaling["kind"]
+    if kind == "standard":
+        v = (v - scaling["mean"]) / scaling["std"]
+    elif kind == "minmax":
+        v = (v - scaling["min"]) / (scaling["max"] - scaling["min"])
+    return v.astype("float32")
+
+
+def decode_prices(scaling: dict[str, Any], raw, closes_t):
+    """Network output -> predicted price at ``t + horizon`` (currency), shape ``(n,)``.
+
+    Parameters
+    ----------
+    scaling : dict
+        The manifest's ``target`` entry.
+    raw : array, shape (n,)
+        Network output.
+    closes_t : array, shape (n,)
+        Close at each window's last date ``t`` (currency); used by the log-return target.
+    """
+    import numpy as np
+
+    raw = np.asarray(raw, dtype="float64").reshape(-1)
+    kind = scaling["kind"]
+    if kind == "standard":
+        closes_t = np.asarray(closes_t, dtype="float64").reshape(-1)
+        if closes_t.shape != raw.shape:
+            raise ValueError(f"closes_t has shape {closes_t.shape}, expected {raw.shape}")
+        return closes_t * np.exp(scaling["mean"] + scaling["std"] * raw)
+    if kind == "minmax":
+        return scaling["min"] + raw * (scaling["max"] - scaling["min"])
+    raise ArtifactError("this model predicts a direction, not a price (head=direction)")
+
+
+# ------------------------------------------------------------------ history plot
+def write_history_png(history: dict[str, list[float]], path: Path, title: str) -> None:
+    """Plot loss and val_loss per epoch (matplotlib's Agg canvas, no display needed)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for key, label in (("loss", "training loss"), ("val_loss", "validation loss")):
+        values = history.get(key) or []
+        if values:
+            ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=label)
+    val = [v for v in history.get("val_loss") or [] if v is not None and math.isfinite(v)]
+    if val:
+        best = history["val_loss"].index(min(val)) + 1
+        ax.axvline(best, color="grey", ls="--", lw=1, label=f"best epoch {best}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png", metadata={"Software": None})
+
+
+# ------------------------------------------------------------------ writing
+def _remove_stale_temp(root: Path, max_age_s: float = 86400.0) -> None:
+    """Delete hidden ``.<run>.*.tmp`` folders left by a killed run more than a day ago."""
+    now = time.time()
+    for p in root.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if p.is_dir() and not p.is_symlink() and now - p.stat().st_mtime > max_age_s:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def save_bundle(
+    ws: Workspace,
+    ticker: str,
+    model,
+    manifest: dict[str, Any],
+    *,
+    run_id: str | None = None,
+    set_latest: bool = True,
+) -> Path:
+    """Write a complete bundle atomically and (by default) point ``latest`` at it.
+
+    Parameters
+    ----------
+    ws : Workspace
+    ticker : str
+    model : keras.Model
+    manifest : dict
+        Everything but ``run_id``, ``schema``, ``model_file`` and ``files``, which are
+        filled in here. ``manifest["training"]["history"]`` is plotted.
+    run_id : str, optional
+        Default :func:`new_run_id`.
+    set_latest : bool
+
+    Returns
+    -------
+    Path
+        The run folder.
+
+    Raises
+    ------
+    ArtifactError
+        If the run folder already exists.
+    """
+    from lstmfc import models
+
+    t = normalize_ticker(ticker)
+    root = ws.model_root(t)
+    run_id = validate_run_id(run_id or new_run_id())
+    final = root / run_id
+    if final.exists() or final.is_symlink():
+        raise ArtifactError(f"model run {run_id} already exists in {_rel(ws, root)}")
+    root.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp(root)
+    history = (manifest.get("training") or {}).get("history") or {}
+    with atomic_dir(final) as tmp:
+        models.save_model(model, tmp / MODEL_FILE)
+        write_history_png(
+            history,
+            tmp / HISTORY_FILE,
+            f"{t} {manifest.get('cell', '')} {manifest.get('head', '')} - {run_id}",
+        )
+        files = {
+            name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
+            for name in (MODEL_FILE, HISTORY_FILE)
+        }
+        doc = {
+            "schema": MANIFEST_SCHEMA,
+            "run_id": run_id,
+            "ticker": t,
+            **{k: v for k, v in manifest.items() if k not in ("schema", "run_id", "ticker")},
+            "model_file": MODEL_FILE,
+            "files": files,
+        }
+        text = json.dumps(json_clean(doc), indent=2, allow_nan=False) + "\n"
+        (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")
+    if set_latest:
+        atomic_symlink(root / LATEST, run_id)
+    return final
+
+
+# ------------------------------------------------------------------ reading
+def resolve_run(ws: Workspace, ticker: str, run_id: str | None = None) -> Path:
+    """The run folder for ``run_id`` (``None`` or ``"latest"``: the ``latest`` pointer).
+
+    Raises
+    ------
+    UsageError
+        Malformed ``run_id``.
+    ArtifactError
+        No trained model, unknown run id, or a pointer/folder that leaves
+        ``models/<TICKER>/``.
+    """
+    t = normalize_ticker(ticker)
+    root = ws.model_root(t)
+    if run_id in (None, "", LATEST):
+        link = root / LATEST
+        if not link.is_symlink():
+            if link.exists():
+                raise ArtifactError(f"{_rel(ws, link)} is not a symlink; refusing it")
+            raise ArtifactError(f"no trained model for {t}; run `lstmfc train {t}`")
+        target = os.readlink(link)
+        if not _RUN_ID_RE.match(target) or ".." in target or "/" in target:
+            raise ArtifactError(
+                f"{_rel(ws, link)} points to {target!r}, not a run folder inside "
+                f"{_rel(ws, root)}; refusing it"
+            )
+        run_id = target
+    else:
+        validate_run_id(run_id)
+    run = root / run_id
+    if run.is_symlink():
+        raise ArtifactError(f"model run folder {_rel(ws, run)} is a symlink; refusing it")
+    if not run.is_dir():
+        known = list_runs(ws, t)
+        hint = f"; runs: {', '.join(known[-5:])}" if known else f"; run `lstmfc train {t}`"
+        raise ArtifactError(f"no model run {run_id} for {t}{hint}")
+    if Path(os.path.realpath(run)).parent != Path(os.path.realpath(root)):
+        raise ArtifactError(f"model run folder {_rel(ws, run)} leaves {_rel(ws, root)}")
+    return run
+
+
+def _read_manifest(run: Path, label: str) -> dict[str, Any]:
+    path = run / MANIFEST_FILE
+    if path.is_symlink():
+        raise ArtifactError(f"{label}/{MANIFEST_FILE} is a symlink; refusing it")
+    if not path.is_file():
+        raise ArtifactError(f"{label} has no {MANIFEST_FILE}; it is not a complete bundle")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = " ".join(str(exc).split())
+        raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed ({reason})") from None
+    if not isinstance(doc, dict):
+        raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (not a JSON object)")
+    for key, kind in _REQUIRED.items():
+        if not isinstance(doc.get(key), kind) or isinstance(doc.get(key), bool):
+            raise ArtifactError(
+                f"{label}/{MANIFEST_FILE} is malformed ({key!r} missing or not {kind.__name__})"
+            )
+    if doc["schema"] != MANIFEST_SCHEMA:
+        raise ArtifactError(
+            f"{label}/{MANIFEST_FILE} has schema {doc['schema']}; this lstmfc reads "
+            f"schema {MANIFEST_SCHEMA}"
+        )
+    if doc["run_id"] != run.name:
+        raise ArtifactError(
+            f"{label}/{MANIFEST_FILE} belongs to run {doc['run_id']!r}, not {run.name!r}"
+        )
+    scaling = doc["target"]
+    if scaling.get("kind") not in ("none", "standard", "minmax") or not isinstance(
+        scaling.get("column"), str
+    ):
+        raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (bad 'target' entry)")
+    for key in {"standard": ("mean", "std"), "minmax": ("min", "max")}.get(scaling["kind"], ()):
+        if not isinstance(scaling.get(key), int | float):
+            raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (target {key!r} missing)")
+    for name, entry in doc["files"].items():
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("sha256"), str)
+            or not isinstance(entry.get("bytes"), int)
+        ):
+            raise ArtifactError(
+                f"{label}/{MANIFEST_FILE} is malformed (files[{name!r}] needs sha256 and bytes)"
+            )
+    return doc
+
+
+def _check_member_name(name: str, label: str) -> None:
+    if name in ("", ".", "..") or "/" in name or "\\" in name or name.startswith("."):
+        raise ArtifactError(f"{label}/{MANIFEST_FILE} names file {name!r} outside the bundle")
+
+
+def _read_verified(run: Path, name: str, entry: dict[str, Any], label: str) -> bytes:
+    """Bytes of bundle file ``name`` after the regular-file and checksum checks."""
+    _check_member_name(name, label)
+    path = run / name
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise ArtifactError(f"{label}/{name} is missing") from None
+    if stat.S_ISLNK(st.st_mode):
+        real = os.path.realpath(path)
+        where = "leaving the bundle" if Path(real).parent != Path(os.path.realpath(run)) else ""
+        raise ArtifactError(
+            f"{label}/{name} is a symlink{' ' + where if where else ''} (to {real}); refusing it"
+        )
+    if stat.S_ISDIR(st.st_mode):
+        raise ArtifactError(f"{label}/{name} is a directory, not a regular file; refusing it")
+    if not stat.S_ISREG(st.st_mode):
+        raise ArtifactError(f"{label}/{name} is not a regular file; refusing it")
+    if st.st_size != entry["bytes"]:
+        raise ArtifactError(
+            f"{label}/{name} has {st.st_size} bytes, the manifest says {entry['bytes']}; "
+            "the bundle was modified or is corrupt"
+        )
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise ArtifactError(
+            f"{label}/{name} fails its sha256 check; the bundle was modified or is corrupt"
+        )
+    return data
+
+
+def check_keras_archive(data: bytes, label: str) -> None:
+    """Refuse a model file that is not an lstmfc-shaped Keras 3 ``.keras`` zip.
+
+    Checks (before Keras reads anything): a zip (an HDF5/``.h5`` file is named as
+    such), only the members ``config.json``, ``metadata.json``,
+    ``model.weights.h5``, a bounded uncompressed size, and every ``class_name`` in
+    ``config.json`` in :data:`ALLOWED_CLASSES`.
+
+    Raises
+    ------
+    ArtifactError
+    """
+    import io
+
+    if data.startswith(_HDF5_MAGIC):
+        raise ArtifactError(
+            f"{label} is a legacy HDF5 (.h5) model, not a Keras 3 .keras file; refusing it"
+        )
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ArtifactError(f"{label} is not a Keras 3 .keras zip archive; refusing it") from None
+    with zf:
+        infos = zf.infolist()
+        names = {i.filename for i in infos}
+        extra = sorted(names - _KERAS_MEMBERS)
+        if extra or "config.json" not in names or len(names) != len(infos):
+            shown = ", ".join(extra[:3]) or "duplicate or missing members"
+            raise ArtifactError(f"{label} has unexpected zip members ({shown}); refusing it")
+        if sum(i.file_size for i in infos) > _MAX_UNZIPPED:
+            raise ArtifactError(f"{label} unpacks to more than 4 GiB; refusing it")
+        try:
+            config = json.loads(zf.read("config.json"))
+        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+            raise ArtifactError(f"{label} has an unreadable config.json ({exc})") from None
+
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            cls = node.get("class_name")
+            if cls is not None and cls not in ALLOWED_CLASSES:
+                raise ArtifactError(
+                    f"{label} uses {cls!r}, which lstmfc models never contain; "
+                    "refusing it without loading"
+                )
+            module = node.get("module")
+            if module is not None and not (
+                isinstance(module, str) and (module == "keras" or module.startswith("keras."))
+            ):
+                raise ArtifactError(
+                    f"{label} refers to module {module!r}; refusing it without loading"
+                )
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+@dataclass
+class Bundle:
+    """A verified, loaded model bundle.
+
+    Attributes
+    ----------
+    run_id : str
+    path : Path
+        The run folder.
+    manifest : dict
+        ``manifest.json``.
+    model : keras.Model
+        Loaded with ``safe_mode=True, compile=False``.
+    """
+
+    run_id: str
+    path: Path
+    manifest: dict[str, Any]
+    model: Any
+
+    @property
+    def ticker(self) -> str:
+        return self.manifest["ticker"]
+
+    @property
+    def head(self) -> str:
+        return self.manifest["head"]
+
+    @property
+    def lookback(self) -> int:
+        return int(self.manifest["prepare"]["lookback"])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.manifest["prepare"]["horizon"])
+
+    @property
+    def price_target(self) -> str | None:
+        """``"logret"`` or ``"level"`` for the price head, None for the direction head."""
+        return self.manifest.get("price_target") if self.head == "price" else None
+
+    @property
+    def target(self) -> dict[str, Any]:
+        """Target scaling (see :func:`fit_target_scaling`)."""
+        return self.manifest["target"]
+
+    def predict_raw(self, windows):
+        """Network output for ``windows`` ``(n, lookback, n_features)`` -> ``(n,)`` float64."""
+        from lstmfc import models
+
+        return models.predict(self.model, windows)
+
+
+def verify_bundle(run: Path, label: str | None = None) -> tuple[dict[str, Any], bytes]:
+    """Check a run folder and return ``(manifest, verified model bytes)``.
+
+    Raises
+    ------
+    ArtifactError
+        One line naming the first problem (see the module docstring).
+    """
+    label = label or str(run)
+    manifest = _read_manifest(run, label)
+    model_name = manifest["model_file"]
+    _check_member_name(model_name, label)
+    if not model_name.endswith(".keras"):
+        what = (
+            "a legacy HDF5 (.h5) model"
+            if model_name.endswith((".h5", ".hdf5"))
+            else "not a Keras 3 .keras file"
+        )
+        raise ArtifactError(f"{label}/{model_name} is {what}; refusing it")
+    if model_name not in manifest["files"]:
+        raise ArtifactError(f"{label}/{MANIFEST_FILE} has no checksum for {model_name}")
+    data = b""
+    for name, entry in manifest["files"].items():
+        blob = _read_verified(run, name, entry, label)
+        if name == model_name:
+            data = blob
+    check_keras_archive(data, f"{label}/{model_name}")
+    return manifest, data
+
+
+def load_bundle(
+    ws: Workspace,
+    ticker: str,
+    run_id: str | None = None,
+    prepared_meta: dict[str, Any] | None = None,
+) -> Bundle:
+    """Resolve, verify and load a bundle (used by evaluate and predict).
+
+    Parameters
+    ----------
+    ws : Workspace
+    ticker : str
+    run_id : str, optional
+        A run folder name; default (or ``"latest"``) the ``latest`` pointer.
+    prepared_meta : dict, optional
+        The current ``prepare.json``; if given, :func:`check_compatible` is applied.
+
+    Returns
+    -------
+    Bundle
+
+    Raises
+    ------
+    ArtifactError
+        Missing, tampered, malformed, unsafe or incompatible bundle (one line).
+    UsageError
+        Malformed ``run_id``.
+    """
+    from lstmfc import models
+
+    t = normalize_ticker(ticker)
+    run = resolve_run(ws, t, run_id)
+    label = _rel(ws, run)
+    manifest, data = verify_bundle(run, label)
+    if normalize_ticker(manifest["ticker"]) != t:
+        raise ArtifactError(f"{label} was trained for {manifest['ticker']}, not {t}")
+    with tempfile.TemporaryDirectory(prefix="lstmfc-load-") as d:
+        private = Path(d) / MODEL_FILE
+        private.write_bytes(data)
+        try:
+            model = models.load_model_file(private)
+        except ArtifactError as exc:
+            raise ArtifactError(str(exc).replace(str(private), f"{label}/{MODEL_FILE}")) from None
+    prep = manifest["prepare"]
+    try:
+        want = (None, int(prep["lookback"]), len(prep["feature_names"]))
+    except (KeyError, TypeError, ValueError):
+        raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (prepare entry)") from None
+    got = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
+    if got != want or tuple(model.output_shape) != (None, 1):
+        raise ArtifactError(
+            f"{label}/{MODEL_FILE} has input {got} / output {model.output_shape}, "
+            f"but the manifest says {want} / (None, 1)"
+        )
+    bundle = Bundle(run_id=run.name, path=run, manifest=manifest, model=model)
+    if prepared_meta is not None:
+        check_compatible(bundle, prepared_meta)
+    return bundle
+
+
+def check_compatible(bundle: Bundle | dict[str, Any], prepared_meta: dict[str, Any]) -> None:
+    """Refuse a model trained on differently prepared data.
+
+    Compares lookback, horizon, feature sets, feature names and the train-only
+    scaler (feature names, ``data_min``, ``data_max``, ``feature_range``) of the
+    manifest's ``prepare`` entry with ``prepared_meta`` (the current ``prepare.json``).
+
+    Raises
+    ------
+    ArtifactError
+        Naming the first difference and the fix.
+    """
+    manifest = bundle.manifest if isinstance(bundle, Bundle) else bundle
+    was = manifest.get("prepare") or {}
+    run_id = manifest.get("run_id", "?")
+    t = manifest.get("ticker", prepared_meta.get("ticker", "?"))
+
+    def norm(v):
+        return json.loads(json.dumps(json_clean(v)))
+
+    checks = [(k, was.get(k), prepared_meta.get(k)) for k in ("lookback", "horizon")]
+    checks += [(k, was.get(k), prepared_meta.get(k)) for k in ("features", "feature_names")]
+    s_was, s_now = was.get("scaler") or {}, prepared_meta.get("scaler") or {}
+    for k in ("feature_names", "data_min", "data_max", "feature_range"):
+        checks.append((f"scaler {k}", s_was.get(k), s_now.get(k)))
+    for key, a, b in checks:
+        if norm(a) != norm(b):
+            raise ArtifactError(
+                f"model {run_id} was trained with {key} {_short(a)} but the prepared data for "
+                f"{t} has {_short(b)}; retrain with `lstmfc train {t}` (or re-run "
+                f"`lstmfc prepare {t}` with the model's settings)"
+            )
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, list):
+        body = ",".join(f"{x:.6g}" if isinstance(x, float) else str(x) for x in v[:4])
+        return f"[{body}{',...' if len(v) > 4 else ''}]"
+    return str(v)
+
+
+# ------------------------------------------------------------------ predictions
+def predict_proba(bundle: Bundle, windows):
+    """P(close at t+h > close at t) for each window (direction head).
+
+    Parameters
+    ----------
+    bundle : Bundle
+    windows : ndarray, shape (n_windows, lookback, n_features)
+        Scaled with the bundle's scaler (``Prepared.windows`` or ``window_from_raw``).
+
+    Returns
+    -------
+    ndarray, shape (n_windows,), float64 in [0, 1]
+
+    Raises
+    ------
+    ArtifactError
+        If the bundle has the price head.
+    """
+    if bundle.head != "direction":
+        raise ArtifactError(
+            f"model {bundle.run_id} has the {bundle.head} head; it gives prices, not P(up)"
+        )
+    return bundle.predict_raw(windows)
+
+
+def predict_prices(bundle: Bundle, windows, closes_t):
+    """Predicted close at ``t + horizon`` (currency) for each window (price head).
+
+    Parameters
+    ----------
+    bundle : Bundle
+    windows : ndarray, shape (n_windows, lookback, n_features)
+    closes_t : array, shape (n_windows,)
+        Close at each window's last date ``t`` (currency): ``split_targets(...)["close"]``.
+
+    Returns
+    -------
+    ndarray, shape (n_windows,), float64, currency
+
+    Raises
+    ------
+    ArtifactError
+        If the bundle has the direction head.
+    """
+    if bundle.head != "price":
+        raise ArtifactError(
+            f"model {bundle.run_id} has the {bundle.head} head; it gives P(up), not prices"
+        )
+    return decode_prices(bundle.target, bundle.predict_raw(windows), closes_t)
+
+
+def predict_logreturns(bundle: Bundle, windows, closes_t):
+    """Predicted log return log(price_{t+h} / close_t) for each window (price head)."""
+    import numpy as np
+
+    closes_t = np.asarray(closes_t, dtype="float64").reshape(-1)
+    return np.log(predict_prices(bundle, windows, closes_t) / closes_t)
