@@ -124,12 +124,835 @@ def _root(
 
 # ===================================================================== prepare
 # (section: prepare — issue 3)
+@app.command("prepare")
+@handle_errors
+def prepare_cmd(
+    ticker: Annotated[str, typer.Argument(help="Ticker fetched before, e.g. SP500.")],
+    lookback: Annotated[int, typer.Option("--lookback", min=1, help="Rows per input window.")] = 60,
+    horizon: Annotated[
+        int, typer.Option("--horizon", min=1, help="Rows ahead of a window's last row.")
+    ] = 1,
+    features: Annotated[
+        str,
+        typer.Option(
+            "--features",
+            help="Comma list of feature sets: close, ohlcv, logret, volume, rsi, macd, bbp.",
+        ),
+    ] = "close",
+    split: Annotated[
+        str, typer.Option("--split", help="Train,val,test fractions of the windows.")
+    ] = "0.70,0.15,0.15",
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Build features, targets, a chronological split and a train-only scaler.
+
+    Writes data/prepared/TICKER/ (scaled features, targets, prepare.json); windows
+    are built later as views.
+
+    Example: lstmfc prepare SP500 --lookback 60 --features close,logret,rsi
+    """
+    from lstmfc.config import Workspace
+    from lstmfc.windows import prepare
+
+    ws = Workspace.resolve(home)
+    meta = prepare(ws, ticker, lookback=lookback, horizon=horizon, features=features, split=split)
+    if json_out:
+        emit_json(meta)
+        return
+    _render_prepare(meta, ws)
+
+
+def _render_prepare(meta: dict, ws) -> None:
+    from rich.table import Table
+
+    out = stdout_console()
+    t = meta["ticker"]
+    table = Table(
+        title=f"{t}: {meta['n_windows']} windows of {meta['lookback']} rows x "
+        f"{len(meta['feature_names'])} features, horizon {meta['horizon']}"
+    )
+    for col, just in (
+        ("split", "left"),
+        ("windows", "right"),
+        ("share", "right"),
+        ("first target", "left"),
+        ("last target", "left"),
+        ("window end rows", "right"),
+    ):
+        table.add_column(col, justify=just)
+    for name in ("train", "val", "test"):
+        s = meta["split"][name]
+        table.add_row(
+            name,
+            str(s["n"]),
+            f"{100 * s['n'] / meta['n_windows']:.1f}%",
+            s["start"],
+            s["end"],
+            f"{s['first_row']}..{s['last_row']}",
+        )
+    out.print(table)
+    sc = meta["scaler"]
+    out.print(
+        f"MinMax scaler fit on the training inputs only: rows "
+        f"{sc['fit_rows'][0]}..{sc['fit_rows'][1]} ({sc['fit_start_date']} to {sc['fit_end_date']})"
+    )
+    st = Table()
+    st.add_column("feature")
+    st.add_column("data_min", justify="right")
+    st.add_column("data_max", justify="right")
+    for name, lo, hi in zip(sc["feature_names"], sc["data_min"], sc["data_max"], strict=True):
+        st.add_row(name, f"{lo:.6g}", f"{hi:.6g}")
+    out.print(st)
+    out.print(
+        f"{meta['n_rows']} rows {meta['first_date']} to {meta['last_date']} "
+        f"({meta['warmup_rows_dropped']} warm-up rows dropped); "
+        f"wrote {ws.prepared_path(t)}"
+    )
+
 
 # ======================================================================= train
 # (section: train — issue 4)
+@app.command("train")
+@handle_errors
+def train_cmd(
+    ticker: Annotated[str, typer.Argument(help="Ticker prepared before, e.g. SP500.")],
+    head: Annotated[
+        str,
+        typer.Option("--head", help="price (linear output, MSE) or direction (sigmoid, P(up))."),
+    ] = "price",
+    cell: Annotated[
+        str, typer.Option("--cell", help="Recurrent layer: lstm, gru or rnn.")
+    ] = "lstm",
+    units: Annotated[
+        str, typer.Option("--units", help="Units per stacked recurrent layer, comma list.")
+    ] = "128,64",
+    dropout: Annotated[
+        float, typer.Option("--dropout", help="Dropout after each recurrent layer, [0, 1).")
+    ] = 0.2,
+    dense: Annotated[
+        int, typer.Option("--dense", help="Hidden Dense units before the output (0 = none).")
+    ] = 25,
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs.")] = 30,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Mini-batch size.")] = 32,
+    lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 0.001,
+    clipnorm: Annotated[
+        float, typer.Option("--clipnorm", help="Clip gradients by global norm (0 = off).")
+    ] = 5.0,
+    l2: Annotated[float, typer.Option("--l2", help="L2 penalty on all kernels (0 = off).")] = 0.0,
+    patience: Annotated[
+        int, typer.Option("--patience", help="Early-stopping patience (epochs, on val_loss).")
+    ] = 5,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Random seed (default: drawn and recorded).", show_default=False
+        ),
+    ] = None,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            "--deterministic", help="TensorFlow op determinism: bit-identical reruns (slower)."
+        ),
+    ] = False,
+    price_target: Annotated[
+        str,
+        typer.Option(
+            "--price-target",
+            help="Price head target: logret (next log return) or level (scaled price, seed).",
+        ),
+    ] = "logret",
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Train the reference stacked LSTM (or GRU / SimpleRNN) and save a model bundle.
+
+    Writes models/TICKER/RUN_ID/ (model.keras, manifest.json, history.png),
+    then points models/TICKER/latest at it. Progress goes to stderr.
+
+    Example: lstmfc train SP500 --head direction --epochs 20 --seed 7
+    """
+    from lstmfc.config import Workspace
+    from lstmfc.train import make_reporter, train
+
+    ws = Workspace.resolve(home)
+    result = train(
+        ws,
+        ticker,
+        head=head,
+        cell=cell,
+        units=units,
+        dropout=dropout,
+        dense=dense,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        clipnorm=clipnorm,
+        l2=l2,
+        patience=patience,
+        seed=seed,
+        deterministic=deterministic,
+        price_target=price_target,
+        reporter=make_reporter(sys.stderr),
+    )
+    for w in result["warnings"]:
+        typer.echo(f"Warning: {w}", err=True)
+    if json_out:
+        emit_json(result)
+        return
+    _render_train(result)
+
+
+def _render_train(r: dict) -> None:
+    from rich.table import Table
+
+    hp = r["hyperparameters"]
+    arch = "-".join(str(u) for u in hp["units"])
+    if hp["dense"]:
+        arch += f" + dense {hp['dense']}"
+    what = r["head"] + (f" ({r['price_target']})" if r["price_target"] else "")
+    table = Table(
+        title=f"{r['ticker']}: trained {r['cell'].upper()} {arch}, {what} head", show_header=False
+    )
+    table.add_column("item", style="bold")
+    table.add_column("value")
+    stop = "early stop" if r["stopped_early"] else "epoch limit"
+    rows = [
+        ("run id", r["run_id"]),
+        ("bundle", r["path"] + ("  (latest)" if r["latest"] else "")),
+        ("windows", f"{r['n_train']} train, {r['n_val']} validation"),
+        ("epochs", f"{r['epochs_run']} run ({stop}), best {r['best_epoch']}"),
+        ("best val loss", f"{r['best_val_loss']:.6g}"),
+    ]
+    v = r["val"]
+    if r["head"] == "price":
+        rows.append(
+            ("val RMSE", f"{v['rmse']:.4f} (naive random walk {v['naive_rmse']:.4f}), currency")
+        )
+        rows.append(("val MAE", f"{v['mae']:.4f}"))
+    else:
+        rows.append(
+            (
+                "val accuracy",
+                f"{100 * v['accuracy']:.1f}% (majority class {100 * v['majority_accuracy']:.1f}%)",
+            )
+        )
+    rows += [
+        ("training time", f"{r['train_seconds']:.1f} s ({r['windows_per_second']:.0f} windows/s)"),
+        ("seed", f"{r['seed']}" + (" (deterministic)" if r["deterministic"] else "")),
+    ]
+    for k, val in rows:
+        table.add_row(k, val)
+    stdout_console().print(table)
+
 
 # ============================================================ evaluate/predict
 # (section: evaluate / predict / forecasts / score / run — issue 5)
+@app.command("evaluate")
+@handle_errors
+def evaluate_cmd(
+    ticker: Annotated[str, typer.Argument(help="Ticker with a trained model, e.g. SP500.")],
+    model: Annotated[
+        Optional[str],
+        typer.Option("--model", help="Run id of the bundle (default: latest).", show_default=False),
+    ] = None,
+    sma: Annotated[int, typer.Option("--sma", help="Moving-average baseline window (days).")] = 20,
+    ema: Annotated[int, typer.Option("--ema", help="EMA baseline span (days).")] = 20,
+    cost_bps: Annotated[
+        float, typer.Option("--cost-bps", help="Trading view: cost per position change, bp.")
+    ] = 0.0,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level of verdicts.")] = 0.05,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Score a model on the test split against naive, SMA, EMA and OLS baselines.
+
+    Writes evaluation.json and evaluation.png into the model's bundle folder.
+
+    Example: lstmfc evaluate SP500 --cost-bps 5
+    """
+    from lstmfc.config import Workspace
+    from lstmfc.evaluate import evaluate
+
+    ws = Workspace.resolve(home)
+    report = evaluate(ws, ticker, model, sma_k=sma, ema_span=ema, cost_bps=cost_bps, alpha=alpha)
+    if json_out:
+        emit_json(report)
+        return
+    render_evaluation(report)
+
+
+def _fmt(v, spec: str = ".4f", scale: float = 1.0, suffix: str = "") -> str:
+    if v is None:
+        return "—"
+    return f"{v * scale:{spec}}{suffix}"
+
+
+def render_evaluation(r: dict) -> None:
+    """Rich tables of an evaluation report on stdout."""
+    from rich.table import Table
+
+    out = stdout_console()
+    title = (
+        f"{r['ticker']} — {r['head']} head, run {r['run_id']} — test split "
+        f"{r['test_start']} .. {r['test_end']} ({r['n_test']} forecasts, horizon {r['horizon']})"
+    )
+    t = Table(title=title)
+    t.add_column("model", style="bold")
+    if r["head"] == "price":
+        for c in ("RMSE", "MAE", "MAPE %", "dir. acc. %", "Theil's U"):
+            t.add_column(c, justify="right")
+        for name, m in r["metrics"].items():
+            t.add_row(
+                name,
+                _fmt(m.get("rmse"), ".2f"),
+                _fmt(m.get("mae"), ".2f"),
+                _fmt(m.get("mape"), ".3f"),
+                _fmt(m.get("directional_accuracy"), ".1f", 100),
+                _fmt(m.get("theils_u"), ".4f"),
+            )
+    else:
+        for c in ("accuracy %", "balanced %", "Brier", "log loss", "ROC AUC"):
+            t.add_column(c, justify="right")
+        for name, m in r["metrics"].items():
+            t.add_row(
+                name,
+                _fmt(m.get("accuracy"), ".1f", 100),
+                _fmt(m.get("balanced_accuracy"), ".1f", 100),
+                _fmt(m.get("brier"), ".4f"),
+                _fmt(m.get("log_loss"), ".4f"),
+                _fmt(m.get("roc_auc"), ".3f"),
+            )
+    out.print(t)
+
+    s = Table(title="Skill tests (one-sided: model better than benchmark)")
+    for c in ("model", "test", "statistic", "p-value", "verdict"):
+        s.add_column(c)
+    for test in r["skill_tests"]:
+        s.add_row(
+            test.get("model", "lstm"),
+            test["test"],
+            _fmt(test.get("statistic"), ".3f"),
+            _fmt(test.get("p_value"), ".4f"),
+            test["verdict"],
+        )
+    out.print(s)
+
+    tr = Table(title=f"Trading view: long/flat on the signal, cost {r['cost_bps']:g} bp per trade")
+    for c in ("strategy", "ann. return %", "Sharpe", "max drawdown %", "hit rate %", "trades"):
+        tr.add_column(c, justify="right" if c != "strategy" else "left")
+    for name, m in r["trading"].items():
+        tr.add_row(
+            name,
+            _fmt(m.get("annualised_return"), ".2f", 100),
+            _fmt(m.get("sharpe"), ".2f"),
+            _fmt(m.get("max_drawdown"), ".2f", 100),
+            _fmt(m.get("hit_rate"), ".1f", 100),
+            str(m.get("n_trades", "—")),
+        )
+    out.print(tr)
+    out.print(f"[bold]Conclusion:[/bold] {r['conclusion']}")
+    if r.get("plot"):
+        out.print(f"Plot: {r['plot']}")
+
+
+def _multi_exit(results: list[dict]) -> None:
+    """Exit 0 if all ok; 1 if any data/artifact error; 75 if only temporary failures."""
+    codes = {r["exit_code"] for r in results if not r.get("ok")}
+    if not codes:
+        return
+    raise typer.Exit(75 if codes == {75} else 1)
+
+
+@app.command("predict")
+@handle_errors
+def predict_cmd(
+    tickers: Annotated[list[str], typer.Argument(help="One or more tickers with a model.")],
+    model: Annotated[
+        Optional[str],
+        typer.Option("--model", help="Run id of the bundle (default: latest).", show_default=False),
+    ] = None,
+    source: Annotated[
+        str, typer.Option("--source", help="Data update source: yahoo, sample or csv.")
+    ] = "yahoo",
+    path: Annotated[
+        Optional[Path], typer.Option("--path", help="CSV file for --source csv.", show_default=False)
+    ] = None,
+    update: Annotated[
+        bool, typer.Option("--update/--no-update", help="Fetch new bars before forecasting.")
+    ] = True,
+    calendar: Annotated[
+        str,
+        typer.Option("--calendar", help="Exchange calendar for the target date (or 'weekdays')."),
+    ] = "XNYS",
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Forecast the next session and append it to data/forecasts.sqlite (cron entry point).
+
+    Example (crontab, 22:30 on weekdays):
+      30 22 * * 1-5  lstmfc predict SP500 AAPL --home /srv/lstmfc >> /srv/lstmfc/predict.log 2>&1
+    """
+    from lstmfc.config import Workspace
+    from lstmfc.forecast import predict
+
+    ws = Workspace.resolve(home)
+
+    def report(res: dict) -> None:
+        if not res["ok"]:
+            typer.echo(f"Error: {res['ticker']}: {res['error']}", err=True)
+
+    results = predict(
+        ws,
+        list(tickers),
+        run_id=model,
+        source=source,
+        path=str(path) if path else None,
+        update=update,
+        calendar=calendar,
+        on_result=report,
+    )
+    if json_out:
+        emit_json(results)
+    else:
+        from rich.table import Table
+
+        t = Table(title="Next-session forecasts")
+        for c in ("ticker", "as of", "close", "target date", "forecast", "P(up)", "run", "logged"):
+            t.add_column(c)
+        for r in results:
+            if r["ok"]:
+                t.add_row(
+                    r["ticker"], r["as_of"], f"{r['close_as_of']:.2f}", r["target_date"],
+                    _fmt(r["forecast_price"], ".2f"), _fmt(r["prob_up"], ".3f"), r["run_id"],
+                    "new" if r["logged"] else "already logged",
+                )
+        stdout_console().print(t)
+    _multi_exit(results)
+
+
+@app.command("forecasts")
+@handle_errors
+def forecasts_cmd(
+    ticker: Annotated[Optional[str], typer.Argument(help="Only this ticker.")] = None,
+    csv_out: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List the forecast log (oldest first).
+
+    Example: lstmfc forecasts SP500 --csv > sp500_forecasts.csv
+    """
+    from lstmfc.config import Workspace, normalize_ticker
+    from lstmfc.forecastlog import COLUMNS, ForecastLog
+
+    ws = Workspace.resolve(home)
+    rows = ForecastLog(ws.forecast_db).rows(normalize_ticker(ticker) if ticker else None)
+    if json_out:
+        emit_json(rows)
+    elif csv_out:
+        import csv
+
+        w = csv.DictWriter(sys.stdout, fieldnames=list(COLUMNS), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        from rich.table import Table
+
+        t = Table(title=f"Forecast log {ws.forecast_db} ({len(rows)} rows)")
+        for c in ("ticker", "as of", "target", "run", "close", "forecast", "P(up)",
+                  "realised", "error"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(
+                r["ticker"], r["as_of"], r["target_date"], r["run_id"],
+                f"{r['close_as_of']:.2f}", _fmt(r["forecast_price"], ".2f"),
+                _fmt(r["prob_up"], ".3f"), _fmt(r["realised_close"], ".2f"),
+                _fmt(r["error"], "+.2f"),
+            )
+        stdout_console().print(t)
+
+
+@app.command("score")
+@handle_errors
+def score_cmd(
+    ticker: Annotated[Optional[str], typer.Argument(help="Only this ticker.")] = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Fill in realised closes of past forecasts and summarise the live record vs naive.
+
+    Example: lstmfc score SP500
+    """
+    from lstmfc.config import Workspace
+    from lstmfc.forecast import score
+
+    ws = Workspace.resolve(home)
+    res = score(ws, ticker)
+    if json_out:
+        emit_json(res)
+        return
+    from rich.table import Table
+
+    t = Table(title=f"Live track record ({res['newly_scored']} newly scored, "
+              f"{res['pending']} pending)")
+    for c in ("ticker/run", "n", "MAE", "naive MAE", "RMSE", "naive RMSE", "Theil's U",
+              "dir. acc. %"):
+        t.add_column(c)
+    for k, s in res["summary"].items():
+        t.add_row(
+            k, str(s["n_scored"]), _fmt(s.get("mae"), ".2f"), _fmt(s.get("naive_mae"), ".2f"),
+            _fmt(s.get("rmse"), ".2f"), _fmt(s.get("naive_rmse"), ".2f"),
+            _fmt(s.get("theils_u"), ".3f"), _fmt(s.get("directional_accuracy"), ".1f", 100),
+        )
+    stdout_console().print(t)
+
+
+
+# ==================================================================== backtest
+# (section: backtest — issue 7)
+@app.command("backtest")
+@handle_errors
+def backtest_cmd(
+    tickers: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Tickers with stored data (or use --tickers-file).", show_default=False
+        ),
+    ] = None,
+    tickers_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--tickers-file",
+            help="File with one ticker per line (# comments, blank lines ignored).",
+            show_default=False,
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="'sample': fetch a bundled sample first if it is not stored yet.",
+            show_default=False,
+        ),
+    ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option("--folds", help="Consecutive test blocks (default 5).", show_default=False),
+    ] = None,
+    step: Annotated[
+        int | None,
+        typer.Option("--step", help="Trading days per test block.", show_default=False),
+    ] = None,
+    test_size: Annotated[
+        int | None,
+        typer.Option(
+            "--test-size",
+            help="Trading days tested in all (default: the last 30% of windows).",
+            show_default=False,
+        ),
+    ] = None,
+    retrain_every: Annotated[
+        int | None,
+        typer.Option(
+            "--retrain-every",
+            help="Refit only after this many trading days (default: before every fold).",
+            show_default=False,
+        ),
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", help="Training window: expanding or rolling.")
+    ] = "expanding",
+    train_size: Annotated[
+        int | None,
+        typer.Option(
+            "--train-size",
+            help="Rolling window: windows per fit (default: as many as fold 1 has).",
+            show_default=False,
+        ),
+    ] = None,
+    val_fraction: Annotated[
+        float, typer.Option("--val-fraction", help="Share of each fit's windows for early stop.")
+    ] = 0.15,
+    lookback: Annotated[int, typer.Option("--lookback", help="Rows per input window.")] = 60,
+    horizon: Annotated[int, typer.Option("--horizon", help="Rows ahead of a window's end.")] = 1,
+    features: Annotated[
+        str, typer.Option("--features", help="Comma list of feature sets (as prepare).")
+    ] = "close",
+    head: Annotated[str, typer.Option("--head", help="price or direction.")] = "price",
+    cell: Annotated[str, typer.Option("--cell", help="lstm, gru or rnn.")] = "lstm",
+    units: Annotated[
+        str, typer.Option("--units", help="Units per stacked recurrent layer, comma list.")
+    ] = "128,64",
+    dropout: Annotated[float, typer.Option("--dropout", help="Dropout rate, [0, 1).")] = 0.2,
+    dense: Annotated[int, typer.Option("--dense", help="Hidden Dense units (0 = none).")] = 25,
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs per fit.")] = 30,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Mini-batch size.")] = 32,
+    lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 0.001,
+    clipnorm: Annotated[
+        float, typer.Option("--clipnorm", help="Global-norm gradient clipping (0 = off).")
+    ] = 5.0,
+    l2: Annotated[float, typer.Option("--l2", help="L2 penalty on all kernels.")] = 0.0,
+    patience: Annotated[int, typer.Option("--patience", help="Early-stopping patience.")] = 5,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Seed of every fit (default: drawn and recorded).", show_default=False
+        ),
+    ] = None,
+    price_target: Annotated[
+        str, typer.Option("--price-target", help="Price head target: logret or level.")
+    ] = "logret",
+    sma: Annotated[int, typer.Option("--sma", help="Moving-average baseline window.")] = 20,
+    ema: Annotated[int, typer.Option("--ema", help="EMA baseline span.")] = 20,
+    cost_bps: Annotated[
+        float, typer.Option("--cost-bps", help="Trading view: cost per position change, bp.")
+    ] = 0.0,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level of verdicts.")] = 0.05,
+    executor: Annotated[
+        str, typer.Option("--executor", help="local (joblib processes) or dask.")
+    ] = "local",
+    jobs: Annotated[
+        int, typer.Option("--jobs", help="Parallel worker processes (local, or a local Dask).")
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler tcp://HOST:PORT (default: $DASK_SCHEDULER_ADDRESS, "
+            "else a local cluster of --jobs workers).",
+            show_default=False,
+        ),
+    ] = None,
+    save_models: Annotated[
+        bool, typer.Option("--save-models/--no-save-models", help="Keep each fit's network.")
+    ] = True,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Walk-forward backtest: refit scaler and network before each test block, score them all.
+
+    Writes data/backtests/TICKER/ID/ (backtest.json, forecasts.csv, models/).
+    Exit code 1 if any ticker failed (the others still finish).
+
+    Example: lstmfc backtest SP500 --source sample --folds 5 --units 8 --epochs 2
+
+    On a Dask cluster: lstmfc backtest --tickers-file universe.txt --executor dask
+    --scheduler tcp://10.0.0.5:8786
+    """
+    from lstmfc.backtest import BacktestConfig, backtest, make_progress
+    from lstmfc.config import Workspace
+    from lstmfc.universe import merge_tickers
+
+    names = merge_tickers(tickers, tickers_file)
+    cfg = BacktestConfig(
+        lookback=lookback,
+        horizon=horizon,
+        features=features,
+        folds=folds,
+        step=step,
+        test_size=test_size,
+        retrain_every=retrain_every,
+        window=window,
+        train_size=train_size,
+        val_fraction=val_fraction,
+        head=head,
+        cell=cell,
+        units=units,
+        dropout=dropout,
+        dense=dense,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        clipnorm=clipnorm,
+        l2=l2,
+        patience=patience,
+        seed=seed,
+        price_target=price_target,
+        sma_k=sma,
+        ema_span=ema,
+        cost_bps=cost_bps,
+        alpha=alpha,
+        save_models=save_models,
+    )
+    ws = Workspace.resolve(home)
+    result = backtest(
+        ws,
+        names,
+        cfg,
+        source=source,
+        executor=executor,
+        jobs=jobs,
+        scheduler=scheduler,
+        progress=make_progress(sys.stderr),
+    )
+    if json_out:
+        emit_json(result)
+    else:
+        render_backtest(result)
+    if result["summary"]["n_failed"]:
+        raise typer.Exit(1)
+
+
+def _bt_fmt(v, spec: str = ".4f", scale: float = 1.0) -> str:
+    return "—" if v is None else f"{v * scale:{spec}}"
+
+
+def render_backtest(result: dict) -> None:
+    """Rich tables of a backtest: per ticker folds and overall, then the summary."""
+    from rich.table import Table
+
+    from rich.console import Console
+
+    # wide enough for the fold table when piped (rich assumes 80 columns off a terminal)
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
+    price = result["settings"]["model"]["head"] == "price"
+    for t, r in result["tickers"].items():
+        if not r.get("ok"):
+            continue
+        ft = Table(
+            title=f"{t} — walk-forward, {r['plan']['window']} window, {len(r['folds'])} folds, "
+            f"{r['plan']['fits']} fits, horizon {r['horizon']} (dates are target dates)"
+        )
+        cols = ["fold", "fit", "trained on", "tested on", "n"]
+        cols += (
+            ["RMSE", "naive RMSE", "Theil's U", "dir. acc. %", "DM p", "vs naive"]
+            if price
+            else ["accuracy %", "majority %", "binomial p", "vs majority"]
+        )
+        for c in cols:
+            ft.add_column(c, justify="left" if c in ("trained on", "tested on") else "right")
+        for f in r["folds"]:
+            p = (f.get("skill") or {}).get("p_value")
+            row = [
+                str(f["fold"]),
+                f"{f['fit']}" + ("" if f["refit"] else " (re-used)"),
+                f"{f['train_start']} .. {f['train_end']}",
+                f"{f['test_start']} .. {f['test_end']}",
+                str(f["n"]),
+            ]
+            if price:
+                row += [
+                    _bt_fmt(f["rmse"], ".3f"),
+                    _bt_fmt(f["naive_rmse"], ".3f"),
+                    _bt_fmt(f["theils_u"], ".4f"),
+                    _bt_fmt(f["directional_accuracy"], ".1f", 100),
+                    _bt_fmt(p, ".3f"),
+                    "better" if f["beats_benchmark"] else "worse",
+                ]
+            else:
+                row += [
+                    _bt_fmt(f["accuracy"], ".1f", 100),
+                    _bt_fmt(f["majority_accuracy"], ".1f", 100),
+                    _bt_fmt(p, ".3f"),
+                    "better" if f["beats_benchmark"] else "not better",
+                ]
+            ft.add_row(*row)
+        out.print(ft)
+
+        o = r["overall"]
+        mt = Table(
+            title=f"{t} — out-of-sample {o['test_start']} .. {o['test_end']} "
+            f"({o['n']} forecasts, all folds)"
+        )
+        mt.add_column("model", style="bold")
+        keys = (
+            [
+                ("RMSE", "rmse", ".3f", 1),
+                ("MAE", "mae", ".3f", 1),
+                ("MAPE %", "mape", ".3f", 1),
+                ("dir. acc. %", "directional_accuracy", ".1f", 100),
+                ("Theil's U", "theils_u", ".4f", 1),
+            ]
+            if price
+            else [
+                ("accuracy %", "accuracy", ".1f", 100),
+                ("balanced %", "balanced_accuracy", ".1f", 100),
+                ("Brier", "brier", ".4f", 1),
+                ("log loss", "log_loss", ".4f", 1),
+                ("ROC AUC", "roc_auc", ".3f", 1),
+            ]
+        )
+        for label, *_ in keys:
+            mt.add_column(label, justify="right")
+        for name, m in o["metrics"].items():
+            mt.add_row(name, *(_bt_fmt(m.get(k), s, sc) for _, k, s, sc in keys))
+        out.print(mt)
+        st = Table(title="Skill tests (one-sided: model better than benchmark)")
+        for c in ("model", "test", "statistic", "p-value", "verdict"):
+            st.add_column(c)
+        for test in o["skill_tests"]:
+            st.add_row(
+                test.get("model", "lstm"),
+                test["test"],
+                _bt_fmt(test.get("statistic"), ".3f"),
+                _bt_fmt(test.get("p_value"), ".4f"),
+                test["verdict"],
+            )
+        out.print(st)
+        tr = Table(title=f"Trading view: long/flat, cost {result['settings']['cost_bps']:g} bp")
+        for c in ("strategy", "ann. return %", "Sharpe", "max drawdown %", "hit rate %", "trades"):
+            tr.add_column(c, justify="left" if c == "strategy" else "right")
+        for name, m in o["trading"].items():
+            tr.add_row(
+                name,
+                _bt_fmt(m.get("annualised_return"), ".2f", 100),
+                _bt_fmt(m.get("sharpe"), ".2f"),
+                _bt_fmt(m.get("max_drawdown"), ".2f", 100),
+                _bt_fmt(m.get("hit_rate"), ".1f", 100),
+                str(m.get("n_trades", "—")),
+            )
+        out.print(tr)
+        out.print(f"[bold]Conclusion:[/bold] {o['conclusion']}")
+        if r.get("path"):
+            out.print(f"Saved: {r['path']}")
+
+    s = result["summary"]
+    bench = s["benchmark"]
+    sm = Table(title=f"Summary across tickers (skill vs {bench}, alpha {s['alpha']:g})")
+    cols = ["ticker", "n", "folds"]
+    cols += ["RMSE", "naive RMSE", "Theil's U"] if price else ["accuracy %", "majority %"]
+    cols += ["p-value", "verdict", "Sharpe", "buy & hold Sharpe"]
+    for c in cols:
+        sm.add_column(c, justify="left" if c in ("ticker", "verdict") else "right")
+    for row in s["rows"]:
+        if not row["ok"]:
+            sm.add_row(row["ticker"], *["—"] * (len(cols) - 3), "failed", "—", "—")
+            continue
+        vals = [row["ticker"], str(row["n"]), str(row["folds"])]
+        vals += (
+            [
+                _bt_fmt(row["rmse"], ".3f"),
+                _bt_fmt(row["naive_rmse"], ".3f"),
+                _bt_fmt(row["theils_u"], ".4f"),
+            ]
+            if price
+            else [
+                _bt_fmt(row["accuracy"], ".1f", 100),
+                _bt_fmt(row["majority_accuracy"], ".1f", 100),
+            ]
+        )
+        vals += [
+            _bt_fmt(row["p_value"], ".4f"),
+            row["verdict"] or "—",
+            _bt_fmt(row["sharpe"], ".2f"),
+            _bt_fmt(row["buy_and_hold_sharpe"], ".2f"),
+        ]
+        sm.add_row(*vals)
+    out.print(sm)
+    out.print(
+        f"{s['n_beat']} of {s['n_ok']} tickers beat {bench} significantly"
+        + (f"; {s['n_failed']} failed" if s["n_failed"] else "")
+        + f" ({result['n_units']} units, {result['seconds']:.0f} s, "
+        f"executor {result['executor']['kind']})"
+    )
 
 
 def main() -> None:

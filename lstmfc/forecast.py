@@ -1,0 +1,280 @@
+"""``predict`` (the cron job) and ``score``: next-session forecasts into the forecast log.
+
+predict, per ticker
+-------------------
+1. update the stored series (incremental fetch, exactly as ``lstmfc fetch``), unless
+   ``update=False``;
+2. load the model bundle (``latest`` or a run id) with all its checks;
+3. rebuild the features of the stored series and scale them with the **bundle's**
+   train-only scaler (never refit), take the last window ``(1, lookback, n_features)``;
+4. forecast the close ``horizon`` sessions after the last stored date (``as_of``); the
+   target date comes from the exchange calendar (``exchange_calendars``, XNYS by
+   default: weekends and exchange holidays are skipped);
+5. append one row to the forecast log (:mod:`lstmfc.forecastlog`) — idempotent per
+   (ticker, as_of, target_date, run_id).
+
+score
+-----
+Fills in the realised close for every logged forecast whose target session is in the
+stored data: the close ``horizon`` stored sessions after ``as_of`` (its date is kept as
+``realised_date``), the error (realised - forecast, currency), the random-walk error
+(realised - close at as_of) and whether the direction call was right; then summarises
+the live track record per ticker and run against the naive baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from lstmfc.config import Workspace, normalize_ticker
+from lstmfc.errors import DataError, LstmfcError
+from lstmfc.forecastlog import ForecastLog, utc_now_iso
+
+DEFAULT_CALENDAR = "XNYS"
+
+
+def next_sessions(as_of, horizon: int, calendar: str = DEFAULT_CALENDAR):
+    """Date of the session ``horizon`` sessions after ``as_of``.
+
+    Parameters
+    ----------
+    as_of : date-like
+        Last session with a known close.
+    horizon : int
+        Number of sessions ahead (>= 1).
+    calendar : str
+        ``exchange_calendars`` code (``XNYS`` New York, ``XLON`` London, ``XTKS``
+        Tokyo ...), or ``weekdays`` for Monday-Friday without holidays.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight of the target session date.
+
+    Raises
+    ------
+    DataError
+        Unknown calendar code.
+    """
+    import pandas as pd
+
+    as_of = pd.Timestamp(as_of).normalize()
+    if calendar.lower() == "weekdays":
+        return as_of + pd.offsets.BDay(horizon)
+    import exchange_calendars as xc
+
+    try:
+        cal = xc.get_calendar(
+            calendar,
+            start=(as_of - pd.Timedelta(days=14)).strftime("%Y-%m-%d"),
+            end=(as_of + pd.Timedelta(days=30 + 2 * horizon)).strftime("%Y-%m-%d"),
+        )
+    except xc.errors.InvalidCalendarName:
+        raise DataError(
+            f"unknown exchange calendar {calendar!r}; use a code such as XNYS, XLON, XTKS "
+            "or 'weekdays'"
+        ) from None
+    sessions = cal.sessions
+    later = sessions[sessions > as_of]
+    return pd.Timestamp(later[horizon - 1]).normalize()
+
+
+def _forecast_one(ws: Workspace, ticker: str, run_id: str | None, calendar: str) -> dict:
+    from lstmfc import artifacts
+    from lstmfc.store import read_raw
+    from lstmfc.windows import window_from_raw
+
+    raw, _ = read_raw_or_hint(ws, ticker, read_raw)
+    bundle = artifacts.load_bundle(ws, ticker, run_id)
+    meta = bundle.manifest["prepare"]
+    window, as_of = window_from_raw(raw, meta)
+    close_as_of = float(raw["close"].loc[as_of])
+    h = bundle.horizon
+    row: dict[str, Any] = {
+        "ticker": ticker,
+        "as_of": as_of.strftime("%Y-%m-%d"),
+        "target_date": next_sessions(as_of, h, calendar).strftime("%Y-%m-%d"),
+        "horizon": h,
+        "run_id": bundle.run_id,
+        "head": bundle.head,
+        "close_as_of": close_as_of,
+        "forecast_price": None,
+        "prob_up": None,
+        "made_at": utc_now_iso(),
+    }
+    if bundle.head == "price":
+        row["forecast_price"] = float(artifacts.predict_prices(bundle, window, [close_as_of])[0])
+    else:
+        row["prob_up"] = float(artifacts.predict_proba(bundle, window)[0])
+    return row
+
+
+def read_raw_or_hint(ws: Workspace, ticker: str, read_raw):
+    """``read_raw`` of the ticker's stored series with a hint on how to get it."""
+    path = ws.raw_path(ticker)
+    if not path.exists():
+        raise DataError(f"no data for {ticker}; run `lstmfc fetch {ticker}` first")
+    return read_raw(path)
+
+
+def predict(
+    ws: Workspace,
+    tickers: list[str],
+    *,
+    run_id: str | None = None,
+    source: str = "yahoo",
+    path: str | None = None,
+    update: bool = True,
+    calendar: str = DEFAULT_CALENDAR,
+    on_result=None,
+) -> list[dict[str, Any]]:
+    """Forecast the next session for each ticker and log it.
+
+    Parameters
+    ----------
+    ws : Workspace
+    tickers : list of str
+    run_id : str, optional
+        Model run id (same for every ticker); default each ticker's ``latest``.
+    source, path : str
+        Where the incremental data update comes from (as ``lstmfc fetch``).
+    update : bool
+        Fetch new bars first (``--no-update`` skips it).
+    calendar : str
+        Exchange calendar for the target date (see :func:`next_sessions`).
+    on_result : callable, optional
+        Called with each ticker's result dict as soon as it is known.
+
+    Returns
+    -------
+    list of dict
+        Per ticker: ``ticker``, ``ok`` and either the logged row plus ``logged`` (False
+        if that forecast was already in the log) or ``error`` and ``exit_code``. One
+        failing ticker does not stop the others; nothing is logged for it.
+    """
+    log = ForecastLog(ws.forecast_db)
+    results: list[dict[str, Any]] = []
+    for raw_ticker in tickers:
+        try:
+            t = normalize_ticker(raw_ticker)
+            if update:
+                from lstmfc.fetch import fetch_ticker
+
+                fetch_ticker(ws, t, source=source, path=path)
+            row = _forecast_one(ws, t, run_id, calendar)
+            with log.writer() as con:
+                logged = log.add(con, row)
+            res = {"ok": True, **row, "logged": logged}
+        except LstmfcError as exc:
+            res = {"ticker": raw_ticker, "ok": False, "error": str(exc),
+                   "exit_code": exc.exit_code}
+        results.append(res)
+        if on_result is not None:
+            on_result(res)
+    return results
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    err = np.array([r["error"] for r in rows if r["error"] is not None], dtype="float64")
+    naive = np.array([r["naive_error"] for r in rows if r["error"] is not None], dtype="float64")
+    dirs = [r["direction_correct"] for r in rows if r["direction_correct"] is not None]
+    out: dict[str, Any] = {"n_scored": len(rows), "directional_accuracy": None}
+    if dirs:
+        out["directional_accuracy"] = float(np.mean(dirs))
+    if err.size:
+        out.update(
+            mae=float(np.mean(np.abs(err))),
+            rmse=float(np.sqrt(np.mean(err**2))),
+            naive_mae=float(np.mean(np.abs(naive))),
+            naive_rmse=float(np.sqrt(np.mean(naive**2))),
+        )
+        out["theils_u"] = (
+            out["rmse"] / out["naive_rmse"] if out["naive_rmse"] > 0 else None
+        )
+        out["beats_naive_rmse"] = bool(out["rmse"] < out["naive_rmse"])
+    return out
+
+
+def score(ws: Workspace, ticker: str | None = None) -> dict[str, Any]:
+    """Fill in realised closes for due forecasts and summarise the live track record.
+
+    Parameters
+    ----------
+    ws : Workspace
+    ticker : str, optional
+        Only this ticker.
+
+    Returns
+    -------
+    dict
+        ``newly_scored`` (count), ``pending`` (forecasts whose target session is not in
+        the stored data yet) and ``summary``: per ``TICKER/run_id`` the number scored,
+        MAE and RMSE (currency) of the model and of the random walk, Theil's U and the
+        directional accuracy.
+
+    Raises
+    ------
+    TemporaryFailure
+        The log is locked by another run.
+    """
+    from lstmfc.store import read_raw
+
+    log = ForecastLog(ws.forecast_db)
+    t = normalize_ticker(ticker) if ticker else None
+    pending = 0
+    newly = 0
+    closes_cache: dict[str, Any] = {}
+    updates: list[tuple] = []
+    for r in log.rows(t, unscored_only=True):
+        tk = r["ticker"]
+        if tk not in closes_cache:
+            try:
+                closes_cache[tk] = read_raw_or_hint(ws, tk, read_raw)[0]["close"]
+            except LstmfcError:
+                closes_cache[tk] = None
+        closes = closes_cache[tk]
+        if closes is None:
+            pending += 1
+            continue
+        import pandas as pd
+
+        after = closes.loc[closes.index > pd.Timestamp(r["as_of"])]
+        if len(after) < r["horizon"]:
+            pending += 1
+            continue
+        realised_date = after.index[r["horizon"] - 1]
+        realised = float(after.iloc[r["horizon"] - 1])
+        up = realised > r["close_as_of"]
+        if r["head"] == "price":
+            err = realised - r["forecast_price"]
+            correct = int((r["forecast_price"] > r["close_as_of"]) == up)
+        else:
+            err = None
+            correct = int((r["prob_up"] > 0.5) == up)
+        updates.append(
+            (realised_date.strftime("%Y-%m-%d"), realised, err, realised - r["close_as_of"],
+             correct, utc_now_iso(), r["id"])
+        )
+    if updates:
+        with log.writer() as con:
+            for u in updates:
+                cur = con.execute(
+                    "UPDATE forecasts SET realised_date=?, realised_close=?, error=?, "
+                    "naive_error=?, direction_correct=?, scored_at=? "
+                    "WHERE id=? AND realised_close IS NULL",
+                    u,
+                )
+                newly += cur.rowcount
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in log.rows(t):
+        if r["realised_close"] is not None:
+            groups.setdefault(f"{r['ticker']}/{r['run_id']}", []).append(r)
+    summary = {k: _summary(v) for k, v in sorted(groups.items())}
+    for v in summary.values():
+        for key, val in list(v.items()):
+            if isinstance(val, float) and not math.isfinite(val):
+                v[key] = None
+    return {"newly_scored": newly, "pending": pending, "summary": summary}

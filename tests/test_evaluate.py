@@ -1,0 +1,147 @@
+"""evaluate, predict, forecasts and score end to end on synthetic data with tiny models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from lstmfc.cli import app
+from lstmfc.config import Workspace
+from lstmfc.store import write_raw
+from tests.conftest import make_ohlcv
+
+runner = CliRunner()
+TINY = dict(units="4", dense=0, epochs=1, batch_size=32, seed=1, patience=1)
+
+
+def _setup(ws: Workspace, head: str, n: int = 320, ticker: str = "SYN", **kw) -> dict:
+    from lstmfc.train import train
+    from lstmfc.windows import prepare
+
+    write_raw(ws.raw_path(ticker), make_ohlcv(n), {"source": "test"})
+    prepare(ws, ticker, lookback=10, horizon=1, features=("close",))
+    return train(ws, ticker, head=head, **{**TINY, **kw})
+
+
+@pytest.mark.parametrize("head", ["price", "direction"])
+def test_evaluate_json_document_and_files(workspace, head):
+    ws = Workspace.resolve(workspace)
+    run = _setup(ws, head)
+    res = runner.invoke(app, ["evaluate", "SYN", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    for key in ("ticker", "run_id", "head", "n_test", "test_start", "test_end", "metrics",
+                "skill"):
+        assert key in doc
+    assert doc["run_id"] == run["run_id"] and doc["head"] == head
+    from lstmfc.windows import load_prepared
+
+    tt = load_prepared(ws, "SYN").split_targets("test")
+    assert doc["n_test"] == len(tt)
+    assert doc["test_start"] == str(tt["target_date"].iloc[0])[:10]
+    assert doc["test_end"] == str(tt["target_date"].iloc[-1])[:10]
+    if head == "price":
+        assert set(doc["metrics"]) >= {"lstm", "naive", "sma", "ema", "ols"}
+        for m in doc["metrics"].values():
+            assert {"rmse", "mae", "directional_accuracy"} <= set(m)
+        # the naive row is the random walk: its RMSE is the RMSE of close[t] vs close[t+1]
+        naive_rmse = float(np.sqrt(np.mean((tt["target_price"] - tt["close"]) ** 2)))
+        assert doc["metrics"]["naive"]["rmse"] == pytest.approx(naive_rmse)
+        assert doc["skill"]["test"] == "diebold-mariano"
+    else:
+        assert set(doc["metrics"]) >= {"lstm", "majority", "last_sign", "logistic"}
+        for m in doc["metrics"].values():
+            assert {"accuracy", "balanced_accuracy", "brier"} <= set(m)
+    assert {"test", "statistic", "p_value", "verdict"} <= set(doc["skill"])
+    bundle = workspace / "models" / "SYN" / run["run_id"]
+    assert (bundle / "evaluation.json").is_file()
+    assert (bundle / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_table_says_no_skill_plainly(workspace):
+    ws = Workspace.resolve(workspace)
+    _setup(ws, "price")
+    res = runner.invoke(app, ["evaluate", "SYN"])
+    assert res.exit_code == 0, res.output
+    # a 1-epoch 4-unit LSTM on a random walk has no skill; the report must say so
+    assert "no skill over naive" in res.stdout
+    assert "Conclusion" in res.stdout
+
+
+def test_evaluate_without_model_is_one_line_exit_1(workspace):
+    ws = Workspace.resolve(workspace)
+    from lstmfc.windows import prepare
+
+    write_raw(ws.raw_path("SYN"), make_ohlcv(320), {"source": "test"})
+    prepare(ws, "SYN", lookback=10)
+    res = runner.invoke(app, ["evaluate", "SYN"])
+    assert res.exit_code == 1
+    assert res.stderr.count("\n") == 1 and res.stderr.startswith("Error: ")
+    assert "Traceback" not in res.output
+
+
+def test_predict_logs_once_per_day_and_score_fills_realised(workspace):
+    ws = Workspace.resolve(workspace)
+    _setup(ws, "price")
+    full = make_ohlcv(320)
+    # forecast as of 5 sessions before the end, then "time passes"
+    write_raw(ws.raw_path("SYN"), full.iloc[:-5], {"source": "test"})
+    args = ["predict", "SYN", "--no-update", "--calendar", "weekdays", "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    doc = json.loads(first.stdout)[0]
+    assert doc["ok"] and doc["logged"] is True
+    as_of = full.index[-6]
+    assert doc["as_of"] == as_of.strftime("%Y-%m-%d")
+    assert doc["target_date"] == full.index[-5].strftime("%Y-%m-%d")
+    assert doc["close_as_of"] == pytest.approx(full["close"].iloc[-6])
+    again = runner.invoke(app, args)
+    assert json.loads(again.stdout)[0]["logged"] is False
+    rows = json.loads(runner.invoke(app, ["forecasts", "--json"]).stdout)
+    assert len(rows) == 1
+
+    # nothing to score yet: target session not stored
+    s0 = json.loads(runner.invoke(app, ["score", "--json"]).stdout)
+    assert s0["newly_scored"] == 0 and s0["pending"] == 1
+    write_raw(ws.raw_path("SYN"), full, {"source": "test"})
+    s1 = json.loads(runner.invoke(app, ["score", "--json"]).stdout)
+    assert s1["newly_scored"] == 1
+    row = json.loads(runner.invoke(app, ["forecasts", "SYN", "--json"]).stdout)[0]
+    realised = float(full["close"].iloc[-5])
+    assert row["realised_close"] == pytest.approx(realised)
+    assert row["error"] == pytest.approx(realised - doc["forecast_price"])
+    assert row["naive_error"] == pytest.approx(realised - doc["close_as_of"])
+    summary = next(iter(s1["summary"].values()))
+    assert summary["n_scored"] == 1
+    assert summary["mae"] == pytest.approx(abs(realised - doc["forecast_price"]))
+    csv_out = runner.invoke(app, ["forecasts", "--csv"]).stdout
+    assert csv_out.splitlines()[0].startswith("id,ticker,as_of,target_date")
+
+
+def test_predict_failing_ticker_does_not_stop_others(workspace):
+    ws = Workspace.resolve(workspace)
+    _setup(ws, "direction")
+    res = runner.invoke(
+        app, ["predict", "NOPE", "SYN", "--no-update", "--calendar", "weekdays", "--json"]
+    )
+    assert res.exit_code == 1
+    out = json.loads(res.stdout)
+    assert [r["ok"] for r in out] == [False, True]
+    assert 0.0 <= out[1]["prob_up"] <= 1.0
+    assert "NOPE" in res.stderr and "lstmfc fetch NOPE" in res.stderr
+
+
+def test_next_session_skips_weekend_and_holidays():
+    from lstmfc.forecast import next_sessions
+
+    assert next_sessions("2018-12-31", 1) == pd.Timestamp("2019-01-02")  # New Year's Day
+    assert next_sessions("2026-11-25", 1) == pd.Timestamp("2026-11-27")  # Thanksgiving
+    assert next_sessions("2026-11-20", 1, "weekdays") == pd.Timestamp("2026-11-23")
+    from lstmfc.errors import DataError
+
+    with pytest.raises(DataError, match="unknown exchange calendar"):
+        next_sessions("2026-11-20", 1, "NOPE")
