@@ -33,7 +33,8 @@ def normalize_ticker(ticker: str) -> str:
     t = ticker.strip()
     if not _TICKER_RE.match(t) or ".." in t:
         raise UsageError(
-            f"invalid ticker {ticker!r}: use letters, digits and . - ^ = _ (e.g. AAPL, BRK-B, ^GSPC)"
+            f"invalid ticker {ticker!r}: use letters, digits and . - ^ = _ "
+            "(e.g. AAPL, BRK-B, ^GSPC)"
         )
     return t.upper()
 

@@ -39,8 +39,10 @@ def _fit_baselines(baselines: dict, closes: np.ndarray, train_rows: np.ndarray, 
     for name, b in baselines.items():
         rows = train_rows[train_rows >= b.min_history]
         if rows.size == 0:
-            raise DataError(f"baseline {name} needs {b.min_history} rows of history before "
-                            "its first training window; prepare a longer series")
+            raise DataError(
+                f"baseline {name} needs {b.min_history} rows of history before "
+                "its first training window; prepare a longer series"
+            )
         try:
             b.fit(closes, rows, horizon)
         except ValueError as exc:
@@ -122,8 +124,9 @@ def _direction_report(bundle, prepared, cost_bps: float, alpha: float):
         if 0.0 < p0 < 1.0:
             d = metrics.binomial_test(y, calls["lstm"], p0=p0, alpha=alpha, benchmark=bench)
             tests.append({**d.to_dict(), "model": "lstm"})
-    tests.append({**metrics.pesaran_timmermann(y, calls["lstm"], alpha=alpha).to_dict(),
-                  "model": "lstm"})
+    tests.append(
+        {**metrics.pesaran_timmermann(y, calls["lstm"], alpha=alpha).to_dict(), "model": "lstm"}
+    )
     trading = {
         name: metrics.long_flat_backtest(c, realised_logret, horizon=h, cost_bps=cost_bps)
         for name, c in calls.items()
@@ -163,19 +166,31 @@ def _plot(path: Path, head: str, dates, series: dict[str, np.ndarray], title: st
         fig, ax = plt.subplots(figsize=(11, 5))
         ax.plot(dates, series["actual"], label="actual close", color="black", lw=1.2)
         ax.plot(dates, series["lstm"], label="LSTM forecast", color="tab:blue", lw=1.0)
-        ax.plot(dates, series["naive"], label="naive (random walk)", color="tab:orange",
-                lw=0.8, ls="--")
+        ax.plot(
+            dates, series["naive"], label="naive (random walk)", color="tab:orange", lw=0.8, ls="--"
+        )
         ax.set_ylabel("price (currency)")
     else:
-        fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 6), sharex=True,
-                                      gridspec_kw={"height_ratios": [2, 1]})
+        fig, (ax, ax2) = plt.subplots(
+            2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+        )
         ax.plot(dates, series["close"], color="black", lw=1.0, label="close at t")
         ax.set_ylabel("price (currency)")
         up = series["up"].astype(bool)
-        ax2.scatter(np.asarray(dates)[up], series["prob_up"][up], s=4, color="tab:green",
-                    label="realised up")
-        ax2.scatter(np.asarray(dates)[~up], series["prob_up"][~up], s=4, color="tab:red",
-                    label="realised down")
+        ax2.scatter(
+            np.asarray(dates)[up],
+            series["prob_up"][up],
+            s=4,
+            color="tab:green",
+            label="realised up",
+        )
+        ax2.scatter(
+            np.asarray(dates)[~up],
+            series["prob_up"][~up],
+            s=4,
+            color="tab:red",
+            label="realised down",
+        )
         ax2.axhline(0.5, color="grey", lw=0.8)
         ax2.set_ylabel("LSTM P(up)")
         ax2.legend(loc="upper left", fontsize=8)

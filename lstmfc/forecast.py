@@ -169,8 +169,7 @@ def predict(
                 logged = log.add(con, row)
             res = {"ok": True, **row, "logged": logged}
         except LstmfcError as exc:
-            res = {"ticker": raw_ticker, "ok": False, "error": str(exc),
-                   "exit_code": exc.exit_code}
+            res = {"ticker": raw_ticker, "ok": False, "error": str(exc), "exit_code": exc.exit_code}
         results.append(res)
         if on_result is not None:
             on_result(res)
@@ -191,9 +190,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             naive_mae=float(np.mean(np.abs(naive))),
             naive_rmse=float(np.sqrt(np.mean(naive**2))),
         )
-        out["theils_u"] = (
-            out["rmse"] / out["naive_rmse"] if out["naive_rmse"] > 0 else None
-        )
+        out["theils_u"] = out["rmse"] / out["naive_rmse"] if out["naive_rmse"] > 0 else None
         out["beats_naive_rmse"] = bool(out["rmse"] < out["naive_rmse"])
     return out
 
@@ -255,8 +252,15 @@ def score(ws: Workspace, ticker: str | None = None) -> dict[str, Any]:
             err = None
             correct = int((r["prob_up"] > 0.5) == up)
         updates.append(
-            (realised_date.strftime("%Y-%m-%d"), realised, err, realised - r["close_as_of"],
-             correct, utc_now_iso(), r["id"])
+            (
+                realised_date.strftime("%Y-%m-%d"),
+                realised,
+                err,
+                realised - r["close_as_of"],
+                correct,
+                utc_now_iso(),
+                r["id"],
+            )
         )
     if updates:
         with log.writer() as con:

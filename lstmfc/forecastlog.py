@@ -105,7 +105,9 @@ class ForecastLog:
             con.execute("PRAGMA synchronous=FULL")
             con.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise ArtifactError(f"forecast log {self.path} is not a usable SQLite file: {exc}") from exc
+            raise ArtifactError(
+                f"forecast log {self.path} is not a usable SQLite file: {exc}"
+            ) from exc
         con.row_factory = sqlite3.Row
         return con
 

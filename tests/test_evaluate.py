@@ -34,8 +34,7 @@ def test_evaluate_json_document_and_files(workspace, head):
     res = runner.invoke(app, ["evaluate", "SYN", "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    for key in ("ticker", "run_id", "head", "n_test", "test_start", "test_end", "metrics",
-                "skill"):
+    for key in ("ticker", "run_id", "head", "n_test", "test_start", "test_end", "metrics", "skill"):
         assert key in doc
     assert doc["run_id"] == run["run_id"] and doc["head"] == head
     from lstmfc.windows import load_prepared
