@@ -121,6 +121,118 @@ def _root(
 
 # ======================================================================= fetch
 # (section: fetch / samples — issue 2)
+@app.command("fetch")
+@handle_errors
+def fetch_cmd(
+    tickers: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="Tickers, e.g. AAPL MSFT, or SP500 with --source sample."),
+    ] = None,
+    source: Annotated[
+        str, typer.Option("--source", help="yahoo (network), sample (bundled) or csv (--path).")
+    ] = "yahoo",
+    path: Annotated[
+        Optional[Path],
+        typer.Option("--path", help="CSV file in Yahoo export layout (--source csv).",
+                     show_default=False),
+    ] = None,
+    start: Annotated[
+        Optional[str], typer.Option("--start", help="First date, YYYY-MM-DD.", show_default=False)
+    ] = None,
+    end: Annotated[
+        Optional[str],
+        typer.Option("--end", help="Last date (inclusive), YYYY-MM-DD.", show_default=False),
+    ] = None,
+    auto_adjust: Annotated[
+        bool,
+        typer.Option("--auto-adjust/--no-auto-adjust",
+                     help="Yahoo: dividend-adjust OHLC (recorded in the provenance)."),
+    ] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Yahoo: re-download everything, not just new days.")
+    ] = False,
+    tickers_file: Annotated[
+        Optional[Path],
+        typer.Option("--tickers-file", help="File with one ticker per line.", show_default=False),
+    ] = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Fetch daily OHLCV into data/raw/TICKER.parquet (only new days if already stored).
+
+    Examples:
+      lstmfc fetch SP500 --source sample
+      lstmfc fetch AAPL MSFT --start 2015-01-01
+      lstmfc fetch MYCO --source csv --path MYCO.csv
+    """
+    from lstmfc.config import Workspace
+    from lstmfc.fetch import fetch_many
+
+    ws = Workspace.resolve(home)
+    names = list(tickers or [])
+    if tickers_file is not None:
+        from lstmfc.universe import read_tickers_file
+
+        names += [t for t in read_tickers_file(tickers_file) if t not in names]
+    if not names:
+        fail("no tickers given (name them or use --tickers-file)", 2)
+
+    def report(res: dict) -> None:
+        if not res["ok"]:
+            _ticker_error(res)
+
+    results = fetch_many(
+        ws, names, on_result=report, source=source, path=str(path) if path else None,
+        start=start, end=end, auto_adjust=auto_adjust, refresh=refresh,
+    )
+    ok = [r for r in results if r["ok"]]
+    if json_out:
+        if len(names) == 1 and ok:
+            emit_json({k: v for k, v in ok[0].items() if k != "ok"})
+        else:
+            emit_json(results)
+    elif ok:
+        from rich.table import Table
+
+        t = Table(title="Stored daily OHLCV")
+        for c in ("ticker", "rows", "first", "last", "source", "status", "path"):
+            t.add_column(c)
+        for r in ok:
+            t.add_row(r["ticker"], str(r["rows"]), r["first"], r["last"], r["source"],
+                      r["status"] + (f" (+{r['new_rows']})" if r["status"] == "updated" else ""),
+                      r["path"])
+        stdout_console().print(t)
+    _multi_exit(results)
+
+
+@app.command("samples")
+@handle_errors
+def samples_cmd(
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List the real daily OHLCV samples bundled with lstmfc (usable offline).
+
+    Example: lstmfc samples; then lstmfc fetch SP500 --source sample
+    """
+    from lstmfc.sources import list_samples
+
+    samples = list_samples()
+    if json_out:
+        emit_json(samples)
+        return
+    from rich.table import Table
+
+    t = Table(title="Bundled samples (lstmfc fetch NAME --source sample)")
+    for c in ("ticker", "description", "first", "last", "rows", "source"):
+        t.add_column(c)
+    for name, s in samples.items():
+        t.add_row(name, s["description"], s["first_date"], s["last_date"], str(s["rows"]),
+                  s["source"])
+    stdout_console().print(t)
+
 
 # ===================================================================== prepare
 # (section: prepare — issue 3)
@@ -459,18 +571,28 @@ def render_evaluation(r: dict) -> None:
         out.print(f"Plot: {r['plot']}")
 
 
+def _ticker_error(res: dict) -> None:
+    """One stderr line for a failed ticker of a multi-ticker command."""
+    msg = res["error"]
+    if not msg.upper().startswith(str(res["ticker"]).upper()):
+        msg = f"{res['ticker']}: {msg}"
+    typer.echo(f"Error: {msg}", err=True)
+
+
 def _multi_exit(results: list[dict]) -> None:
-    """Exit 0 if all ok; 1 if any data/artifact error; 75 if only temporary failures."""
+    """Exit 0 if all ok; 75 if only temporary failures; 2 if only usage errors; else 1."""
     codes = {r["exit_code"] for r in results if not r.get("ok")}
     if not codes:
         return
-    raise typer.Exit(75 if codes == {75} else 1)
+    raise typer.Exit(codes.pop() if len(codes) == 1 and codes <= {2, 75} else 1)
 
 
 @app.command("predict")
 @handle_errors
 def predict_cmd(
-    tickers: Annotated[list[str], typer.Argument(help="One or more tickers with a model.")],
+    tickers: Annotated[
+        Optional[list[str]], typer.Argument(help="One or more tickers with a model.")
+    ] = None,
     model: Annotated[
         Optional[str],
         typer.Option("--model", help="Run id of the bundle (default: latest).", show_default=False),
@@ -488,6 +610,10 @@ def predict_cmd(
         str,
         typer.Option("--calendar", help="Exchange calendar for the target date (or 'weekdays')."),
     ] = "XNYS",
+    tickers_file: Annotated[
+        Optional[Path],
+        typer.Option("--tickers-file", help="File with one ticker per line.", show_default=False),
+    ] = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
@@ -504,11 +630,18 @@ def predict_cmd(
 
     def report(res: dict) -> None:
         if not res["ok"]:
-            typer.echo(f"Error: {res['ticker']}: {res['error']}", err=True)
+            _ticker_error(res)
 
+    names = list(tickers or [])
+    if tickers_file is not None:
+        from lstmfc.universe import read_tickers_file
+
+        names += [t for t in read_tickers_file(tickers_file) if t not in names]
+    if not names:
+        fail("no tickers given", 2)
     results = predict(
         ws,
-        list(tickers),
+        names,
         run_id=model,
         source=source,
         path=str(path) if path else None,
@@ -616,6 +749,78 @@ def score_cmd(
 
 
 # ==================================================================== backtest
+@app.command("run")
+@handle_errors
+def run_cmd(
+    ticker: Annotated[str, typer.Argument(help="Ticker, e.g. SP500 (bundled sample) or AAPL.")],
+    source: Annotated[
+        str, typer.Option("--source", help="Data source: yahoo, sample or csv.")
+    ] = "yahoo",
+    path: Annotated[
+        Optional[Path], typer.Option("--path", help="CSV file for --source csv.", show_default=False)
+    ] = None,
+    head: Annotated[str, typer.Option("--head", help="price or direction.")] = "price",
+    cell: Annotated[str, typer.Option("--cell", help="lstm, gru or rnn.")] = "lstm",
+    units: Annotated[
+        str, typer.Option("--units", help="Units per stacked recurrent layer, comma list.")
+    ] = "128,64",
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum training epochs.")] = 30,
+    start: Annotated[
+        Optional[str],
+        typer.Option("--start", help="First date of data to use, YYYY-MM-DD.", show_default=False),
+    ] = None,
+    lookback: Annotated[int, typer.Option("--lookback", help="Lookback window (days).")] = 60,
+    horizon: Annotated[int, typer.Option("--horizon", help="Forecast horizon (days).")] = 1,
+    features: Annotated[
+        str, typer.Option("--features", help="Feature sets, comma list (see prepare).")
+    ] = "close",
+    seed: Annotated[
+        Optional[int], typer.Option("--seed", help="Random seed.", show_default=False)
+    ] = None,
+    cost_bps: Annotated[
+        float, typer.Option("--cost-bps", help="Trading view: cost per position change, bp.")
+    ] = 0.0,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The main job: fetch, prepare, train and evaluate in one go.
+
+    Ends with the evaluation tables and the path of the plot.
+
+    Example: lstmfc run SP500 --source sample
+    """
+    from lstmfc.config import Workspace, normalize_ticker
+    from lstmfc.evaluate import evaluate
+    from lstmfc.fetch import fetch_ticker
+    from lstmfc.train import make_reporter, train
+    from lstmfc.windows import prepare
+
+    ws = Workspace.resolve(home)
+    t = normalize_ticker(ticker)
+    say = stderr_console()
+    say.print(f"[1/4] fetch {t} from {source}")
+    fetched = fetch_ticker(ws, t, source=source, path=str(path) if path else None, start=start)
+    say.print(f"      {fetched['rows']} rows, {fetched['first']} .. {fetched['last']}")
+    say.print(f"[2/4] prepare: lookback {lookback}, horizon {horizon}, features {features}")
+    meta = prepare(ws, t, lookback=lookback, horizon=horizon, features=features.split(","))
+    sp = meta["split"]
+    say.print(
+        f"      windows: {sp['train']['n']} train, {sp['val']['n']} val, {sp['test']['n']} test"
+    )
+    say.print(f"[3/4] train {cell} {head} head (up to {epochs} epochs)")
+    trained = train(ws, t, head=head, cell=cell, units=units, epochs=epochs, seed=seed,
+                    reporter=make_reporter(sys.stderr))
+    say.print(f"      run {trained['run_id']}: {trained['epochs_run']} epochs, "
+              f"{trained['train_seconds']:.0f} s")
+    say.print("[4/4] evaluate on the test split")
+    report = evaluate(ws, t, trained["run_id"], cost_bps=cost_bps)
+    if json_out:
+        emit_json({"fetch": fetched, "prepare": meta, "train": trained, "evaluation": report})
+        return
+    render_evaluation(report)
+
+
 # (section: backtest — issue 7)
 @app.command("backtest")
 @handle_errors
@@ -807,12 +1012,11 @@ def _bt_fmt(v, spec: str = ".4f", scale: float = 1.0) -> str:
 
 def render_backtest(result: dict) -> None:
     """Rich tables of a backtest: per ticker folds and overall, then the summary."""
+    from rich.console import Console
     from rich.table import Table
 
-    from rich.console import Console
-
     # wide enough for the fold table when piped (rich assumes 80 columns off a terminal)
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     price = result["settings"]["model"]["head"] == "price"
     for t, r in result["tickers"].items():
         if not r.get("ok"):
@@ -828,7 +1032,8 @@ def render_backtest(result: dict) -> None:
             else ["accuracy %", "majority %", "binomial p", "vs majority"]
         )
         for c in cols:
-            ft.add_column(c, justify="left" if c in ("trained on", "tested on") else "right")
+            dates = c in ("trained on", "tested on")
+            ft.add_column(c, justify="left" if dates else "right", no_wrap=dates)
         for f in r["folds"]:
             p = (f.get("skill") or {}).get("p_value")
             row = [

@@ -141,15 +141,22 @@ def _conclusion(head: str, skill: dict[str, Any], trading: dict[str, Any]) -> st
     model_sharpe = (trading.get("lstm") or {}).get("sharpe")
     bh_sharpe = (trading.get("buy_and_hold") or {}).get("sharpe")
     if head == "price":
-        lead = (
-            f"Diebold-Mariano vs the random walk: {verdict}."
-            if verdict.startswith("beats")
-            else f"Diebold-Mariano vs the random walk: {verdict} — the LSTM's price forecasts "
-            "are not significantly better than 'tomorrow = today'."
-        )
+        lead = f"Diebold-Mariano vs the random walk: {verdict}"
+        if verdict.startswith("worse"):
+            lead += " — the LSTM's price forecasts are significantly worse than 'tomorrow = today'."
+        elif not verdict.startswith("beats"):
+            lead += (
+                " — the LSTM's price forecasts are not significantly better than "
+                "'tomorrow = today'."
+            )
+        else:
+            lead += "."
     else:
         lead = f"Direction calls vs always-up ({skill.get('test')}): {verdict}."
-    if model_sharpe is not None and bh_sharpe is not None:
+    model_trades = (trading.get("lstm") or {}).get("n_trades")
+    if model_trades == 0:
+        lead += " Its signal was never long in the test period (no trades)."
+    elif model_sharpe is not None and bh_sharpe is not None:
         lead += (
             f" Long/flat on its signal: Sharpe {model_sharpe:.2f} vs buy-and-hold {bh_sharpe:.2f}."
         )

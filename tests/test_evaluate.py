@@ -144,3 +144,46 @@ def test_next_session_skips_weekend_and_holidays():
 
     with pytest.raises(DataError, match="unknown exchange calendar"):
         next_sessions("2026-11-20", 1, "NOPE")
+
+
+def test_run_chains_fetch_prepare_train_evaluate_on_the_sample(workspace):
+    res = runner.invoke(
+        app,
+        ["run", "SP500", "--source", "sample", "--start", "2016-01-01", "--units", "4",
+         "--epochs", "1", "--lookback", "20", "--seed", "3", "--json"],
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["fetch"]["first"] == "2016-01-04" and doc["fetch"]["last"] == "2018-12-31"
+    assert doc["prepare"]["lookback"] == 20
+    ev = doc["evaluation"]
+    assert ev["run_id"] == doc["train"]["run_id"]
+    assert ev["test_end"] == "2018-12-31"
+    assert ev["skill"]["verdict"]
+    table = runner.invoke(app, ["evaluate", "SP500"])
+    assert "naive" in table.stdout and "Conclusion" in table.stdout
+
+
+def test_predict_on_a_series_shorter_than_one_window_logs_nothing(workspace):
+    ws = Workspace.resolve(workspace)
+    _setup(ws, "price")
+    write_raw(ws.raw_path("SYN"), make_ohlcv(5), {"source": "test"})
+    res = runner.invoke(app, ["predict", "SYN", "--no-update", "--calendar", "weekdays"])
+    assert res.exit_code == 1
+    assert res.stderr.startswith("Error: SYN: ") and res.stderr.count("\n") == 1
+    from lstmfc.forecastlog import ForecastLog
+
+    assert ForecastLog(ws.forecast_db).rows() == []
+
+
+def test_predict_with_a_tampered_bundle_logs_nothing(workspace):
+    ws = Workspace.resolve(workspace)
+    run = _setup(ws, "price")
+    model = workspace / "models" / "SYN" / run["run_id"] / "model.keras"
+    model.write_bytes(model.read_bytes() + b"x")
+    res = runner.invoke(app, ["predict", "SYN", "--no-update", "--calendar", "weekdays"])
+    assert res.exit_code == 1
+    assert "the bundle was modified or is corrupt" in res.stderr
+    from lstmfc.forecastlog import ForecastLog
+
+    assert ForecastLog(ws.forecast_db).rows() == []
