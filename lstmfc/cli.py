@@ -178,17 +178,22 @@ def fetch_cmd(
     if not names:
         fail("no tickers given (name them or use --tickers-file)", 2)
 
-    def report(res: dict) -> None:
-        if not res["ok"]:
-            _ticker_error(res)
+    options = dict(source=source, path=str(path) if path else None, start=start, end=end,
+                   auto_adjust=auto_adjust, refresh=refresh)
+    if len(names) == 1:  # one ticker: an error is the command's error (handle_errors)
+        from lstmfc.fetch import fetch_ticker
 
-    results = fetch_many(
-        ws, names, on_result=report, source=source, path=str(path) if path else None,
-        start=start, end=end, auto_adjust=auto_adjust, refresh=refresh,
-    )
+        results = [{**fetch_ticker(ws, names[0], **options), "ok": True}]
+    else:  # several: each on its own, one stderr line per failure, a list in --json
+
+        def report(res: dict) -> None:
+            if not res["ok"]:
+                _ticker_error(res)
+
+        results = fetch_many(ws, names, on_result=report, **options)
     ok = [r for r in results if r["ok"]]
     if json_out:
-        if len(names) == 1 and ok:
+        if len(names) == 1:
             emit_json({k: v for k, v in ok[0].items() if k != "ok"})
         else:
             emit_json(results)
@@ -748,7 +753,6 @@ def score_cmd(
 
 
 
-# ==================================================================== backtest
 @app.command("run")
 @handle_errors
 def run_cmd(
@@ -821,6 +825,7 @@ def run_cmd(
     render_evaluation(report)
 
 
+# ==================================================================== backtest
 # (section: backtest — issue 7)
 @app.command("backtest")
 @handle_errors
