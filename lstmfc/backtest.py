@@ -1145,83 +1145,13 @@ def _iso(ts) -> str:
     return pd.Timestamp(ts).strftime("%Y-%m-%d")
 
 
-def _undefined_test(test: str, model: str, n: int, exc: Exception) -> dict[str, Any]:
-    return {
-        "test": test,
-        "statistic": None,
-        "p_value": None,
-        "p_value_two_sided": None,
-        "n": n,
-        "verdict": "undefined",
-        "note": str(exc),
-        "details": {},
-        "model": model,
-    }
-
-
-def _score_price(y_true, preds, last_close, realised, h, cost_bps, alpha, trading=True):
-    """Metrics, DM tests vs naive and the trading view, as ``evaluate`` computes them."""
-    from lstmfc import metrics
-
-    naive = preds["naive"]
-    table = {
-        name: metrics.price_metrics(y_true, p, last_close, y_naive=naive)
-        for name, p in preds.items()
-    }
-    tests = []
-    for name in (n for n in preds if n != "naive"):
-        try:
-            d = metrics.diebold_mariano(y_true, preds[name], naive, horizon=h, alpha=alpha)
-            tests.append({**d.to_dict(), "model": name})
-        except ValueError as exc:  # e.g. a one-window fold
-            tests.append(_undefined_test("diebold-mariano", name, len(y_true), exc))
-    trade = None
-    if trading:
-        trade = {
-            name: metrics.long_flat_backtest(
-                metrics.price_to_signal(p, last_close), realised, horizon=h, cost_bps=cost_bps
-            )
-            for name, p in preds.items()
-            if name != "naive"  # a random walk predicts no change: never long
-        }
-        trade["buy_and_hold"] = metrics.buy_and_hold(realised, horizon=h, cost_bps=cost_bps)
-    return table, tests, trade
-
-
-def _score_direction(y, probas, realised, h, cost_bps, alpha, trading=True):
-    """Direction metrics, binomial / Pesaran-Timmermann tests and the trading view."""
-    from lstmfc import metrics
-
-    calls = {name: (p > 0.5).astype("int64") for name, p in probas.items()}
-    table = {name: metrics.direction_metrics(y, p) for name, p in probas.items()}
-    majority_acc = float(np.mean(calls["majority"] == y))
-    tests = []
-    for p0, bench in ((majority_acc, "majority"), (0.5, "chance")):
-        if 0.0 < p0 < 1.0:
-            d = metrics.binomial_test(y, calls["lstm"], p0=p0, alpha=alpha, benchmark=bench)
-            tests.append({**d.to_dict(), "model": "lstm"})
-    try:
-        pt = metrics.pesaran_timmermann(y, calls["lstm"], alpha=alpha)
-        tests.append({**pt.to_dict(), "model": "lstm"})
-    except ValueError as exc:  # e.g. a one-window fold
-        tests.append(_undefined_test("pesaran-timmermann", "lstm", len(y), exc))
-    trade = None
-    if trading:
-        trade = {
-            name: metrics.long_flat_backtest(c, realised, horizon=h, cost_bps=cost_bps)
-            for name, c in calls.items()
-        }
-        trade["buy_and_hold"] = metrics.buy_and_hold(realised, horizon=h, cost_bps=cost_bps)
-    return table, tests, trade, majority_acc
-
-
 def score_ticker(
     job: TickerJob, results: Sequence[dict[str, Any]], cfg: BacktestConfig
 ) -> tuple[dict[str, Any], Any]:
     """Per-fold rows and the overall out-of-sample report of one ticker.
 
     Baselines are fit per fit on its training windows only
-    (:func:`lstmfc.evaluate._fit_baselines`, the same as ``evaluate``) and predict the
+    (:func:`lstmfc.evaluate.fit_baselines`, the same as ``evaluate``) and predict the
     same test windows as the network.
 
     Parameters
@@ -1245,7 +1175,7 @@ def score_ticker(
     import pandas as pd
 
     from lstmfc.baselines import direction_baselines, price_baselines
-    from lstmfc.evaluate import _conclusion, _fit_baselines
+    from lstmfc.evaluate import conclusion, fit_baselines, score_direction, score_price
 
     plan, h, dates, closes = job.plan, job.plan.horizon, job.dates, job.close
     head = cfg.head
@@ -1260,7 +1190,7 @@ def score_ticker(
             bl = price_baselines(lookback=plan.lookback, sma_k=cfg.sma_k, ema_span=cfg.ema_span)
         else:
             bl = direction_baselines(lookback=plan.lookback)
-        bl = _fit_baselines(bl, closes, train_rows, h)
+        bl = fit_baselines(bl, closes, train_rows, h)
         params = {name: b.get_params() for name, b in bl.items()}
         fits_doc.append(
             {
@@ -1308,7 +1238,7 @@ def score_ticker(
                 if head == "price":
                     preds = {"lstm": lstm, **{n: b.predict(closes, rows) for n, b in bl.items()}}
                     y_true = closes[rows + h]
-                    table, tests, _ = _score_price(
+                    table, tests, _ = score_price(
                         y_true,
                         preds,
                         closes[rows],
@@ -1333,7 +1263,7 @@ def score_ticker(
                         **{n: b.predict_proba(closes, rows) for n, b in bl.items()},
                     }
                     y = (closes[rows + h] > closes[rows]).astype("int64")
-                    table, tests, _, maj = _score_direction(
+                    table, tests, _, maj = score_direction(
                         y, probas, realised, h, cfg.cost_bps, cfg.alpha, trading=False
                     )
                     frame.update({"up": y, **{f"p_up_{n}": p for n, p in probas.items()}})
@@ -1368,14 +1298,12 @@ def score_ticker(
     realised = np.log(closes[rows + h] / closes[rows])
     try:
         if head == "price":
-            table, tests, trading = _score_price(
+            table, tests, trading = score_price(
                 closes[rows + h], cat, closes[rows], realised, h, cfg.cost_bps, cfg.alpha
             )
         else:
             y = (closes[rows + h] > closes[rows]).astype("int64")
-            table, tests, trading, _ = _score_direction(
-                y, cat, realised, h, cfg.cost_bps, cfg.alpha
-            )
+            table, tests, trading, _ = score_direction(y, cat, realised, h, cfg.cost_bps, cfg.alpha)
     except ValueError as exc:
         raise DataError(f"out-of-sample series: {exc}") from None
     overall = {
@@ -1386,7 +1314,7 @@ def score_ticker(
         "skill": tests[0],
         "skill_tests": tests,
         "trading": trading,
-        "conclusion": _conclusion(head, tests[0], trading),
+        "conclusion": conclusion(head, tests[0], trading),
         "baselines": params,
     }
     doc = {

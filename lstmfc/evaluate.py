@@ -29,7 +29,7 @@ EVALUATION_FILE = "evaluation.json"
 PLOT_FILE = "evaluation.png"
 
 
-def _fit_baselines(baselines: dict, closes: np.ndarray, train_rows: np.ndarray, horizon: int):
+def fit_baselines(baselines: dict, closes: np.ndarray, train_rows: np.ndarray, horizon: int):
     """Fit each baseline on the training windows it has enough history for.
 
     A baseline that needs ``min_history`` past rows (OLS and the logistic regression
@@ -50,8 +50,121 @@ def _fit_baselines(baselines: dict, closes: np.ndarray, train_rows: np.ndarray, 
     return baselines
 
 
+def undefined_test(test: str, model: str, n: int, exc: Exception) -> dict[str, Any]:
+    """A skill-test entry for a test that cannot be computed on this data (e.g. n = 1)."""
+    return {
+        "test": test,
+        "statistic": None,
+        "p_value": None,
+        "p_value_two_sided": None,
+        "n": n,
+        "verdict": "undefined",
+        "note": str(exc),
+        "details": {},
+        "model": model,
+    }
+
+
+def score_price(y_true, preds, last_close, realised, h, cost_bps, alpha, trading=True):
+    """Price-head report pieces from plain forecast series (used by evaluate and backtest).
+
+    Parameters
+    ----------
+    y_true : ndarray, shape (n,)
+        Realised close at ``t + h`` (currency).
+    preds : dict[str, ndarray]
+        Forecasts of ``close[t+h]`` (currency) keyed by model name; must hold ``naive``.
+    last_close : ndarray, shape (n,)
+        Close at ``t`` (currency).
+    realised : ndarray, shape (n,)
+        Realised log return ``log(close[t+h] / close[t])``.
+    h : int
+        Horizon (sessions).
+    cost_bps, alpha : float
+        Trading cost per position change (basis points); significance level.
+    trading : bool
+        Also compute the long/flat trading view.
+
+    Returns
+    -------
+    (dict, list, dict or None)
+        Metrics per model (:func:`lstmfc.metrics.price_metrics`), Diebold-Mariano (HLN)
+        tests of every non-naive model against naive, and the trading view (long/flat
+        on each model's direction and buy-and-hold).
+    """
+    from lstmfc import metrics
+
+    naive = preds["naive"]
+    table = {
+        name: metrics.price_metrics(y_true, p, last_close, y_naive=naive)
+        for name, p in preds.items()
+    }
+    tests = []
+    for name in (n for n in preds if n != "naive"):
+        try:
+            d = metrics.diebold_mariano(y_true, preds[name], naive, horizon=h, alpha=alpha)
+            tests.append({**d.to_dict(), "model": name})
+        except ValueError as exc:  # e.g. a one-window fold
+            tests.append(undefined_test("diebold-mariano", name, len(y_true), exc))
+    trade = None
+    if trading:
+        trade = {
+            name: metrics.long_flat_backtest(
+                metrics.price_to_signal(p, last_close), realised, horizon=h, cost_bps=cost_bps
+            )
+            for name, p in preds.items()
+            if name != "naive"  # a random walk predicts no change: never long
+        }
+        trade["buy_and_hold"] = metrics.buy_and_hold(realised, horizon=h, cost_bps=cost_bps)
+    return table, tests, trade
+
+
+def score_direction(y, probas, realised, h, cost_bps, alpha, trading=True):
+    """Direction-head report pieces from plain probability series (evaluate and backtest).
+
+    Parameters
+    ----------
+    y : ndarray, shape (n,)
+        Realised direction, 1 if ``close[t+h] > close[t]`` else 0.
+    probas : dict[str, ndarray]
+        P(up) keyed by model name; must hold ``lstm`` and ``majority``.
+    realised, h, cost_bps, alpha, trading
+        As in :func:`score_price`.
+
+    Returns
+    -------
+    (dict, list, dict or None, float)
+        Metrics per model (:func:`lstmfc.metrics.direction_metrics`); binomial tests of
+        the LSTM's calls against the majority-class accuracy and against 0.5, and the
+        Pesaran-Timmermann test; the trading view; the majority-class accuracy.
+    """
+    from lstmfc import metrics
+
+    calls = {name: (p > 0.5).astype("int64") for name, p in probas.items()}
+    table = {name: metrics.direction_metrics(y, p) for name, p in probas.items()}
+    majority_acc = float(np.mean(calls["majority"] == y))
+    tests = []
+    for p0, bench in ((majority_acc, "majority"), (0.5, "chance")):
+        if 0.0 < p0 < 1.0:
+            d = metrics.binomial_test(y, calls["lstm"], p0=p0, alpha=alpha, benchmark=bench)
+            tests.append({**d.to_dict(), "model": "lstm"})
+    try:
+        pt = metrics.pesaran_timmermann(y, calls["lstm"], alpha=alpha)
+        tests.append({**pt.to_dict(), "model": "lstm"})
+    except ValueError as exc:  # e.g. a one-window fold
+        tests.append(undefined_test("pesaran-timmermann", "lstm", len(y), exc))
+    trade = None
+    if trading:
+        trade = {
+            name: metrics.long_flat_backtest(c, realised, horizon=h, cost_bps=cost_bps)
+            for name, c in calls.items()
+        }
+        trade["buy_and_hold"] = metrics.buy_and_hold(realised, horizon=h, cost_bps=cost_bps)
+    return table, tests, trade, majority_acc
+
+
 def _price_report(bundle, prepared, sma_k: int, ema_span: int, cost_bps: float, alpha: float):
-    from lstmfc import artifacts, metrics
+    from lstmfc import artifacts
     from lstmfc.baselines import price_baselines
 
     h = prepared.horizon
@@ -63,7 +176,7 @@ def _price_report(bundle, prepared, sma_k: int, ema_span: int, cost_bps: float, 
     realised_logret = tt["target_logret"].to_numpy(dtype="float64")
 
     preds = {"lstm": artifacts.predict_prices(bundle, prepared.windows("test"), last_close)}
-    baselines = _fit_baselines(
+    baselines = fit_baselines(
         price_baselines(lookback=prepared.lookback, sma_k=sma_k, ema_span=ema_span),
         closes,
         prepared.split_rows("train"),
@@ -71,35 +184,16 @@ def _price_report(bundle, prepared, sma_k: int, ema_span: int, cost_bps: float, 
     )
     for name, b in baselines.items():
         preds[name] = b.predict(closes, test_rows)
+    table, tests, trading = score_price(
+        y_true, preds, last_close, realised_logret, h, cost_bps, alpha
+    )
     naive = preds["naive"]
-
-    table = {
-        name: metrics.price_metrics(y_true, p, last_close, y_naive=naive)
-        for name, p in preds.items()
-    }
-    tests = [
-        metrics.diebold_mariano(y_true, preds["lstm"], naive, horizon=h, alpha=alpha).to_dict()
-    ]
-    tests[0]["model"] = "lstm"
-    for name in ("sma", "ema", "ols"):
-        d = metrics.diebold_mariano(y_true, preds[name], naive, horizon=h, alpha=alpha).to_dict()
-        d["model"] = name
-        tests.append(d)
-
-    trading = {
-        name: metrics.long_flat_backtest(
-            metrics.price_to_signal(p, last_close), realised_logret, horizon=h, cost_bps=cost_bps
-        )
-        for name, p in preds.items()
-        if name != "naive"  # a random walk predicts no change: never long
-    }
-    trading["buy_and_hold"] = metrics.buy_and_hold(realised_logret, horizon=h, cost_bps=cost_bps)
     series = {"actual": y_true, "lstm": preds["lstm"], "naive": naive}
     return table, tests, trading, baselines, series
 
 
 def _direction_report(bundle, prepared, cost_bps: float, alpha: float):
-    from lstmfc import artifacts, metrics
+    from lstmfc import artifacts
     from lstmfc.baselines import direction_baselines
 
     h = prepared.horizon
@@ -110,33 +204,17 @@ def _direction_report(bundle, prepared, cost_bps: float, alpha: float):
     realised_logret = tt["target_logret"].to_numpy(dtype="float64")
 
     probas = {"lstm": artifacts.predict_proba(bundle, prepared.windows("test"))}
-    baselines = _fit_baselines(
+    baselines = fit_baselines(
         direction_baselines(lookback=prepared.lookback), closes, prepared.split_rows("train"), h
     )
     for name, b in baselines.items():
         probas[name] = b.predict_proba(closes, test_rows)
-    calls = {name: (p > 0.5).astype("int64") for name, p in probas.items()}
-
-    table = {name: metrics.direction_metrics(y, p) for name, p in probas.items()}
-    majority_acc = float(np.mean(calls["majority"] == y))
-    tests = []
-    for p0, bench in ((majority_acc, "majority"), (0.5, "chance")):
-        if 0.0 < p0 < 1.0:
-            d = metrics.binomial_test(y, calls["lstm"], p0=p0, alpha=alpha, benchmark=bench)
-            tests.append({**d.to_dict(), "model": "lstm"})
-    tests.append(
-        {**metrics.pesaran_timmermann(y, calls["lstm"], alpha=alpha).to_dict(), "model": "lstm"}
-    )
-    trading = {
-        name: metrics.long_flat_backtest(c, realised_logret, horizon=h, cost_bps=cost_bps)
-        for name, c in calls.items()
-    }
-    trading["buy_and_hold"] = metrics.buy_and_hold(realised_logret, horizon=h, cost_bps=cost_bps)
+    table, tests, trading, _ = score_direction(y, probas, realised_logret, h, cost_bps, alpha)
     series = {"close": tt["close"].to_numpy(dtype="float64"), "prob_up": probas["lstm"], "up": y}
     return table, tests, trading, baselines, series
 
 
-def _conclusion(head: str, skill: dict[str, Any], trading: dict[str, Any]) -> str:
+def conclusion(head: str, skill: dict[str, Any], trading: dict[str, Any]) -> str:
     verdict = skill.get("verdict", "")
     model_sharpe = (trading.get("lstm") or {}).get("sharpe")
     bh_sharpe = (trading.get("buy_and_hold") or {}).get("sharpe")
@@ -297,7 +375,7 @@ def evaluate(
         "alpha": alpha,
         "baselines": {name: b.get_params() for name, b in baselines.items()},
     }
-    report["conclusion"] = _conclusion(bundle.head, skill, trading)
+    report["conclusion"] = conclusion(bundle.head, skill, trading)
     if write:
         plot_path = bundle.path / PLOT_FILE
         _plot(

@@ -61,14 +61,26 @@ def test_evaluate_json_document_and_files(workspace, head):
     assert (bundle / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_evaluate_table_says_no_skill_plainly(workspace):
+def test_evaluate_table_shows_the_verdict_and_conclusion(workspace):
     ws = Workspace.resolve(workspace)
     _setup(ws, "price")
+    doc = json.loads(runner.invoke(app, ["evaluate", "SYN", "--json"]).stdout)
     res = runner.invoke(app, ["evaluate", "SYN"])
     assert res.exit_code == 0, res.output
-    # a 1-epoch 4-unit LSTM on a random walk has no skill; the report must say so
-    assert "no skill over naive" in res.stdout
-    assert "Conclusion" in res.stdout
+    flat = " ".join(res.stdout.split())
+    assert doc["skill"]["verdict"].split(" (p=")[0] in flat
+    assert "Conclusion:" in flat and doc["conclusion"][:40] in flat
+
+
+def test_conclusion_says_no_skill_plainly():
+    from lstmfc.evaluate import conclusion
+
+    text = conclusion("price", {"verdict": "no skill over naive"}, {})
+    assert "no skill over naive" in text and "not significantly better" in text
+    worse = conclusion("price", {"verdict": "worse than naive (p=0.01)"}, {})
+    assert "significantly worse" in worse
+    never = conclusion("price", {"verdict": "no skill over naive"}, {"lstm": {"n_trades": 0}})
+    assert "never long" in never
 
 
 def test_evaluate_without_model_is_one_line_exit_1(workspace):
