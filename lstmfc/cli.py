@@ -125,22 +125,22 @@ def _root(
 @handle_errors
 def fetch_cmd(
     tickers: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Argument(help="Tickers, e.g. AAPL MSFT, or SP500 with --source sample."),
     ] = None,
     source: Annotated[
         str, typer.Option("--source", help="yahoo (network), sample (bundled) or csv (--path).")
     ] = "yahoo",
     path: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--path", help="CSV file in Yahoo export layout (--source csv).",
                      show_default=False),
     ] = None,
     start: Annotated[
-        Optional[str], typer.Option("--start", help="First date, YYYY-MM-DD.", show_default=False)
+        str | None, typer.Option("--start", help="First date, YYYY-MM-DD.", show_default=False)
     ] = None,
     end: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--end", help="Last date (inclusive), YYYY-MM-DD.", show_default=False),
     ] = None,
     auto_adjust: Annotated[
@@ -152,7 +152,7 @@ def fetch_cmd(
         bool, typer.Option("--refresh", help="Yahoo: re-download everything, not just new days.")
     ] = False,
     tickers_file: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--tickers-file", help="File with one ticker per line.", show_default=False),
     ] = None,
     home: HomeOpt = None,
@@ -181,9 +181,9 @@ def fetch_cmd(
     options = dict(source=source, path=str(path) if path else None, start=start, end=end,
                    auto_adjust=auto_adjust, refresh=refresh)
     if len(names) == 1:  # one ticker: an error is the command's error (handle_errors)
-        from lstmfc.fetch import fetch_ticker
+        from lstmfc.fetch import fetch_named
 
-        results = [{**fetch_ticker(ws, names[0], **options), "ok": True}]
+        results = [{**fetch_named(ws, names[0], **options), "ok": True}]
     else:  # several: each on its own, one stderr line per failure, a list in --json
 
         def report(res: dict) -> None:

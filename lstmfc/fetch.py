@@ -3,11 +3,26 @@
 * ``sample`` / ``csv``: the whole series is read, validated and written (atomically).
   If the stored file already holds exactly the same bars from the same source, it is
   left byte-identical (so re-running a cron job on the sample changes nothing).
-* ``yahoo``: the first fetch downloads the full history (or ``--start``..``--end``).
-  Later fetches ask only for the days after the last stored date — plus that last
-  day itself, which must come back unchanged: if Yahoo's bar for it differs (a split
-  or adjustment rewrote history since), the update is refused and ``--refresh``
-  re-downloads everything. New bars are appended; stored bars are never rewritten.
+* ``yahoo``: the first fetch downloads the full history (or ``--start``..``--end``;
+  ``--start`` or ``--refresh`` on a stored ticker downloads again and replaces it).
+  Later fetches ask only for the days after the last stored date, plus that last
+  day itself (the *overlap day*), which checks that the stored history still fits:
+
+  - ``auto_adjust=False`` (default; traded prices, split-adjusted by Yahoo): Yahoo's
+    close for the overlap day may differ from the stored one by at most
+    :data:`CORRECTION_TOL` (2 %, a late correction of the last bar, e.g. the closing
+    auction or late volume); then Yahoo's overlap row replaces the stored one. A
+    bigger change means a split or a reverse split rewrote history: the update is
+    refused (exit 1) and ``--refresh`` re-downloads everything. A dividend does not
+    move the close but rescales Yahoo's ``Adj Close`` for every earlier day by one
+    factor; the stored ``adj_close`` column is multiplied by that factor (taken from
+    the overlap day) so that it stays on one basis, and the factor is recorded in the
+    provenance under ``adj_close_rescaled``.
+  - ``auto_adjust=True`` (dividend-adjusted OHLC): every dividend rewrites all
+    earlier prices, so any change of the overlap close beyond float noise
+    (:data:`ADJUSTED_TOL`) is refused with the same advice (``--refresh``).
+
+  Days before the overlap day are otherwise never rewritten; new days are appended.
 
 Validation runs before any write; on any error nothing is written and an existing
 file stays byte-identical.
@@ -26,7 +41,13 @@ from lstmfc.errors import DataError, LstmfcError, UsageError
 from lstmfc.store import read_raw, write_raw
 from lstmfc.validate import validate_ohlcv
 
-_REL_TOL = 1e-6
+#: Largest relative change of the overlap day's close taken as a late correction
+#: (auto_adjust=False). Splits change it by a third (3:2) or more.
+CORRECTION_TOL = 0.02
+#: Float noise allowed on the overlap day's close with auto_adjust=True.
+ADJUSTED_TOL = 1e-6
+#: Smallest change of the adj_close/close ratio taken as a new dividend adjustment.
+ADJ_FACTOR_TOL = 1e-6
 
 
 def _summary(
@@ -107,10 +128,19 @@ def fetch_ticker(
     """
     t = normalize_ticker(ticker)
     check_source(source, path)
+    opts = dict(yahoo_options or {})
     target = ws.raw_path(t)
     stored = stored_prov = None
-    if target.exists():
-        stored, stored_prov = read_raw(target)
+    if target.exists() and not (source == "yahoo" and (refresh or start is not None)):
+        try:
+            stored, stored_prov = read_raw(target)
+        except DataError:
+            if source == "yahoo":
+                raise DataError(
+                    f"{t}: the stored file {target} cannot be read; run `lstmfc fetch {t} "
+                    "--refresh` to download the whole series again"
+                ) from None
+            # sample / csv replace the whole series anyway
 
     if source in ("sample", "csv"):
         if source == "sample":
@@ -128,7 +158,6 @@ def fetch_ticker(
         write_raw(target, frame, prov)
         return _summary(ws, t, frame, source, "written", len(frame))
 
-    opts = dict(yahoo_options or {})
     incremental = stored is not None and not refresh and start is None
     if incremental:
         if stored_prov.get("source") != "yahoo":
@@ -142,38 +171,101 @@ def fetch_ticker(
                 f"{bool(stored_prov.get('auto_adjust'))}; use --refresh to re-download it"
             )
         last = stored.index[-1]
-        if end is not None and pd.Timestamp(end) <= last:
+        if end is not None and sources.parse_day(end, "--end") <= last:
             return _summary(ws, t, stored, source, "up to date", 0)
         new, prov = sources.read_yahoo(
-            t, last.strftime("%Y-%m-%d"), end, auto_adjust=auto_adjust, allow_empty=True, **opts
+            t, last.strftime("%Y-%m-%d"), end, auto_adjust=auto_adjust, **opts
         )
-        if len(new) == 0 or new.index[-1] <= last:
+        merged, notes = merge_overlap(t, stored, new, auto_adjust=auto_adjust)
+        added = int((new.index > last).sum())
+        if added == 0:
             return _summary(ws, t, stored, source, "up to date", 0)
-        if last in new.index:
-            old_c = float(stored.loc[last, "close"])
-            new_c = float(new.loc[last, "close"])
-            if abs(new_c - old_c) > _REL_TOL * abs(old_c):
-                raise DataError(
-                    f"{t}: Yahoo's close for {last:%Y-%m-%d} is now {new_c:g}, stored {old_c:g} "
-                    "(a split or adjustment rewrote history); run `lstmfc fetch "
-                    f"{t} --refresh` to download the whole series again"
-                )
-        added = new.loc[new.index > last]
-        merged = pd.concat([stored, added.reindex(columns=stored.columns)])
-        merged = validate_ohlcv(merged, t)
         prov = {
             **stored_prov,
             **prov,
             "ticker": t,
             "first_fetched_at": stored_prov.get("first_fetched_at", stored_prov.get("fetched_at")),
         }
+        if notes:
+            prov["adj_close_rescaled"] = [*stored_prov.get("adj_close_rescaled", []), notes]
         write_raw(target, merged, prov)
-        return _summary(ws, t, merged, source, "updated", len(added))
+        return _summary(ws, t, merged, source, "updated", added)
 
     frame, prov = sources.read_yahoo(t, start, end, auto_adjust=auto_adjust, **opts)
     prov["ticker"] = t
     write_raw(target, frame, prov)
     return _summary(ws, t, frame, source, "written", len(frame))
+
+
+def merge_overlap(
+    ticker: str, stored: pd.DataFrame, new: pd.DataFrame, *, auto_adjust: bool
+) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """Append Yahoo's new bars to a stored series (policy in the module docstring).
+
+    Parameters
+    ----------
+    ticker : str
+    stored : pandas.DataFrame
+        The stored series (layout of :mod:`lstmfc.store`); its last date is the
+        overlap day.
+    new : pandas.DataFrame
+        Yahoo's bars from the overlap day on.
+    auto_adjust : bool
+        How both were fetched (yfinance ``auto_adjust``).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict or None)
+        The validated merged series, and ``{"on": overlap day, "factor": f}`` when the
+        stored ``adj_close`` was rescaled by ``f`` (a dividend since the last fetch).
+
+    Raises
+    ------
+    DataError
+        Yahoo no longer has the overlap day, or its close changed beyond the
+        tolerance (a split or adjustment rewrote history): run ``--refresh``.
+    """
+    last = stored.index[-1]
+    day = f"{last:%Y-%m-%d}"
+    refresh = f"run `lstmfc fetch {ticker} --refresh` to download the whole series again"
+    if last not in new.index:
+        raise DataError(f"{ticker}: Yahoo no longer has a bar for the stored day {day}; {refresh}")
+    old_c = float(stored.loc[last, "close"])
+    new_c = float(new.loc[last, "close"])
+    change = abs(new_c / old_c - 1.0)
+    tol = ADJUSTED_TOL if auto_adjust else CORRECTION_TOL
+    if change > tol:
+        why = "a dividend or split" if auto_adjust else "a split"
+        raise DataError(
+            f"{ticker}: Yahoo's close for {day} is now {new_c:g}, stored {old_c:g} "
+            f"({why} rewrote history); {refresh}"
+        )
+    head = stored.iloc[:-1].copy()
+    note = None
+    if "adj_close" in stored.columns and "adj_close" in new.columns:
+        old_ratio = float(stored.loc[last, "adj_close"]) / old_c
+        new_ratio = float(new.loc[last, "adj_close"]) / new_c
+        factor = new_ratio / old_ratio
+        if abs(factor - 1.0) > ADJ_FACTOR_TOL:
+            head["adj_close"] = head["adj_close"] * factor
+            note = {"on": day, "factor": factor}
+    tail = new.loc[new.index >= last].reindex(columns=stored.columns)
+    merged = pd.concat([head, tail]) if len(head) else tail
+    return validate_ohlcv(merged, ticker), note
+
+
+def fetch_named(ws: Workspace, ticker: str, **kwargs) -> dict[str, Any]:
+    """:func:`fetch_ticker` whose errors name the ticker first (``"AAPL: ..."``).
+
+    The CLI's one-ticker path: the message alone must say which ticker failed.
+    """
+    try:
+        return fetch_ticker(ws, ticker, **kwargs)
+    except LstmfcError as exc:
+        t = ticker.strip().upper()
+        if str(exc).upper().startswith(t + ":") or isinstance(exc, UsageError):
+            raise
+        raise type(exc)(f"{t}: {exc}") from exc
 
 
 def fetch_many(ws: Workspace, tickers: list[str], on_result=None, **kwargs) -> list[dict[str, Any]]:
@@ -203,4 +295,4 @@ def fetch_many(ws: Workspace, tickers: list[str], on_result=None, **kwargs) -> l
     return out
 
 
-__all__ = ["fetch_many", "fetch_ticker", "DataError"]
+__all__ = ["fetch_many", "fetch_named", "fetch_ticker", "merge_overlap"]

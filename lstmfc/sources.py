@@ -13,7 +13,10 @@ Each reader returns ``(frame, provenance)``: a validated OHLCV frame in the layo
 from __future__ import annotations
 
 import json
+import threading
 import time
+import warnings
+import zlib
 from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import resources
@@ -23,37 +26,61 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lstmfc.errors import DataError, TemporaryFailure
+from lstmfc.errors import DataError, TemporaryFailure, UsageError
 from lstmfc.store import file_sha256
 from lstmfc.validate import validate_ohlcv
 
 SOURCES = ("yahoo", "sample", "csv")
 
-#: Backoff before retries 2, 3, 4 (seconds). Total worst case with yfinance's 10 s
-#: timeout per try stays under 60 s even when every try times out: 4 x 10 + 14 = 54.
+#: Backoff before retries 2, 3 and 4, seconds (bounded exponential backoff).
 RETRY_DELAYS = (2.0, 4.0, 8.0)
+#: Wall-clock budget of one ticker's download, all tries and backoff included, seconds.
+#: yfinance's own timeouts do not bound a call (cookie and crumb requests take 30 s
+#: each), so every try runs under what is left of this budget.
+YAHOO_DEADLINE_S = 45.0
+#: Timeout of yfinance's data request, seconds (its ``timeout`` argument).
 YAHOO_TIMEOUT_S = 10
-DEFAULT_CALENDAR = "XNYS"
+#: Minutes after the official close before today's bar is taken as final: the
+#: closing auction's print reaches Yahoo a few minutes after the bell.
+SETTLE_MINUTES = 15
+#: Exchange time zone -> ``exchange_calendars`` code whose close time decides when
+#: today's bar is final; other zones wait for the next local day (see bar_is_final).
+_CALENDAR_BY_TZ = {"America/New_York": "XNYS"}
 
 
 def _now_utc() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _parse_day(value: str | None, what: str) -> pd.Timestamp | None:
+def parse_day(value: str | None, what: str) -> pd.Timestamp | None:
+    """``YYYY-MM-DD`` -> midnight Timestamp (None stays None).
+
+    Raises
+    ------
+    UsageError
+        Any other form; ``what`` names the option (e.g. ``--start``) in the message.
+    """
     if value in (None, ""):
         return None
     try:
         return pd.Timestamp(datetime.strptime(str(value), "%Y-%m-%d"))
     except ValueError:
-        raise DataError(f"{what} {value!r} is not a date in YYYY-MM-DD form") from None
+        raise UsageError(f"{what} {value!r} is not a date in YYYY-MM-DD form") from None
 
 
 def clip_dates(frame: pd.DataFrame, start: str | None, end: str | None, label: str):
-    """Rows with ``start <= date <= end`` (both inclusive; ISO dates or None)."""
-    s, e = _parse_day(start, "--start"), _parse_day(end, "--end")
+    """Rows with ``start <= date <= end`` (both inclusive; ISO dates or None).
+
+    Raises
+    ------
+    UsageError
+        A bound not in ``YYYY-MM-DD`` form, or ``start`` after ``end``.
+    DataError
+        No row in the range.
+    """
+    s, e = parse_day(start, "--start"), parse_day(end, "--end")
     if s is not None and e is not None and s > e:
-        raise DataError(f"--start {start} is after --end {end}")
+        raise UsageError(f"--start {start} is after --end {end}")
     if s is not None:
         frame = frame.loc[frame.index >= s]
     if e is not None:
@@ -142,18 +169,28 @@ def parse_yahoo_csv(path: str | Path, label: str | None = None) -> pd.DataFrame:
     label = label or path.name
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{label}: empty file (no header, no rows)")
     if path.suffix != ".gz":
-        head = path.read_bytes()[:8192]
-        if b"\x00" in head or head.startswith((b"PAR1", b"PK\x03\x04", b"\x89PNG")):
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+        if b"\x00" in head or head.startswith((b"PAR1", b"PK\x03\x04", b"\x89PNG", b"\x1f\x8b")):
             raise DataError(f"{label}: not a CSV file (binary content)")
     try:
         frame = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
+    except (
+        UnicodeDecodeError,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        OSError,
+        EOFError,
+        zlib.error,
+    ) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{label}: not a readable CSV file ({reason})") from None
     rename = {}
     for c in frame.columns:
-        key = " ".join(str(c).strip().lower().split())
+        key = " ".join(str(c).strip().lstrip("\ufeff").lower().split())
         if key in _COLUMN_NAMES:
             rename[c] = _COLUMN_NAMES[key]
     frame = frame.rename(columns=rename)
@@ -195,7 +232,8 @@ def read_csv(path: str | Path, start: str | None = None, end: str | None = None)
     frame = clip_dates(frame, start, end, path.name)
     return frame, {
         "source": "csv",
-        "file": str(path.resolve()),
+        "file": path.name,
+        "file_path": str(path.resolve()),
         "file_sha256": file_sha256(path),
         "auto_adjust": False,
         "adjusted": False,
@@ -207,76 +245,139 @@ def read_csv(path: str | Path, start: str | None = None, end: str | None = None)
 def flatten_yahoo_frame(data: pd.DataFrame, ticker: str) -> pd.DataFrame:
     """yfinance output -> lower-case single-level OHLCV columns.
 
-    ``yf.download`` returns ``(Price, Ticker)`` MultiIndex columns; ``Ticker.history``
-    single-level ones, plus ``Dividends``/``Stock Splits`` when ``actions=True``.
+    ``yf.download`` returns ``(Price, Ticker)`` MultiIndex columns (``multi_level_index``
+    defaults to True); ``Ticker.history`` returns single-level ones (``Open, High, Low,
+    Close, Adj Close, Volume`` with ``auto_adjust=False``), plus ``Dividends`` /
+    ``Stock Splits`` when ``actions=True``. Both shapes give ``open, high, low, close,
+    volume`` (+ ``adj_close``); other columns are dropped.
     """
     if isinstance(data.columns, pd.MultiIndex):
         levels = [list(map(str, data.columns.get_level_values(i))) for i in range(2)]
         price_level = 0 if "Close" in levels[0] else 1
-        if ticker.upper() in {x.upper() for x in levels[1 - price_level]}:
-            mask = [x.upper() == ticker.upper() for x in levels[1 - price_level]]
-            data = data.loc[:, mask]
+        other = levels[1 - price_level]
+        if ticker.upper() in {x.upper() for x in other}:
+            data = data.loc[:, [x.upper() == ticker.upper() for x in other]]
+        elif len(set(other)) > 1:
+            raise DataError(f"{ticker}: yfinance returned columns for {sorted(set(other))}")
         data = data.copy()
         data.columns = data.columns.get_level_values(price_level)
     out = data.rename(columns=lambda c: _COLUMN_NAMES.get(" ".join(str(c).lower().split()), c))
-    keep = [c for c in ("open", "high", "low", "close", "adj_close", "volume") if c in out]
+    keep = [c for c in ("open", "high", "low", "close", "volume", "adj_close") if c in out]
     return out[keep]
 
 
-def session_dates(index: pd.DatetimeIndex, exchange_tz: str = "America/New_York"):
-    """Bar timestamps -> tz-naive midnight session dates.
+def session_dates(index: pd.DatetimeIndex, exchange_tz: str | None = None) -> pd.DatetimeIndex:
+    """Bar timestamps -> tz-naive midnight exchange session dates.
 
-    yfinance stamps daily bars at midnight in the exchange's time zone; converting a
-    tz-aware index to UTC first would move Asian sessions to the previous day, so the
-    date is taken in the index's own zone (or ``exchange_tz`` for UTC stamps).
+    A tz-aware index is converted to the exchange's time zone (``exchange_tz``; by
+    default the index's own zone, which is the exchange's for ``Ticker.history``), then
+    the date is taken and the zone dropped. Converting to UTC instead would move every
+    Asian session (stamped at local midnight) to the previous day.
+
+    Parameters
+    ----------
+    index : pandas.DatetimeIndex
+        Bar stamps as yfinance returns them (daily bars: local midnight).
+    exchange_tz : str, optional
+        IANA zone of the exchange, e.g. ``America/New_York``.
     """
     if index.tz is not None:
-        if str(index.tz) in ("UTC", "utc"):
+        if exchange_tz is not None:
             index = index.tz_convert(exchange_tz)
         index = index.tz_localize(None)
     return pd.DatetimeIndex(index.normalize(), name="date")
 
 
-def drop_open_session(
-    frame: pd.DataFrame, now: pd.Timestamp | None = None, calendar: str = DEFAULT_CALENDAR
-) -> pd.DataFrame:
-    """Drop the last bar if its session is today and has not closed yet.
-
-    While a session is open Yahoo returns a partial bar for it whose close is the
-    latest trade, not the closing price; keeping it would poison the stored history.
-    The session close time (early closes included) comes from ``exchange_calendars``.
-    """
-    if len(frame) == 0:
-        return frame
+def _session_close(calendar: str, day: pd.Timestamp) -> pd.Timestamp | None:
+    """Official close of ``day`` on ``calendar`` (UTC), or None if not a session."""
     import exchange_calendars as xc
 
+    with warnings.catch_warnings():
+        # exchange_calendars 4.x uses Series.values on tz-aware data (Pandas4Warning)
+        warnings.simplefilter("ignore")
+        try:
+            cal = xc.get_calendar(
+                calendar,
+                start=(day - pd.Timedelta(days=7)).strftime("%Y-%m-%d"),
+                end=(day + pd.Timedelta(days=7)).strftime("%Y-%m-%d"),
+            )
+            if not cal.is_session(day):
+                return None
+            return pd.Timestamp(cal.session_close(day))
+        except Exception:  # outside the calendar's range: the regular 16:00 close
+            return pd.Timestamp(f"{day:%Y-%m-%d} 16:00", tz="America/New_York")
+
+
+def bar_is_final(day: pd.Timestamp, exchange_tz: str, now: pd.Timestamp | None = None) -> bool:
+    """Whether the daily bar dated ``day`` is complete (its session has closed).
+
+    The rule (documented in docs/readme-fetch.md):
+
+    * ``day`` before today in the exchange's time zone: final;
+    * ``day`` is today: for ``America/New_York`` listings final from
+      :data:`SETTLE_MINUTES` after the NYSE close (16:00, or the early close, from
+      ``exchange_calendars`` ``XNYS``); for any other zone not before the exchange's
+      local date has moved on (its close time is not known here, and FX, crypto and
+      futures trade late or around the clock);
+    * ``day`` after today: never (a bar from the future is partial by definition).
+
+    Parameters
+    ----------
+    day : pandas.Timestamp
+        Tz-naive session date.
+    exchange_tz : str
+        IANA zone of the exchange (yfinance stamps daily bars in it).
+    now : pandas.Timestamp, optional
+        The current time (tz-aware; naive means UTC). Default: now.
+    """
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    last = pd.Timestamp(frame.index[-1])
-    try:
-        cal = xc.get_calendar(
-            calendar,
-            start=(last - pd.Timedelta(days=7)).strftime("%Y-%m-%d"),
-            end=(last + pd.Timedelta(days=7)).strftime("%Y-%m-%d"),
-        )
-        if not cal.is_session(last):
-            return frame
-        close = cal.session_close(last)
-    except Exception:  # outside the calendar's range: assume 16:00 New York
-        close = pd.Timestamp(last.strftime("%Y-%m-%d") + " 16:00", tz="America/New_York")
-    if now < close:
-        return frame.iloc[:-1]
-    return frame
+    if now.tzinfo is None:
+        now = now.tz_localize("UTC")
+    today = pd.Timestamp(now.tz_convert(exchange_tz).date())
+    day = pd.Timestamp(day).normalize()
+    if day < today:
+        return True
+    if day > today or exchange_tz not in _CALENDAR_BY_TZ:
+        return False
+    close = _session_close(_CALENDAR_BY_TZ[exchange_tz], day)
+    if close is None:  # a bar on a day the exchange is shut: wait for the next day
+        return False
+    return now >= close + pd.Timedelta(minutes=SETTLE_MINUTES)
+
+
+def drop_open_session(
+    frame: pd.DataFrame, exchange_tz: str = "America/New_York", now: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """Drop the last bar while its session is still open (see :func:`bar_is_final`).
+
+    While a session is open Yahoo returns a partial bar for it whose close is the
+    latest trade, not the closing price; storing it would poison the history.
+    """
+    if len(frame) == 0 or bar_is_final(frame.index[-1], exchange_tz, now):
+        return frame
+    return frame.iloc[:-1]
 
 
 def _classify(exc: BaseException) -> str:
-    """'rate', 'network', 'missing' or 'other' for an exception from yfinance."""
+    """'rate', 'network', 'missing' or 'other' for an exception from yfinance.
+
+    yfinance 1.7 raises (with ``config.debug.hide_exceptions = False``)
+    ``YFRateLimitError`` for HTTP 429, ``YFTzMissingError`` / ``YFPricesMissingError``
+    (both ``YFTickerMissingError``) for an unknown or delisted symbol, and lets the
+    HTTP client's errors through: curl_cffi's ``RequestException`` family (DNS,
+    connection, timeout, HTTP errors) are ``OSError`` subclasses, as are requests'.
+    A non-JSON reply or its "Yahoo! Finance is currently down" page is a server-side
+    outage, hence retried like a network error.
+    """
     from yfinance import exceptions as yfe
 
     if isinstance(exc, yfe.YFRateLimitError):
         return "rate"
     if isinstance(exc, yfe.YFTickerMissingError):
         return "missing"
-    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
+    if isinstance(exc, (OSError, TimeoutError, ConnectionError, json.JSONDecodeError)):
+        return "network"
+    if isinstance(exc, yfe.YFDataException) and "CURRENTLY DOWN" in str(exc).upper():
         return "network"
     name = type(exc).__module__ + "." + type(exc).__name__
     if any(k in name for k in ("curl_cffi", "requests", "urllib3", "socket")):
@@ -287,33 +388,64 @@ def _classify(exc: BaseException) -> str:
 def _history(
     ticker: str, start: pd.Timestamp | None, end_exclusive: pd.Timestamp | None, auto_adjust: bool
 ) -> pd.DataFrame:
+    """One call of ``yf.Ticker(ticker).history`` with its exceptions surfaced.
+
+    yfinance 1.7 hides exceptions by default (it logs them and returns an empty
+    frame, so a dead network looks like an unknown ticker); ``hide_exceptions`` is
+    switched off for the call so the two can be told apart.
+    """
     import logging
 
     import yfinance as yf
 
     cfg = yf.config.debug
     hidden = cfg.hide_exceptions
-    cfg.hide_exceptions = False  # let yfinance raise instead of logging and returning empty
+    cfg.hide_exceptions = False
     yf_logger = logging.getLogger("yfinance")
     level = yf_logger.level
-    yf_logger.setLevel(logging.CRITICAL)  # its own retries/cookie messages are not ours
+    yf_logger.setLevel(logging.CRITICAL)  # its cookie/crumb warnings are not ours
     try:
         kwargs: dict[str, Any] = {
             "interval": "1d",
-            "auto_adjust": auto_adjust,
+            "auto_adjust": bool(auto_adjust),
             "actions": False,
             "timeout": YAHOO_TIMEOUT_S,
         }
-        if start is None and end_exclusive is None:
-            kwargs["period"] = "max"
+        if start is None:
+            kwargs["period"] = "max"  # with an end: 99 years before it (yfinance)
         else:
-            kwargs["start"] = (start or pd.Timestamp("1900-01-01")).strftime("%Y-%m-%d")
-            if end_exclusive is not None:
-                kwargs["end"] = end_exclusive.strftime("%Y-%m-%d")
+            kwargs["start"] = start.strftime("%Y-%m-%d")
+        if end_exclusive is not None:
+            kwargs["end"] = end_exclusive.strftime("%Y-%m-%d")
         return yf.Ticker(ticker).history(**kwargs)
     finally:
         cfg.hide_exceptions = hidden
         yf_logger.setLevel(level)
+
+
+def _call_with_deadline(fn: Callable[[], Any], seconds: float) -> Any:
+    """``fn()``, or ``TimeoutError`` if it has not returned within ``seconds``.
+
+    yfinance's own timeouts do not bound a call (its cookie and crumb requests use
+    30 s each before the data request's own timeout), so the call runs in a daemon
+    thread that is abandoned when the budget is spent; it cannot keep the process alive.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="lstmfc-yahoo", daemon=True)
+    worker.start()
+    worker.join(max(seconds, 0.0))
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {round(seconds, 1):g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def read_yahoo(
@@ -323,52 +455,67 @@ def read_yahoo(
     *,
     auto_adjust: bool = False,
     delays: tuple[float, ...] | None = None,
+    deadline_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     now: pd.Timestamp | None = None,
-    allow_empty: bool = False,
 ):
     """Download daily bars from Yahoo Finance with bounded retries.
 
     Parameters
     ----------
     ticker : str
-        Yahoo symbol.
+        Yahoo symbol (e.g. ``AAPL``, ``^GSPC``, ``7203.T``).
     start, end : str, optional
-        Inclusive ISO dates (yfinance's ``end`` is exclusive, so one day is added).
+        Inclusive ISO dates. yfinance's ``end`` is exclusive, so ``end + 1 day`` is
+        passed; no ``start`` asks for the whole history (``period="max"``).
     auto_adjust : bool, default False
         Passed explicitly to yfinance and recorded. False keeps the traded OHLC prices
-        (split-adjusted by Yahoo) and an ``adj_close`` column; True rescales OHLC for
-        dividends, which rewrites history at every dividend and would make incremental
-        updates inconsistent.
+        (split-adjusted by Yahoo) plus ``adj_close``; True rescales OHLC for dividends,
+        which rewrites all earlier prices at every dividend.
     delays : tuple of float, optional
-        Sleep before each retry (rate limit or network error); ``len(delays) + 1`` tries.
-        Default :data:`RETRY_DELAYS`.
-    sleep, now
-        Injectable for tests.
-    allow_empty : bool
-        Return an empty frame instead of raising when Yahoo has no new bars (used by
-        incremental updates).
+        Backoff before each retry after a rate limit or network error, seconds;
+        ``len(delays) + 1`` tries. Default :data:`RETRY_DELAYS` (2, 4, 8: exponential).
+    deadline_s : float, optional
+        Wall-clock budget for all tries and sleeps. Default :data:`YAHOO_DEADLINE_S`.
+    sleep, clock, now
+        Injectable for tests (``time.sleep``, ``time.monotonic``, current UTC time).
 
     Returns
     -------
     (pandas.DataFrame, dict)
+        Validated frame (layout of :mod:`lstmfc.store`) and provenance (``source``,
+        ``symbol``, ``auto_adjust``, ``yfinance_version``, ``exchange_tz``,
+        ``fetched_at``).
 
     Raises
     ------
     TemporaryFailure
-        Rate limited or the network failed on every try (exit code 75).
+        Rate limited, or the network failed, on every try or until the deadline
+        (exit code 75).
     DataError
-        Unknown or delisted ticker, or bars that fail validation.
+        Unknown or delisted ticker (an empty frame, or yfinance's
+        ``YFTickerMissingError``), or bars that fail validation.
+    UsageError
+        ``start``/``end`` not in ``YYYY-MM-DD`` form, or ``start`` after ``end``.
     """
     delays = RETRY_DELAYS if delays is None else tuple(delays)
-    s, e = _parse_day(start, "--start"), _parse_day(end, "--end")
+    budget = YAHOO_DEADLINE_S if deadline_s is None else float(deadline_s)
+    s, e = parse_day(start, "--start"), parse_day(end, "--end")
+    if s is not None and e is not None and s > e:
+        raise UsageError(f"--start {start} is after --end {end}")
     end_exclusive = e + pd.Timedelta(days=1) if e is not None else None
+    t0 = clock()
+    tries = 0
     last_exc: BaseException | None = None
-    for attempt in range(len(delays) + 1):
-        if attempt:
-            sleep(delays[attempt - 1])
+    data = None
+    while True:
+        tries += 1
+        remaining = budget - (clock() - t0)
         try:
-            data = _history(ticker, s, end_exclusive, auto_adjust)
+            data = _call_with_deadline(
+                lambda: _history(ticker, s, end_exclusive, auto_adjust), remaining
+            )
             last_exc = None
             break
         except Exception as exc:  # classified below
@@ -380,20 +527,26 @@ def read_yahoo(
             if kind == "other":
                 raise DataError(f"{ticker}: yfinance failed: {type(exc).__name__}: {exc}") from None
             last_exc = exc
+        if tries > len(delays):
+            break
+        wait = delays[tries - 1]
+        if budget - (clock() - t0) < wait + 1.0:  # no time left for another try
+            break
+        sleep(wait)
     if last_exc is not None:
         what = (
             "rate limited by Yahoo Finance"
             if _classify(last_exc) == "rate"
-            else ("network failed reaching Yahoo Finance")
+            else "network failed reaching Yahoo Finance"
         )
         detail = str(last_exc).splitlines()[0] if str(last_exc) else type(last_exc).__name__
-        detail = detail.split(" See https://")[0][:120]
-        raise TemporaryFailure(
-            f"{ticker}: {what} after {len(delays) + 1} tries ({detail}); try again later"
-        )
+        detail = detail.split(" See https://")[0][:200]
+        n = "1 try" if tries == 1 else f"{tries} tries"
+        raise TemporaryFailure(f"{ticker}: {what} after {n} ({detail}); try again later")
+
     import yfinance as yf
 
-    provenance = {
+    provenance: dict[str, Any] = {
         "source": "yahoo",
         "symbol": ticker,
         "auto_adjust": bool(auto_adjust),
@@ -402,18 +555,17 @@ def read_yahoo(
         "fetched_at": _now_utc(),
     }
     if data is None or len(data) == 0:
-        if allow_empty:
-            return pd.DataFrame(), provenance
         raise DataError(
             f"{ticker}: Yahoo Finance returned no bars (unknown or delisted ticker, or no "
             "trading in the requested dates)"
         )
+    index = pd.DatetimeIndex(data.index)
+    exchange_tz = str(index.tz) if index.tz is not None else "America/New_York"
+    provenance["exchange_tz"] = exchange_tz
     frame = flatten_yahoo_frame(data, ticker)
-    frame.index = session_dates(pd.DatetimeIndex(data.index))
+    frame.index = session_dates(index, exchange_tz)
     frame = frame.dropna(how="all")
-    frame = drop_open_session(frame, now=now)
+    frame = drop_open_session(frame, exchange_tz, now=now)
     if len(frame) == 0:
-        if allow_empty:
-            return pd.DataFrame(), provenance
         raise DataError(f"{ticker}: Yahoo Finance returned no completed bars")
     return validate_ohlcv(frame, ticker), provenance

@@ -1,62 +1,23 @@
-"""fetch from Yahoo (yfinance mocked at Ticker.history), the bundled sample, and CSV."""
+"""The three readers: Yahoo (yfinance mocked at ``yfinance.Ticker``), bundled samples, CSV."""
 
 from __future__ import annotations
 
-import hashlib
+import gzip
 import json
+import subprocess
+import sys
+import time
 
-import numpy as np
 import pandas as pd
 import pytest
 import yfinance
-from typer.testing import CliRunner
-from yfinance.exceptions import YFPricesMissingError, YFRateLimitError
+from curl_cffi.requests.exceptions import DNSError
+from curl_cffi.requests.exceptions import Timeout as CurlTimeout
+from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
 from lstmfc import sources
-from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.errors import DataError, TemporaryFailure
-from lstmfc.fetch import fetch_ticker
-from lstmfc.store import read_raw
-
-runner = CliRunner()
-NY = "America/New_York"
-
-
-def yahoo_frame(dates, ticker="AAPL", multi=True, start_price=100.0) -> pd.DataFrame:
-    """A frame shaped like yfinance output: tz-aware exchange midnight, (Price, Ticker)."""
-    idx = pd.DatetimeIndex(pd.to_datetime(dates)).tz_localize(NY)
-    idx.name = "Date"
-    n = len(idx)
-    close = start_price + np.arange(n, dtype=float)
-    data = {
-        "Close": close,
-        "High": close + 1,
-        "Low": close - 1,
-        "Open": close - 0.5,
-        "Volume": np.full(n, 1000, dtype=np.int64),
-    }
-    df = pd.DataFrame(data, index=idx)
-    if multi:
-        df.columns = pd.MultiIndex.from_product([df.columns, [ticker]], names=["Price", "Ticker"])
-    return df
-
-
-class FakeTicker:
-    """Replaces yfinance.Ticker; `script` is a list of frames or exceptions, one per call."""
-
-    calls: list[dict] = []
-    script: list = []
-
-    def __init__(self, symbol):
-        self.symbol = symbol
-
-    def history(self, **kwargs):
-        FakeTicker.calls.append({"symbol": self.symbol, **kwargs})
-        item = FakeTicker.script.pop(0)
-        if isinstance(item, BaseException):
-            raise item
-        return item
+from lstmfc.errors import DataError, TemporaryFailure, UsageError
+from tests.yahoo_fakes import NO_SLEEP, NY, FakeTicker, yahoo_frame
 
 
 @pytest.fixture
@@ -64,197 +25,347 @@ def fake_yf(monkeypatch):
     FakeTicker.calls = []
     FakeTicker.script = []
     monkeypatch.setattr(yfinance, "Ticker", FakeTicker)
-    # never sleep in tests; the session of the last bar is long closed
-    monkeypatch.setattr(sources, "RETRY_DELAYS", (0.0, 0.0, 0.0))
     return FakeTicker
 
 
-def _ws(workspace):
-    return Workspace.resolve(workspace)
-
-
-NO_SLEEP = {"sleep": lambda s: None, "delays": (0.0, 0.0, 0.0)}
-
-
-def test_yahoo_multiindex_tz_aware_frame_is_flattened_to_session_dates(workspace, fake_yf):
+# ------------------------------------------------------------------ yahoo: shapes
+def test_history_shape_becomes_the_stored_layout(fake_yf):
     fake_yf.script = [yahoo_frame(["2024-01-02", "2024-01-03", "2024-01-04"])]
-    res = fetch_ticker(_ws(workspace), "AAPL", end="2024-01-04", yahoo_options=NO_SLEEP)
-    assert res["rows"] == 3 and res["first"] == "2024-01-02" and res["last"] == "2024-01-04"
-    frame, prov = read_raw(workspace / "data" / "raw" / "AAPL.parquet")
-    assert list(frame.columns) == ["open", "high", "low", "close", "volume"]
-    assert frame.index.tz is None
+    frame, prov = sources.read_yahoo("AAPL", "2024-01-01", "2024-01-04", **NO_SLEEP)
+    assert list(frame.columns) == ["open", "high", "low", "close", "volume", "adj_close"]
+    assert frame.index.name == "date" and frame.index.tz is None
     assert list(frame.index.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03", "2024-01-04"]
+    assert (frame.dtypes == "float64").all()
+    assert frame["adj_close"].iloc[0] == pytest.approx(98.0)
     assert prov["source"] == "yahoo" and prov["auto_adjust"] is False
     assert prov["yfinance_version"] == yfinance.__version__
+    assert prov["exchange_tz"] == NY
     call = fake_yf.calls[0]
-    assert call["auto_adjust"] is False  # passed explicitly
-    assert call["end"] == "2024-01-05"  # yfinance's end is exclusive
+    assert call["auto_adjust"] is False and call["actions"] is False  # explicit
+    assert call["interval"] == "1d"
+    assert (call["start"], call["end"]) == ("2024-01-01", "2024-01-05")  # end is exclusive
 
 
-def test_asian_session_dates_are_not_shifted(workspace, fake_yf):
-    idx = pd.DatetimeIndex(["2024-01-04", "2024-01-05"]).tz_localize("Asia/Tokyo")
-    df = yahoo_frame(["2024-01-04", "2024-01-05"], multi=False)
-    df.index = idx
-    fake_yf.script = [df]
-    res = fetch_ticker(_ws(workspace), "7203.T", end="2024-01-05", yahoo_options=NO_SLEEP)
-    assert (res["first"], res["last"]) == ("2024-01-04", "2024-01-05")
+def test_download_multiindex_columns_are_flattened(fake_yf):
+    fake_yf.script = [yahoo_frame(["2024-01-02", "2024-01-03"], multi=True)]
+    frame, _ = sources.read_yahoo("AAPL", **NO_SLEEP)
+    assert list(frame.columns) == ["open", "high", "low", "close", "volume", "adj_close"]
+    assert frame["close"].tolist() == [100.0, 101.0]
 
 
-def test_todays_bar_is_dropped_while_the_session_is_open(fake_yf):
-    fake_yf.script = [yahoo_frame(["2024-01-02", "2024-01-03"])] * 2
-    during = pd.Timestamp("2024-01-03 15:00", tz=NY)
-    after = pd.Timestamp("2024-01-03 16:30", tz=NY)
-    f1, _ = sources.read_yahoo("AAPL", now=during, **NO_SLEEP)
-    assert f1.index[-1] == pd.Timestamp("2024-01-02")
-    f2, _ = sources.read_yahoo("AAPL", now=after, **NO_SLEEP)
-    assert f2.index[-1] == pd.Timestamp("2024-01-03")
+def test_flatten_picks_the_ticker_from_a_multi_ticker_frame():
+    a = yahoo_frame(["2024-01-02"], ticker="AAPL", multi=True)
+    m = yahoo_frame(["2024-01-02"], ticker="MSFT", multi=True, start_price=300.0)
+    both = pd.concat([a, m], axis=1)
+    assert sources.flatten_yahoo_frame(both, "MSFT")["close"].tolist() == [300.0]
 
 
-def test_rate_limit_is_retried_then_succeeds(workspace, fake_yf):
+def test_auto_adjust_true_is_passed_and_recorded(fake_yf):
+    fake_yf.script = [yahoo_frame(["2024-01-02"], adj_ratio=None)]
+    frame, prov = sources.read_yahoo("AAPL", auto_adjust=True, **NO_SLEEP)
+    assert fake_yf.calls[0]["auto_adjust"] is True
+    assert prov["auto_adjust"] is True and prov["adjusted"] is True
+    assert "adj_close" not in frame.columns
+
+
+def test_no_start_asks_for_the_whole_history(fake_yf):
+    fake_yf.script = [yahoo_frame(["2024-01-02"])] * 2
+    sources.read_yahoo("AAPL", **NO_SLEEP)
+    assert fake_yf.calls[0]["period"] == "max" and "start" not in fake_yf.calls[0]
+    sources.read_yahoo("AAPL", end="2024-01-02", **NO_SLEEP)
+    assert fake_yf.calls[1]["period"] == "max" and fake_yf.calls[1]["end"] == "2024-01-03"
+
+
+def test_tokyo_bars_keep_their_session_date(fake_yf):
+    # stamped at Tokyo midnight = 15:00 UTC the day before; the date must not move
+    fake_yf.script = [yahoo_frame(["2024-01-04", "2024-01-05"], tz="Asia/Tokyo")]
+    frame, prov = sources.read_yahoo("7203.T", **NO_SLEEP)
+    assert list(frame.index.strftime("%Y-%m-%d")) == ["2024-01-04", "2024-01-05"]
+    assert prov["exchange_tz"] == "Asia/Tokyo"
+
+
+def test_session_dates_convert_to_the_exchange_zone():
+    utc = pd.DatetimeIndex(["2024-01-03 05:00", "2024-01-04 05:00"]).tz_localize("UTC")
+    assert list(sources.session_dates(utc, NY).strftime("%Y-%m-%d")) == [
+        "2024-01-03",
+        "2024-01-04",
+    ]
+    tokyo = pd.DatetimeIndex(["2024-01-04"]).tz_localize("Asia/Tokyo").tz_convert("UTC")
+    assert sources.session_dates(tokyo, "Asia/Tokyo")[0] == pd.Timestamp("2024-01-04")
+
+
+# ------------------------------------------------------------------ yahoo: open session
+@pytest.mark.parametrize(
+    "now,kept",
+    [
+        ("2024-01-03 15:59", "2024-01-02"),  # session open
+        ("2024-01-03 16:05", "2024-01-02"),  # closed, auction print not settled yet
+        ("2024-01-03 16:15", "2024-01-03"),  # closed + SETTLE_MINUTES
+        ("2024-01-04 09:00", "2024-01-03"),  # next morning
+    ],
+)
+def test_todays_bar_is_dropped_while_the_session_is_open(fake_yf, now, kept):
+    fake_yf.script = [yahoo_frame(["2024-01-02", "2024-01-03"])]
+    frame, _ = sources.read_yahoo("AAPL", now=pd.Timestamp(now, tz=NY), **NO_SLEEP)
+    assert frame.index[-1] == pd.Timestamp(kept)
+
+
+def test_early_close_day_is_final_after_13h():
+    # 2024-11-29 (day after Thanksgiving): NYSE closes at 13:00
+    day = pd.Timestamp("2024-11-29")
+    assert not sources.bar_is_final(day, NY, pd.Timestamp("2024-11-29 13:10", tz=NY))
+    assert sources.bar_is_final(day, NY, pd.Timestamp("2024-11-29 13:20", tz=NY))
+
+
+def test_other_exchanges_wait_for_the_next_local_day():
+    day = pd.Timestamp("2024-01-04")
+    # 23:00 in Tokyo on the same day: the close time is not known here, so not final
+    assert not sources.bar_is_final(
+        day, "Asia/Tokyo", pd.Timestamp("2024-01-04 23:00", tz="Asia/Tokyo")
+    )
+    assert sources.bar_is_final(
+        day, "Asia/Tokyo", pd.Timestamp("2024-01-05 00:01", tz="Asia/Tokyo")
+    )
+    # crypto (UTC, trades around the clock)
+    assert not sources.bar_is_final(day, "UTC", pd.Timestamp("2024-01-04 23:59", tz="UTC"))
+
+
+def test_a_single_open_bar_leaves_nothing(fake_yf):
+    fake_yf.script = [yahoo_frame(["2024-01-03"])]
+    with pytest.raises(DataError, match="^AAPL: Yahoo Finance returned no completed bars$"):
+        sources.read_yahoo("AAPL", now=pd.Timestamp("2024-01-03 11:00", tz=NY), **NO_SLEEP)
+
+
+# ------------------------------------------------------------------ yahoo: failures
+def test_rate_limit_is_retried_with_exponential_backoff_then_succeeds(fake_yf):
     slept = []
     fake_yf.script = [YFRateLimitError(), YFRateLimitError(), yahoo_frame(["2024-01-02"])]
-    res = fetch_ticker(
-        _ws(workspace),
-        "AAPL",
-        end="2024-01-02",
-        yahoo_options={"sleep": slept.append, "delays": (1.0, 2.0, 4.0)},
-    )
-    assert res["rows"] == 1
-    assert slept == [1.0, 2.0]  # bounded exponential backoff
+    frame, _ = sources.read_yahoo("AAPL", sleep=slept.append, delays=(1.0, 2.0, 4.0))
+    assert len(frame) == 1
+    assert slept == [1.0, 2.0]
 
 
-def test_rate_limit_every_time_is_a_temporary_failure(workspace, fake_yf):
+def test_rate_limit_every_time_is_a_temporary_failure(fake_yf):
+    slept = []
     fake_yf.script = [YFRateLimitError()] * 4
-    with pytest.raises(TemporaryFailure, match="rate limited by Yahoo Finance after 4 tries"):
-        fetch_ticker(_ws(workspace), "AAPL", yahoo_options=NO_SLEEP)
-    assert not (workspace / "data" / "raw" / "AAPL.parquet").exists()
-
-
-def test_network_error_exits_75_with_one_line(workspace, fake_yf):
-    from curl_cffi.requests.exceptions import DNSError
-
-    fake_yf.script = [DNSError("Could not resolve host: query2.finance.yahoo.com")] * 4
-    res = runner.invoke(app, ["fetch", "AAPL"])
-    assert res.exit_code == 75
-    assert res.stderr.startswith("Error: AAPL: network failed reaching Yahoo Finance after 4 tries")
-    assert res.stderr.count("\n") == 1
-    assert len(fake_yf.calls) == 4
+    with pytest.raises(TemporaryFailure) as err:
+        sources.read_yahoo("AAPL", sleep=slept.append)
+    assert str(err.value) == (
+        "AAPL: rate limited by Yahoo Finance after 4 tries (Too Many Requests. Rate limited. "
+        "Try after a while.); try again later"
+    )
+    assert err.value.exit_code == 75
+    assert slept == list(sources.RETRY_DELAYS) == [2.0, 4.0, 8.0]
+    assert sum(slept) < 60
 
 
 @pytest.mark.parametrize(
-    "item", [pd.DataFrame(), YFPricesMissingError("ZZZZ", "")], ids=["empty", "missing"]
+    "exc",
+    [
+        DNSError("Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com"),
+        CurlTimeout("Operation timed out after 10001 milliseconds"),
+        ConnectionResetError("Connection reset by peer"),
+        json.JSONDecodeError("Expecting value", "<html>", 0),
+    ],
+    ids=["dns", "timeout", "reset", "not-json"],
 )
-def test_unknown_ticker_is_an_error_naming_it_and_no_file(workspace, fake_yf, item):
-    fake_yf.script = [item]
-    res = runner.invoke(app, ["fetch", "ZZZZ"])
-    assert res.exit_code == 1
-    assert res.stderr.startswith("Error: ZZZZ: Yahoo Finance ")
-    assert not (workspace / "data" / "raw").exists() or not list(
-        (workspace / "data" / "raw").iterdir()
-    )
+def test_network_errors_are_retried_then_temporary(fake_yf, exc):
+    fake_yf.script = [exc] * 4
+    with pytest.raises(TemporaryFailure, match=r"^AAPL: network failed reaching Yahoo Finance"):
+        sources.read_yahoo("AAPL", **NO_SLEEP)
+    assert len(fake_yf.calls) == 4
 
 
-def test_second_fetch_asks_only_for_missing_days_and_merges(workspace, fake_yf):
-    ws = _ws(workspace)
-    fake_yf.script = [yahoo_frame(["2024-01-02", "2024-01-03"])]
-    fetch_ticker(ws, "AAPL", end="2024-01-03", yahoo_options=NO_SLEEP)
-    # Yahoo returns the last stored day again (unchanged) plus two new ones
-    fake_yf.script = [yahoo_frame(["2024-01-03", "2024-01-04", "2024-01-05"], start_price=101.0)]
-    res = fetch_ticker(ws, "AAPL", end="2024-01-05", yahoo_options=NO_SLEEP)
-    assert fake_yf.calls[-1]["start"] == "2024-01-03"
-    assert res["status"] == "updated" and res["new_rows"] == 2 and res["rows"] == 4
-    frame, _ = read_raw(workspace / "data" / "raw" / "AAPL.parquet")
-    assert list(frame["close"]) == [100.0, 101.0, 102.0, 103.0]
+def test_deadline_bounds_a_hanging_call(monkeypatch):
+    def hang(*args, **kwargs):
+        time.sleep(5)
+
+    monkeypatch.setattr(sources, "_history", hang)
+    t0 = time.monotonic()
+    with pytest.raises(TemporaryFailure, match=r"after 1 try \(no answer within 0.3 s\)"):
+        sources.read_yahoo("AAPL", deadline_s=0.3, sleep=lambda s: None)
+    assert time.monotonic() - t0 < 2
 
 
-def test_rewritten_history_is_refused_and_file_kept(workspace, fake_yf):
-    ws = _ws(workspace)
-    fake_yf.script = [yahoo_frame(["2024-01-02", "2024-01-03"])]
-    fetch_ticker(ws, "AAPL", end="2024-01-03", yahoo_options=NO_SLEEP)
-    path = workspace / "data" / "raw" / "AAPL.parquet"
-    before = hashlib.sha256(path.read_bytes()).hexdigest()
-    fake_yf.script = [yahoo_frame(["2024-01-03", "2024-01-04"], start_price=50.0)]  # a 2:1 split
-    with pytest.raises(DataError, match="rewrote history"):
-        fetch_ticker(ws, "AAPL", end="2024-01-04", yahoo_options=NO_SLEEP)
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+def test_backoff_stops_when_the_deadline_would_pass(fake_yf):
+    fake_yf.script = [DNSError("no route")] * 4
+    clock = iter([0.0, 0.0, 1.0, 1.0, 1.0]).__next__  # 1 s used by the first try
+    slept = []
+    with pytest.raises(TemporaryFailure, match="after 1 try"):
+        sources.read_yahoo("AAPL", deadline_s=3.5, delays=(3.0,), sleep=slept.append, clock=clock)
+    assert slept == []
 
 
-def test_multi_ticker_one_failure_keeps_the_others(workspace, fake_yf):
-    fake_yf.script = [
-        yahoo_frame(["2024-01-02"], ticker="AAPL"),
+@pytest.mark.parametrize(
+    "item",
+    [
         pd.DataFrame(),
-        yahoo_frame(["2024-01-02"], ticker="MSFT"),
-    ]
-    res = runner.invoke(app, ["fetch", "AAPL", "ZZZZ", "MSFT", "--end", "2024-01-02", "--json"])
-    assert res.exit_code == 1
-    out = json.loads(res.stdout)
-    assert [r["ok"] for r in out] == [True, False, True]
-    assert sorted(p.name for p in (workspace / "data" / "raw").iterdir()) == [
-        "AAPL.parquet",
-        "MSFT.parquet",
-    ]
-    assert res.stderr.count("\n") == 1 and "ZZZZ" in res.stderr
+        YFPricesMissingError("ZZZZ", "(period=max)"),
+        YFTzMissingError("ZZZZ"),
+    ],
+    ids=["empty-frame", "prices-missing", "tz-missing"],
+)
+def test_unknown_ticker_is_a_data_error_naming_it(fake_yf, item):
+    fake_yf.script = [item]
+    with pytest.raises(DataError, match=r"^ZZZZ: Yahoo Finance (returned no bars|has no data)"):
+        sources.read_yahoo("ZZZZ", **NO_SLEEP)
+    assert len(fake_yf.calls) == 1  # not retried
 
 
-def test_only_temporary_failures_exit_75(workspace, fake_yf):
-    fake_yf.script = [YFRateLimitError()] * 4 + [yahoo_frame(["2024-01-02"], ticker="MSFT")]
-    res = runner.invoke(app, ["fetch", "AAPL", "MSFT", "--end", "2024-01-02"])
-    assert res.exit_code == 75
+def test_unexpected_yfinance_error_is_a_one_line_data_error(fake_yf):
+    fake_yf.script = [KeyError("chart")]
+    with pytest.raises(DataError, match=r"^AAPL: yfinance failed: KeyError: 'chart'$"):
+        sources.read_yahoo("AAPL", **NO_SLEEP)
 
 
-def test_sample_sp500_offline(workspace):
-    res = runner.invoke(app, ["fetch", "SP500", "--source", "sample", "--json"])
-    assert res.exit_code == 0, res.output
-    doc = json.loads(res.stdout)
-    assert (doc["rows"], doc["first"], doc["last"]) == (5031, "1999-01-04", "2018-12-31")
-    frame, prov = read_raw(doc["path"])
-    # values kept exactly as in the arch package's CSV
-    assert frame.loc["1999-01-04", "close"] == 1228.099976
-    assert frame.loc["2018-12-31", "volume"] == 3442870000
-    assert prov["source"] == "sample"
+def test_yahoo_bars_are_validated(fake_yf):
+    bad = yahoo_frame(["2024-01-02", "2024-01-03"])
+    bad.iloc[1, bad.columns.get_loc("High")] = 50.0
+    fake_yf.script = [bad]
+    with pytest.raises(DataError, match=r"^AAPL: high < low on 2024-01-03 \(high 50, low 100\)$"):
+        sources.read_yahoo("AAPL", **NO_SLEEP)
 
 
-def test_sample_refetch_leaves_file_byte_identical(workspace):
-    runner.invoke(app, ["fetch", "SP500", "--source", "sample"])
-    p = workspace / "data" / "raw" / "SP500.parquet"
-    before = p.read_bytes()
-    res = runner.invoke(app, ["fetch", "SP500", "--source", "sample", "--json"])
-    assert json.loads(res.stdout)["status"] == "unchanged"
-    assert p.read_bytes() == before
+def test_bad_dates_are_usage_errors(fake_yf):
+    with pytest.raises(UsageError, match="--start '2024/01/01' is not a date in YYYY-MM-DD form"):
+        sources.read_yahoo("AAPL", start="2024/01/01", **NO_SLEEP)
+    with pytest.raises(UsageError, match="--start 2024-02-01 is after --end 2024-01-01"):
+        sources.read_yahoo("AAPL", start="2024-02-01", end="2024-01-01", **NO_SLEEP)
+    assert fake_yf.calls == []
 
 
-def test_sample_with_date_range_and_unknown_sample(workspace):
-    res = runner.invoke(
-        app, ["fetch", "SP500", "--source", "sample", "--start", "2018-01-01", "--json"]
+REAL_YF_OFFLINE = """
+import sys, curl_cffi.requests as cr
+from curl_cffi.requests.exceptions import DNSError
+calls = []
+def dead(self, *a, **k):
+    calls.append(1)
+    raise DNSError("Could not resolve host: query2.finance.yahoo.com")
+cr.Session.request = dead
+from lstmfc import sources
+from lstmfc.errors import TemporaryFailure
+try:
+    sources.read_yahoo("AAPL", sleep=lambda s: None)
+except TemporaryFailure as exc:
+    print(exc.exit_code, len(calls) > 0, exc)
+"""
+
+
+def test_real_yfinance_with_a_dead_network_ends_in_a_temporary_failure(tmp_path):
+    """The installed yfinance (not a fake) surfaces a dead network as an exception."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", REAL_YF_OFFLINE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
-    assert json.loads(res.stdout)["first"] == "2018-01-02"
-    bad = runner.invoke(app, ["fetch", "FOO", "--source", "sample"])
-    assert bad.exit_code == 1
-    assert bad.stderr == "Error: FOO: no bundled sample named FOO; available: NASDAQ, SP500\n"
+    assert out.returncode == 0, out.stderr
+    code, called, msg = out.stdout.strip().split(" ", 2)
+    assert (code, called) == ("75", "True")
+    assert msg.startswith("AAPL: network failed reaching Yahoo Finance after 4 tries")
+    assert out.stderr == ""  # yfinance's own log lines are silenced
 
 
-def test_samples_command_lists_sp500():
-    res = runner.invoke(app, ["samples", "--json"])
-    assert res.exit_code == 0
-    assert json.loads(res.stdout)["SP500"]["rows"] == 5031
+# ------------------------------------------------------------------ samples
+def test_samples_json_describes_the_bundled_files():
+    samples = sources.list_samples()
+    assert set(samples) >= {"SP500"}
+    sp = samples["SP500"]
+    assert (sp["first_date"], sp["last_date"], sp["rows"]) == ("1999-01-04", "2018-12-31", 5031)
+    assert "arch" in sp["source"] and "NCSA" in sp["license"]
 
 
-def test_csv_import_of_another_ticker(workspace, tmp_path):
+@pytest.mark.parametrize("name", ["SP500", "NASDAQ"])
+def test_sample_matches_its_description_and_is_byte_identical_to_arch(name):
+    import importlib.util
+    from pathlib import Path
+
+    from lstmfc.store import file_sha256
+
+    info = sources.list_samples()[name]
+    frame, prov = sources.read_sample(name)
+    assert len(frame) == info["rows"]
+    assert frame.index[0].strftime("%Y-%m-%d") == info["first_date"]
+    assert frame.index[-1].strftime("%Y-%m-%d") == info["last_date"]
+    arch_dir = Path(importlib.util.find_spec("arch").origin).parent  # not imported: slow
+    original = arch_dir / "data" / name.lower() / f"{name.lower()}.csv.gz"
+    assert prov["file_sha256"] == file_sha256(original)
+
+
+def test_sample_values_are_kept_exactly():
+    frame, prov = sources.read_sample("sp500")
+    with gzip.open(sources.resources.files("lstmfc") / "samples" / "SP500.csv.gz", "rt") as fh:
+        lines = fh.read().splitlines()
+    assert (
+        lines[1] == "1/4/1999,1229.22998,1248.810059,1219.099976,1228.099976,1228.099976,877000000"
+    )
+    first = frame.iloc[0]
+    assert (first.open, first.high, first.low, first.close, first.adj_close, first.volume) == (
+        1229.22998,
+        1248.810059,
+        1219.099976,
+        1228.099976,
+        1228.099976,
+        877000000.0,
+    )
+    assert prov["source"] == "sample" and prov["sample"] == "SP500"
+
+
+def test_sample_start_end_filter_and_unknown_name():
+    frame, _ = sources.read_sample("SP500", "2018-01-01", "2018-01-31")
+    assert (frame.index[0], frame.index[-1]) == (
+        pd.Timestamp("2018-01-02"),
+        pd.Timestamp("2018-01-31"),
+    )
+    with pytest.raises(DataError, match="no bundled sample named FOO; available: NASDAQ, SP500"):
+        sources.read_sample("FOO")
+    with pytest.raises(DataError, match="SP500: no rows between 2030-01-01 and the end"):
+        sources.read_sample("SP500", "2030-01-01")
+
+
+# ------------------------------------------------------------------ csv layouts
+HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
+ROWS = (
+    "2024-01-02,373.86,375.90,366.77,370.87,367.95,25258600\n"
+    "2024-01-03,369.01,373.26,368.51,370.60,367.68,23083500\n"
+)
+
+
+def test_yahoo_export_csv(tmp_path):
     p = tmp_path / "MSFT.csv"
-    p.write_text(
-        "Date,Open,High,Low,Close,Adj Close,Volume\n"
-        "2024-01-02,373.86,375.90,366.77,370.87,367.95,25258600\n"
-        "2024-01-03,369.01,373.26,368.51,370.60,367.68,23083500\n"
-    )
-    res = runner.invoke(app, ["fetch", "MSFT", "--source", "csv", "--path", str(p), "--json"])
-    assert res.exit_code == 0, res.output
-    frame, prov = read_raw(workspace / "data" / "raw" / "MSFT.parquet")
+    p.write_text(HEADER + ROWS)
+    frame, prov = sources.read_csv(p)
     assert list(frame.columns) == ["open", "high", "low", "close", "volume", "adj_close"]
-    assert prov["source"] == "csv" and prov["file_sha256"]
+    assert frame.loc["2024-01-03", "adj_close"] == 367.68
+    assert prov["source"] == "csv" and prov["file"] == "MSFT.csv"
+    assert len(prov["file_sha256"]) == 64
 
 
-def test_usage_errors_exit_2(workspace):
-    assert runner.invoke(app, ["fetch", "X", "--source", "csv"]).exit_code == 2
-    assert runner.invoke(app, ["fetch", "X", "--source", "ftp"]).exit_code == 2
-    res = runner.invoke(app, ["fetch", "../etc"])
-    assert res.exit_code == 2 and "invalid ticker" in res.stderr
+@pytest.mark.parametrize(
+    "text",
+    [
+        "date,open,high,low,close,volume\n" + ROWS.replace(",367.95", "").replace(",367.68", ""),
+        "VOLUME,close,LOW,High,open,DATE\n25258600,370.87,366.77,375.90,373.86,2024-01-02\n"
+        "23083500,370.60,368.51,373.26,369.01,2024-01-03\n",
+        "\ufeff"
+        + HEADER
+        + ROWS.replace("2024-01-02", "1/2/2024").replace("2024-01-03", "1/3/2024"),
+        "Date, Open, High, Low, Close, Adj Close, Volume\n" + ROWS,
+    ],
+    ids=["lowercase-no-adj", "any-order-any-case", "bom-and-m/d/yyyy", "spaces"],
+)
+def test_csv_variants_import(tmp_path, text):
+    p = tmp_path / "x.csv"
+    p.write_text(text, encoding="utf-8")
+    frame, _ = sources.read_csv(p)
+    assert list(frame.index.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03"]
+    assert frame["close"].tolist() == [370.87, 370.60]
+
+
+def test_csv_start_end_filter(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text(HEADER + ROWS)
+    frame, _ = sources.read_csv(p, start="2024-01-03")
+    assert len(frame) == 1

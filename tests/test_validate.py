@@ -1,4 +1,5 @@
-"""One test per OHLCV validation rule, through the CSV import CLI: exit 1, one line, no file."""
+"""One test per OHLCV validation rule (through the CSV import CLI: exit 1, one line, no
+file written, an existing file byte-identical), files that are not CSV, validate_ohlcv."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
+from lstmfc.errors import DataError
+from lstmfc.validate import validate_ohlcv
 
 runner = CliRunner()
 
@@ -173,3 +176,81 @@ def test_lowercase_names_and_no_adj_close_import(workspace, tmp_path):
         "status": "written",
         "new_rows": 1,
     }
+
+
+def test_a_parquet_file_is_not_csv(workspace, tmp_path, ohlcv):
+    p = tmp_path / "prices.csv"
+    ohlcv.to_parquet(p)
+    res = _import(p)
+    assert res.exit_code == 1
+    assert res.stderr == "Error: MYCO: prices.csv: not a CSV file (binary content)\n"
+    assert not (workspace / "data" / "raw" / "MYCO.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (
+            "hello world, this is not a price file\njust some notes\n",
+            "x.csv: missing required column 'Date' (expected the Yahoo export layout "
+            "Date,Open,High,Low,Close,Adj Close,Volume)",
+        ),
+        (
+            "<html><body><p>Date,Open</p></body></html>\n",
+            "x.csv: missing required column 'Date' (expected the Yahoo export layout "
+            "Date,Open,High,Low,Close,Adj Close,Volume)",
+        ),
+        ("", "x.csv: empty file (no header, no rows)"),
+        ('Date,Open\n"2020-01-02,1\n', "x.csv: not a readable CSV file"),
+    ],
+    ids=["prose", "html", "zero-bytes", "unbalanced-quote"],
+)
+def test_text_that_is_not_a_price_csv(workspace, tmp_path, content, message):
+    res = _import(_csv(tmp_path, content))
+    assert res.exit_code == 1
+    assert res.stderr.startswith(f"Error: MYCO: {message}")
+    assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+    assert not (workspace / "data" / "raw" / "MYCO.parquet").exists()
+
+
+def test_a_corrupt_gzip_csv(workspace, tmp_path):
+    p = tmp_path / "x.csv.gz"
+    p.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    res = _import(p)
+    assert res.exit_code == 1
+    assert res.stderr.startswith("Error: MYCO: x.csv.gz: not a readable CSV file (")
+    assert res.stderr.count("\n") == 1
+
+
+# ------------------------------------------------------------ validate_ohlcv directly
+def test_validate_returns_the_stored_layout(ohlcv):
+    frame = ohlcv.copy()
+    frame["adj_close"] = frame["close"] * 0.9
+    frame = frame[["volume", "adj_close", "close", "low", "high", "open"]]
+    frame["volume"] = frame["volume"].astype("int64")
+    out = validate_ohlcv(frame, "T")
+    assert list(out.columns) == ["open", "high", "low", "close", "volume", "adj_close"]
+    assert (out.dtypes == "float64").all() and out.index.name == "date"
+
+
+def test_validate_rule_adj_close_must_be_positive(ohlcv):
+    frame = ohlcv.copy()
+    frame["adj_close"] = frame["close"]
+    frame.iloc[5, frame.columns.get_loc("adj_close")] = 0.0
+    day = frame.index[5].strftime("%Y-%m-%d")
+    with pytest.raises(DataError, match=rf"^T: adj_close <= 0 on {day} \(0\)$"):
+        validate_ohlcv(frame, "T")
+
+
+def test_validate_float_rounding_is_not_a_false_alarm(ohlcv):
+    frame = ohlcv.copy()
+    frame.iloc[0, frame.columns.get_loc("open")] = frame["low"].iloc[0] * (1 - 1e-12)
+    validate_ohlcv(frame, "T")  # no error
+    frame.iloc[0, frame.columns.get_loc("open")] = frame["low"].iloc[0] * (1 - 1e-6)
+    with pytest.raises(DataError, match="open outside"):
+        validate_ohlcv(frame, "T")
+
+
+def test_validate_rejects_a_non_date_index(ohlcv):
+    with pytest.raises(DataError, match="^T: the index is not made of dates$"):
+        validate_ohlcv(ohlcv.reset_index(drop=True), "T")
