@@ -14,7 +14,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -33,7 +33,7 @@ app = typer.Typer(
 
 # ---------------------------------------------------------------- shared options
 HomeOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--home",
         envvar="LSTMFC_HOME",
@@ -96,7 +96,8 @@ def handle_errors(fn):
             if debug:
                 raise
             fail(
-                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(rerun with --debug for the traceback)",
                 1,
             )
 
@@ -133,8 +134,9 @@ def fetch_cmd(
     ] = "yahoo",
     path: Annotated[
         Path | None,
-        typer.Option("--path", help="CSV file in Yahoo export layout (--source csv).",
-                     show_default=False),
+        typer.Option(
+            "--path", help="CSV file in Yahoo export layout (--source csv).", show_default=False
+        ),
     ] = None,
     start: Annotated[
         str | None, typer.Option("--start", help="First date, YYYY-MM-DD.", show_default=False)
@@ -145,8 +147,10 @@ def fetch_cmd(
     ] = None,
     auto_adjust: Annotated[
         bool,
-        typer.Option("--auto-adjust/--no-auto-adjust",
-                     help="Yahoo: dividend-adjust OHLC (recorded in the provenance)."),
+        typer.Option(
+            "--auto-adjust/--no-auto-adjust",
+            help="Yahoo: dividend-adjust OHLC (recorded in the provenance).",
+        ),
     ] = False,
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Yahoo: re-download everything, not just new days.")
@@ -178,8 +182,14 @@ def fetch_cmd(
     if not names:
         fail("no tickers given (name them or use --tickers-file)", 2)
 
-    options = dict(source=source, path=str(path) if path else None, start=start, end=end,
-                   auto_adjust=auto_adjust, refresh=refresh)
+    options = dict(
+        source=source,
+        path=str(path) if path else None,
+        start=start,
+        end=end,
+        auto_adjust=auto_adjust,
+        refresh=refresh,
+    )
     if len(names) == 1:  # one ticker: an error is the command's error (handle_errors)
         from lstmfc.fetch import fetch_named
 
@@ -204,9 +214,15 @@ def fetch_cmd(
         for c in ("ticker", "rows", "first", "last", "source", "status", "path"):
             t.add_column(c)
         for r in ok:
-            t.add_row(r["ticker"], str(r["rows"]), r["first"], r["last"], r["source"],
-                      r["status"] + (f" (+{r['new_rows']})" if r["status"] == "updated" else ""),
-                      r["path"])
+            t.add_row(
+                r["ticker"],
+                str(r["rows"]),
+                r["first"],
+                r["last"],
+                r["source"],
+                r["status"] + (f" (+{r['new_rows']})" if r["status"] == "updated" else ""),
+                r["path"],
+            )
         stdout_console().print(t)
     _multi_exit(results)
 
@@ -234,8 +250,9 @@ def samples_cmd(
     for c in ("ticker", "description", "first", "last", "rows", "source"):
         t.add_column(c)
     for name, s in samples.items():
-        t.add_row(name, s["description"], s["first_date"], s["last_date"], str(s["rows"]),
-                  s["source"])
+        t.add_row(
+            name, s["description"], s["first_date"], s["last_date"], str(s["rows"]), s["source"]
+        )
     stdout_console().print(t)
 
 
@@ -472,7 +489,7 @@ def _render_train(r: dict) -> None:
 def evaluate_cmd(
     ticker: Annotated[str, typer.Argument(help="Ticker with a trained model, e.g. SP500.")],
     model: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--model", help="Run id of the bundle (default: latest).", show_default=False),
     ] = None,
     sma: Annotated[int, typer.Option("--sma", help="Moving-average baseline window (days).")] = 20,
@@ -596,17 +613,17 @@ def _multi_exit(results: list[dict]) -> None:
 @handle_errors
 def predict_cmd(
     tickers: Annotated[
-        Optional[list[str]], typer.Argument(help="One or more tickers with a model.")
+        list[str] | None, typer.Argument(help="One or more tickers with a model.")
     ] = None,
     model: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--model", help="Run id of the bundle (default: latest).", show_default=False),
     ] = None,
     source: Annotated[
         str, typer.Option("--source", help="Data update source: yahoo, sample or csv.")
     ] = "yahoo",
     path: Annotated[
-        Optional[Path], typer.Option("--path", help="CSV file for --source csv.", show_default=False)
+        Path | None, typer.Option("--path", help="CSV file for --source csv.", show_default=False)
     ] = None,
     update: Annotated[
         bool, typer.Option("--update/--no-update", help="Fetch new bars before forecasting.")
@@ -616,7 +633,7 @@ def predict_cmd(
         typer.Option("--calendar", help="Exchange calendar for the target date (or 'weekdays')."),
     ] = "XNYS",
     tickers_file: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--tickers-file", help="File with one ticker per line.", show_default=False),
     ] = None,
     home: HomeOpt = None,
@@ -665,8 +682,13 @@ def predict_cmd(
         for r in results:
             if r["ok"]:
                 t.add_row(
-                    r["ticker"], r["as_of"], f"{r['close_as_of']:.2f}", r["target_date"],
-                    _fmt(r["forecast_price"], ".2f"), _fmt(r["prob_up"], ".3f"), r["run_id"],
+                    r["ticker"],
+                    r["as_of"],
+                    f"{r['close_as_of']:.2f}",
+                    r["target_date"],
+                    _fmt(r["forecast_price"], ".2f"),
+                    _fmt(r["prob_up"], ".3f"),
+                    r["run_id"],
                     "new" if r["logged"] else "already logged",
                 )
         stdout_console().print(t)
@@ -676,7 +698,7 @@ def predict_cmd(
 @app.command("forecasts")
 @handle_errors
 def forecasts_cmd(
-    ticker: Annotated[Optional[str], typer.Argument(help="Only this ticker.")] = None,
+    ticker: Annotated[str | None, typer.Argument(help="Only this ticker.")] = None,
     csv_out: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -703,14 +725,28 @@ def forecasts_cmd(
         from rich.table import Table
 
         t = Table(title=f"Forecast log {ws.forecast_db} ({len(rows)} rows)")
-        for c in ("ticker", "as of", "target", "run", "close", "forecast", "P(up)",
-                  "realised", "error"):
+        for c in (
+            "ticker",
+            "as of",
+            "target",
+            "run",
+            "close",
+            "forecast",
+            "P(up)",
+            "realised",
+            "error",
+        ):
             t.add_column(c)
         for r in rows:
             t.add_row(
-                r["ticker"], r["as_of"], r["target_date"], r["run_id"],
-                f"{r['close_as_of']:.2f}", _fmt(r["forecast_price"], ".2f"),
-                _fmt(r["prob_up"], ".3f"), _fmt(r["realised_close"], ".2f"),
+                r["ticker"],
+                r["as_of"],
+                r["target_date"],
+                r["run_id"],
+                f"{r['close_as_of']:.2f}",
+                _fmt(r["forecast_price"], ".2f"),
+                _fmt(r["prob_up"], ".3f"),
+                _fmt(r["realised_close"], ".2f"),
                 _fmt(r["error"], "+.2f"),
             )
         stdout_console().print(t)
@@ -719,7 +755,7 @@ def forecasts_cmd(
 @app.command("score")
 @handle_errors
 def score_cmd(
-    ticker: Annotated[Optional[str], typer.Argument(help="Only this ticker.")] = None,
+    ticker: Annotated[str | None, typer.Argument(help="Only this ticker.")] = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
@@ -738,19 +774,32 @@ def score_cmd(
         return
     from rich.table import Table
 
-    t = Table(title=f"Live track record ({res['newly_scored']} newly scored, "
-              f"{res['pending']} pending)")
-    for c in ("ticker/run", "n", "MAE", "naive MAE", "RMSE", "naive RMSE", "Theil's U",
-              "dir. acc. %"):
+    t = Table(
+        title=f"Live track record ({res['newly_scored']} newly scored, {res['pending']} pending)"
+    )
+    for c in (
+        "ticker/run",
+        "n",
+        "MAE",
+        "naive MAE",
+        "RMSE",
+        "naive RMSE",
+        "Theil's U",
+        "dir. acc. %",
+    ):
         t.add_column(c)
     for k, s in res["summary"].items():
         t.add_row(
-            k, str(s["n_scored"]), _fmt(s.get("mae"), ".2f"), _fmt(s.get("naive_mae"), ".2f"),
-            _fmt(s.get("rmse"), ".2f"), _fmt(s.get("naive_rmse"), ".2f"),
-            _fmt(s.get("theils_u"), ".3f"), _fmt(s.get("directional_accuracy"), ".1f", 100),
+            k,
+            str(s["n_scored"]),
+            _fmt(s.get("mae"), ".2f"),
+            _fmt(s.get("naive_mae"), ".2f"),
+            _fmt(s.get("rmse"), ".2f"),
+            _fmt(s.get("naive_rmse"), ".2f"),
+            _fmt(s.get("theils_u"), ".3f"),
+            _fmt(s.get("directional_accuracy"), ".1f", 100),
         )
     stdout_console().print(t)
-
 
 
 @app.command("run")
@@ -761,7 +810,7 @@ def run_cmd(
         str, typer.Option("--source", help="Data source: yahoo, sample or csv.")
     ] = "yahoo",
     path: Annotated[
-        Optional[Path], typer.Option("--path", help="CSV file for --source csv.", show_default=False)
+        Path | None, typer.Option("--path", help="CSV file for --source csv.", show_default=False)
     ] = None,
     head: Annotated[str, typer.Option("--head", help="price or direction.")] = "price",
     cell: Annotated[str, typer.Option("--cell", help="lstm, gru or rnn.")] = "lstm",
@@ -770,7 +819,7 @@ def run_cmd(
     ] = "128,64",
     epochs: Annotated[int, typer.Option("--epochs", help="Maximum training epochs.")] = 30,
     start: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--start", help="First date of data to use, YYYY-MM-DD.", show_default=False),
     ] = None,
     lookback: Annotated[int, typer.Option("--lookback", help="Lookback window (days).")] = 60,
@@ -779,7 +828,7 @@ def run_cmd(
         str, typer.Option("--features", help="Feature sets, comma list (see prepare).")
     ] = "close",
     seed: Annotated[
-        Optional[int], typer.Option("--seed", help="Random seed.", show_default=False)
+        int | None, typer.Option("--seed", help="Random seed.", show_default=False)
     ] = None,
     cost_bps: Annotated[
         float, typer.Option("--cost-bps", help="Trading view: cost per position change, bp.")
@@ -813,10 +862,20 @@ def run_cmd(
         f"      windows: {sp['train']['n']} train, {sp['val']['n']} val, {sp['test']['n']} test"
     )
     say.print(f"[3/4] train {cell} {head} head (up to {epochs} epochs)")
-    trained = train(ws, t, head=head, cell=cell, units=units, epochs=epochs, seed=seed,
-                    reporter=make_reporter(sys.stderr))
-    say.print(f"      run {trained['run_id']}: {trained['epochs_run']} epochs, "
-              f"{trained['train_seconds']:.0f} s")
+    trained = train(
+        ws,
+        t,
+        head=head,
+        cell=cell,
+        units=units,
+        epochs=epochs,
+        seed=seed,
+        reporter=make_reporter(sys.stderr),
+    )
+    say.print(
+        f"      run {trained['run_id']}: {trained['epochs_run']} epochs, "
+        f"{trained['train_seconds']:.0f} s"
+    )
     say.print("[4/4] evaluate on the test split")
     report = evaluate(ws, t, trained["run_id"], cost_bps=cost_bps)
     if json_out:

@@ -41,7 +41,9 @@ def test_version():
 def test_python_dash_m_entry_point(workspace):
     out = subprocess.run(
         [sys.executable, "-m", "lstmfc", "samples", "--json"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0 and '"SP500"' in out.stdout
 

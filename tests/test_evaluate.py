@@ -161,8 +161,23 @@ def test_next_session_skips_weekend_and_holidays():
 def test_run_chains_fetch_prepare_train_evaluate_on_the_sample(workspace):
     res = runner.invoke(
         app,
-        ["run", "SP500", "--source", "sample", "--start", "2016-01-01", "--units", "4",
-         "--epochs", "1", "--lookback", "20", "--seed", "3", "--json"],
+        [
+            "run",
+            "SP500",
+            "--source",
+            "sample",
+            "--start",
+            "2016-01-01",
+            "--units",
+            "4",
+            "--epochs",
+            "1",
+            "--lookback",
+            "20",
+            "--seed",
+            "3",
+            "--json",
+        ],
     )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
