@@ -1,27 +1,44 @@
-"""Training throughput (windows per second) of the reference network on the SP500 sample.
+"""Training throughput (windows per second), predict latency and peak memory of the
+reference network on the SP500 sample, on every installed Keras backend.
 
 Usage::
 
-    .venv/bin/python benchmarks/train_throughput.py                # 1 warm-up + 3 timed epochs
-    .venv/bin/python benchmarks/train_throughput.py --epochs 2 --json
+    .venv/bin/python benchmarks/train_throughput.py              # 1 warm-up + 2 timed epochs
+    .venv/bin/python benchmarks/train_throughput.py --epochs 3 --json
+    .venv/bin/python benchmarks/train_throughput.py --only lstmfc_default,reference_tf
 
-Two figures from one run, same data (lookback 60, ``close`` feature, the 70 % training
-windows of ``lstmfc prepare``), same architecture (LSTM 128 -> Dropout 0.2 -> LSTM 64
--> Dropout 0.2 -> Dense 25 -> Dense 1) and batch size 32:
+Same data for every row (lookback 60, ``close`` feature, the 70 % training windows of
+``lstmfc prepare``), same architecture (LSTM 128 -> Dropout 0.2 -> LSTM 64 -> Dropout
+0.2 -> Dense 25 -> Dense 1) and batch size 32. Each row runs in its own Python process
+(Keras picks its backend once per process) and reports:
 
-* ``lstmfc``: lstmfc's default path, :func:`lstmfc.models.build_model` +
-  :func:`lstmfc.models.fit` (functional model, Adam with global-norm clipping 5,
-  EarlyStopping callback, shuffled training windows, a validation pass each epoch,
-  windows converted from the prepared dataset's views). The validation pass is part
-  of each timed epoch, as in real training, so this figure is a little pessimistic;
-* ``seed_reference``: the plain loop of seed 004, Module 3: ``Sequential([...])``,
-  ``compile(optimizer="adam", loss="mse")``, ``model.fit(X, y, batch_size=32)`` on
-  NumPy arrays, no validation, no callbacks.
+* ``windows/s``: timed epochs x training windows / seconds, after ``--warmup`` untimed
+  epochs (graph tracing, allocator warm-up);
+* ``predict 1`` / ``predict 1000``: median wall time of ``lstmfc.models.predict`` on
+  one window and on 1,000 windows (milliseconds);
+* ``peak RSS``: the process's peak resident memory (``ru_maxrss``, MiB), including
+  the framework's own import.
 
-Each path trains one warm-up epoch first (graph tracing), then ``--epochs`` timed
-epochs; figure = timed epochs x training windows / seconds. The 1-minute load
-average before and after is printed: on a shared machine other processes steal
-cores, so compare figures only from runs on a quiet machine.
+Rows:
+
+* ``reference_tf``: the plain loop of seed 004, Module 3 on Keras/TensorFlow:
+  ``Sequential([...])``, ``compile(optimizer="adam", loss="mse")``,
+  ``model.fit(X, y, batch_size=32)`` on NumPy arrays, no validation, no callbacks;
+* ``lstmfc_default``: what ``lstmfc train`` does with no backend chosen:
+  :func:`lstmfc.models.build_model` + :func:`lstmfc.models.fit` (Adam with global-norm
+  clipping 5, EarlyStopping, shuffled windows and a **validation pass each epoch**,
+  which is timed too (every ``lstmfc_*`` row includes it; ``reference_tf`` and
+  ``native_torch`` do not, so they are favoured by ~5 %);
+* ``lstmfc_tensorflow``, ``lstmfc_torch_stock`` (``LSTMFC_FASTRNN=0``: Keras's own
+  torch path, a Python loop over time steps on CPU), ``lstmfc_torch_fused``
+  (:mod:`lstmfc.fastrnn`), ``lstmfc_jax``: the same lstmfc path per backend, skipped
+  with a note when the backend is not installed;
+* ``native_torch``: a hand-written PyTorch training loop of the same network
+  (``nn.LSTM``, Adam, ``clip_grad_norm_(5)``), no validation: the bar to meet.
+
+The 1-minute load average before and after each row is printed: the machine may be
+shared, and two busy threads on two cores slow every row down (torch's OpenMP threads
+by much more than 2x), so compare figures only from one run on a quiet machine.
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ import gzip
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +56,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+ROWS = {
+    # name: (environment, label)
+    "reference_tf": ({"LSTMFC_BACKEND": "tensorflow"}, "plain Keras/TensorFlow reference loop"),
+    "lstmfc_default": ({}, "lstmfc default path"),
+    "lstmfc_tensorflow": ({"LSTMFC_BACKEND": "tensorflow"}, "lstmfc, tensorflow backend"),
+    "lstmfc_torch_stock": (
+        {"LSTMFC_BACKEND": "torch", "LSTMFC_FASTRNN": "0"},
+        "lstmfc, torch backend, stock Keras",
+    ),
+    "lstmfc_torch_fused": (
+        {"LSTMFC_BACKEND": "torch", "LSTMFC_FASTRNN": "1"},
+        "lstmfc, torch backend, fused (fastrnn)",
+    ),
+    "lstmfc_jax": ({"LSTMFC_BACKEND": "jax"}, "lstmfc, jax backend"),
+    "native_torch": ({}, "native PyTorch loop (nn.LSTM)"),
+}
+NEEDS = {
+    "lstmfc_tensorflow": "tensorflow",
+    "reference_tf": "tensorflow",
+    "lstmfc_torch_stock": "torch",
+    "lstmfc_torch_fused": "torch",
+    "lstmfc_jax": "jax",
+    "native_torch": "torch",
+}
 
 
 def sp500_csv() -> Path:
@@ -63,7 +106,28 @@ def load_sp500():
     return df[["open", "high", "low", "close", "volume"]].astype("float64")
 
 
-def _timed_fit(fit_epochs, n_windows: int, warmup: int, epochs: int) -> float:
+def _data():
+    import numpy as np
+
+    from lstmfc import windows
+    from lstmfc.config import Workspace
+    from lstmfc.store import write_raw
+
+    with tempfile.TemporaryDirectory() as home:
+        ws = Workspace(Path(home))
+        write_raw(ws.raw_path("SP500"), load_sp500(), {"source": "benchmark"})
+        windows.prepare(ws, "SP500", lookback=60, features="close")
+        prep = windows.load_prepared(ws, "SP500")
+    tr, va = prep.split_targets("train"), prep.split_targets("val")
+    sc = prep.scaler
+    y_tr = sc.transform_column(tr["target_price"].to_numpy(), "close").astype("float32")
+    y_va = sc.transform_column(va["target_price"].to_numpy(), "close").astype("float32")
+    x_tr = np.ascontiguousarray(prep.windows("train"), dtype="float32")
+    x_va = np.ascontiguousarray(prep.windows("val"), dtype="float32")
+    return x_tr, y_tr, x_va, y_va, prep.meta["n_rows"]
+
+
+def _timed(fit_epochs, n_windows: int, warmup: int, epochs: int) -> float:
     if warmup:
         fit_epochs(warmup)
     t0 = time.perf_counter()
@@ -71,101 +135,223 @@ def _timed_fit(fit_epochs, n_windows: int, warmup: int, epochs: int) -> float:
     return epochs * n_windows / (time.perf_counter() - t0)
 
 
-def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=3, help="timed epochs per path")
-    ap.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--json", action="store_true", help="print one JSON document")
-    args = ap.parse_args(argv)
+def _median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return 1000.0 * times[len(times) // 2]
+
+
+def worker(name: str, warmup: int, epochs: int, batch: int) -> dict:
+    """Run one row in this process; return its figures."""
+    import resource
 
     import numpy as np
 
-    from lstmfc import models, windows
-    from lstmfc.config import Workspace
-    from lstmfc.store import write_raw
-
-    load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as home:
-        ws = Workspace(Path(home))
-        write_raw(ws.raw_path("SP500"), load_sp500(), {"source": "benchmark"})
-        windows.prepare(ws, "SP500", lookback=60, features="close")
-        prep = windows.load_prepared(ws, "SP500")
-    x_tr, x_va = prep.windows("train"), prep.windows("val")
-    tr, va = prep.split_targets("train"), prep.split_targets("val")
-    sc = prep.scaler
-    y_tr = sc.transform_column(tr["target_price"].to_numpy(), "close").astype("float32")
-    y_va = sc.transform_column(va["target_price"].to_numpy(), "close").astype("float32")
+    x_tr, y_tr, x_va, y_va, n_rows = _data()
     n = len(x_tr)
+    x_1000 = np.ascontiguousarray(np.resize(x_va, (1000, *x_va.shape[1:])))
+    out: dict = {"row": name, "train_windows": n, "val_windows": len(x_va), "rows": n_rows}
 
-    keras = models.keras_module()
-    keras.utils.set_random_seed(0)
-    import tensorflow as tf
+    if name == "native_torch":
+        import torch
 
-    threads = (
-        tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
-        tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count(),
-    )
+        torch.manual_seed(0)
 
-    # lstmfc's default path
-    model = models.build_model(models.ModelSpec(lookback=60, n_features=1))
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.l1 = torch.nn.LSTM(1, 128, batch_first=True)
+                self.l2 = torch.nn.LSTM(128, 64, batch_first=True)
+                self.d1, self.d2 = torch.nn.Dropout(0.2), torch.nn.Dropout(0.2)
+                self.dense, self.out = torch.nn.Linear(64, 25), torch.nn.Linear(25, 1)
 
-    def lstmfc_epochs(k):
-        models.fit(model, x_tr, y_tr, x_va, y_va, epochs=k, batch_size=args.batch_size)
+            def forward(self, x):
+                h = self.d1(self.l1(x)[0])
+                h = self.d2(self.l2(h)[0][:, -1])
+                return self.out(self.dense(h))
 
-    lstmfc_wps = _timed_fit(lstmfc_epochs, n, args.warmup, args.epochs)
+        net = Net()
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+        xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr).reshape(-1, 1)
 
-    # the seed's plain reference loop (seed 004, Module 3, Step 2)
-    from keras.layers import LSTM, Dense, Dropout
-    from keras.models import Sequential
+        def fit_epochs(k):
+            net.train()
+            for _ in range(k):
+                perm = torch.randperm(n)
+                for i in range(0, n, batch):
+                    idx = perm[i : i + batch]
+                    opt.zero_grad()
+                    loss = torch.mean((net(xt[idx]) - yt[idx]) ** 2)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+                    opt.step()
 
-    x_np, y_np = np.array(x_tr), np.array(y_tr)
-    ref = Sequential(
-        [
-            keras.Input(shape=(60, 1)),
-            LSTM(128, return_sequences=True),
-            Dropout(0.2),
-            LSTM(64, return_sequences=False),
-            Dropout(0.2),
-            Dense(25),
-            Dense(1),
-        ]
-    )
-    ref.compile(optimizer="adam", loss="mse")
+        def predict(x):
+            net.eval()
+            with torch.no_grad():
+                return net(torch.from_numpy(x)).numpy()
 
-    def ref_epochs(k):
-        ref.fit(x_np, y_np, epochs=k, batch_size=args.batch_size, verbose=0)
+        out["windows_per_second"] = _timed(fit_epochs, n, warmup, epochs)
+        out["backend"] = f"torch {torch.__version__} (threads {torch.get_num_threads()})"
+    else:
+        from lstmfc import models
 
-    ref_wps = _timed_fit(ref_epochs, n, args.warmup, args.epochs)
-    load_after = os.getloadavg()[0]
+        keras = models.keras_module()
+        models.set_seed(0)
+        backend = keras.backend.backend()
+        out["backend"] = backend
+        if backend == "torch":
+            import torch
 
-    doc = {
-        "data": f"SP500 sample ({sp500_csv().name}), {prep.meta['n_rows']} rows, "
-        f"lookback 60, feature close",
-        "train_windows": n,
-        "val_windows": len(x_va),
+            from lstmfc import fastrnn
+
+            out["backend"] += f" {torch.__version__} (threads {torch.get_num_threads()})"
+            out["fused_cpu_rnn"] = fastrnn.status()
+        if name == "reference_tf":
+            from keras.layers import LSTM, Dense, Dropout
+            from keras.models import Sequential
+
+            model = Sequential(
+                [
+                    keras.Input(shape=(60, 1)),
+                    LSTM(128, return_sequences=True),
+                    Dropout(0.2),
+                    LSTM(64, return_sequences=False),
+                    Dropout(0.2),
+                    Dense(25),
+                    Dense(1),
+                ]
+            )
+            model.compile(optimizer="adam", loss="mse")
+
+            def fit_epochs(k):
+                model.fit(x_tr, y_tr, epochs=k, batch_size=batch, verbose=0)
+
+        else:
+            model = models.build_model(models.ModelSpec(lookback=60, n_features=1))
+
+            def fit_epochs(k):
+                models.fit(
+                    model, x_tr, y_tr, x_va, y_va, epochs=k, batch_size=batch, patience=10**6
+                )
+
+        def predict(x):
+            return models.predict(model, x)
+
+        out["windows_per_second"] = _timed(fit_epochs, n, warmup, epochs)
+        if backend == "torch":
+            from lstmfc import fastrnn
+
+            out["fused_calls"] = dict(fastrnn.CALLS)
+    out["predict_1_ms"] = _median_ms(lambda: predict(x_va[:1]), 20)
+    out["predict_1000_ms"] = _median_ms(lambda: predict(x_1000), 5)
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return out
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=2, help="timed epochs per row")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--only", default="", help="comma-separated row names (default: all)")
+    ap.add_argument("--json", action="store_true", help="print one JSON document")
+    ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.worker:
+        doc = worker(args.worker, args.warmup, args.epochs, args.batch_size)
+        print("RESULT " + json.dumps(doc))
+        return doc
+
+    names = [n for n in args.only.split(",") if n] or list(ROWS)
+    unknown = [n for n in names if n not in ROWS]
+    if unknown:
+        raise SystemExit(f"unknown row(s) {unknown}; choose from {', '.join(ROWS)}")
+    from lstmfc import models
+
+    versions = {}
+    for pkg in ("keras", "tensorflow", "torch", "jax", "numpy"):
+        try:
+            from importlib.metadata import version
+
+            versions[pkg] = version(pkg)
+        except Exception:
+            versions[pkg] = "not installed"
+    env_default = {k: v for k, v in os.environ.items() if k not in ("LSTMFC_BACKEND",)}
+    doc: dict = {
+        "data": f"SP500 sample ({sp500_csv().name}), lookback 60, feature close",
         "batch_size": args.batch_size,
         "warmup_epochs": args.warmup,
         "timed_epochs": args.epochs,
         "cpu_count": os.cpu_count(),
-        "tf_threads_intra_inter": list(threads),
-        "load_avg_1min_before_after": [round(load_before, 2), round(load_after, 2)],
-        "versions": {k: models.package_versions()[k] for k in ("keras", "tensorflow", "numpy")},
-        "windows_per_second": {
-            "lstmfc": round(lstmfc_wps, 1),
-            "seed_reference": round(ref_wps, 1),
-        },
+        "default_backend": None,
+        "versions": versions,
+        "rows": {},
     }
+    saved = os.environ.pop("LSTMFC_BACKEND", None)
+    try:
+        doc["default_backend"] = models.backend_choice()
+    finally:
+        if saved is not None:
+            os.environ["LSTMFC_BACKEND"] = saved
+    if not args.json:
+        print(
+            f"{doc['data']}, batch {args.batch_size}, {args.warmup} warm-up + {args.epochs} "
+            f"timed epochs, {os.cpu_count()} CPUs; default backend: {doc['default_backend']}"
+        )
+        print(
+            f"{'row':<42} {'windows/s':>10} {'predict 1':>10} {'predict 1000':>13} "
+            f"{'peak RSS':>9}  load before/after"
+        )
+    for name in names:
+        env_extra, label = ROWS[name]
+        need = NEEDS.get(name)
+        if need and not _installed(need):
+            doc["rows"][name] = {"skipped": f"{need} not installed"}
+            if not args.json:
+                print(f"{label:<42} {'skipped: ' + need + ' not installed'}")
+            continue
+        env = {**env_default, **env_extra, "PYTHONPATH": str(ROOT)}
+        load0 = os.getloadavg()[0]
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--worker", name,
+             "--epochs", str(args.epochs), "--warmup", str(args.warmup),
+             "--batch-size", str(args.batch_size)],
+            capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        load1 = os.getloadavg()[0]
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+            doc["rows"][name] = {"error": tail}
+            if not args.json:
+                print(f"{label:<42} failed: {tail}")
+            continue
+        row = json.loads(lines[-1][len("RESULT ") :])
+        row["load_avg_1min_before_after"] = [round(load0, 2), round(load1, 2)]
+        doc["rows"][name] = row
+        if not args.json:
+            print(
+                f"{label:<42} {row['windows_per_second']:10.1f} "
+                f"{row['predict_1_ms']:8.1f} ms {row['predict_1000_ms']:10.1f} ms "
+                f"{row['peak_rss_mib']:6.0f} MiB  {load0:.2f} / {load1:.2f}   "
+                f"[{row['backend']}]"
+            )
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
-        print(
-            f"{doc['data']}: {n} training windows, batch {args.batch_size}, "
-            f"{args.warmup} warm-up + {args.epochs} timed epochs, {os.cpu_count()} CPUs"
-        )
-        print(f"lstmfc default path (with validation pass): {lstmfc_wps:8.1f} windows/s")
-        print(f"seed reference loop (model.fit on NumPy):   {ref_wps:8.1f} windows/s")
-        print(f"1-min load average before/after: {load_before:.2f} / {load_after:.2f}")
+        n = next((r["train_windows"] for r in doc["rows"].values() if "train_windows" in r), 0)
+        print(f"{n} training windows; windows/s of lstmfc rows include a validation pass")
     return doc
 
 

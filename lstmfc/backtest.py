@@ -524,23 +524,20 @@ def fold_arrays(unit: dict[str, Any]) -> FoldArrays:
 
 
 def _limit_threads(n: int | None) -> None:
-    """Cap TensorFlow/OpenMP threads of this process (effective before TF starts)."""
+    """Cap the backend's (and OpenMP's) CPU threads in this worker process.
+
+    The environment variables only take effect before the backend starts its pools;
+    :func:`lstmfc.models.set_threads` sets torch's or TensorFlow's thread count.
+    """
     if not n:
         return
     n = max(1, int(n))
-    if "tensorflow" not in sys.modules:
+    if "tensorflow" not in sys.modules and "torch" not in sys.modules:
         for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
             os.environ[var] = str(n)
-    from lstmfc.models import keras_module
+    from lstmfc.models import set_threads
 
-    keras_module()
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(n)
-    except RuntimeError:  # TF already initialised in this process: keep its pools
-        pass
+    set_threads(n)
 
 
 def run_unit(unit: dict[str, Any]) -> dict[str, Any]:
@@ -639,9 +636,10 @@ def _run_unit_locked(unit: dict[str, Any]) -> dict[str, Any]:
         clipnorm=float(m["clipnorm"]),
     )
     keras = models.keras_module()
-    import tensorflow as tf
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
 
-    tf.get_logger().setLevel("ERROR")  # "N out of the last M calls ... retracing": noise here
+        tf.get_logger().setLevel("ERROR")  # "N out of the last M calls ... retracing": noise
     keras.backend.clear_session()
     models.set_seed(int(unit["seed"]), deterministic=True)
     with _private_python_rng(int(unit["seed"])):

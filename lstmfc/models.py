@@ -1,8 +1,10 @@
 """Keras recurrent networks: build, fit, predict, save and (safely) load.
 
-This is the only module of lstmfc that imports Keras / TensorFlow, and it does so
-lazily inside its functions (:func:`keras_module`), so ``import lstmfc.models`` is
-cheap and ``lstmfc --help`` never pays for TensorFlow.
+This is the only module of lstmfc that imports Keras and its backends (TensorFlow,
+PyTorch, JAX; plus :mod:`lstmfc.fastrnn`, which it calls), and it does so lazily
+inside its functions (:func:`keras_module`), so ``import lstmfc.models`` is cheap and
+``lstmfc --help`` never pays for them. The backend is chosen by :func:`backend_choice`
+(default: torch with the fused CPU recurrent kernels of :mod:`lstmfc.fastrnn`).
 
 The default network is the reference model of seed 004 ("Module 3 - Building an LSTM
 for Stock Prediction", Step 2)::
@@ -83,23 +85,131 @@ def _native_stderr_captured():
             os.close(saved)
 
 
-def keras_module():
-    """Import and return :mod:`keras` (TensorFlow backend) with TensorFlow's C++
-    start-up chatter silenced (``TF_CPP_MIN_LOG_LEVEL=3`` unless already set).
+BACKENDS = ("torch", "tensorflow", "jax")
+"""Keras 3 backends lstmfc can run on (``LSTMFC_BACKEND``; see :func:`backend_choice`)."""
 
-    Kept in a function so that importing lstmfc never imports TensorFlow.
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def backend_choice() -> str:
+    """The Keras backend lstmfc will load, decided before Keras is first imported.
+
+    ``LSTMFC_BACKEND`` (``torch``, ``tensorflow`` or ``jax``) wins; else an explicit
+    ``KERAS_BACKEND``; else ``torch`` when PyTorch is installed (with the fused CPU
+    recurrent kernels of :mod:`lstmfc.fastrnn` it trains the reference network 2-3x
+    as fast as TensorFlow on a CPU; docs/readme-speed.md), else
+    ``tensorflow``.
+
+    Raises
+    ------
+    UsageError
+        ``LSTMFC_BACKEND`` names an unknown or uninstalled backend.
     """
-    if "keras" in sys.modules and "tensorflow" in sys.modules:
-        return sys.modules["keras"]
+    want = os.environ.get("LSTMFC_BACKEND", "").strip().lower()
+    if want:
+        if want not in BACKENDS:
+            raise UsageError(f"LSTMFC_BACKEND must be one of {', '.join(BACKENDS)}, not {want!r}")
+        if not _installed(want):
+            raise UsageError(
+                f"LSTMFC_BACKEND={want} but the {want} package is not installed "
+                f"(pip install {want}, or unset LSTMFC_BACKEND)"
+            )
+        return want
+    explicit = os.environ.get("KERAS_BACKEND", "").strip().lower()
+    if explicit:
+        return explicit
+    return "torch" if _installed("torch") else "tensorflow"
+
+
+def select_backend(name: str | None) -> str:
+    """Pick the backend for this process (``--backend``); must run before Keras loads.
+
+    ``None`` or ``""`` keeps :func:`backend_choice`'s default.
+
+    Raises
+    ------
+    UsageError
+        Unknown / uninstalled backend, or Keras already loaded with another one.
+    """
+    if name:
+        name = name.strip().lower()
+        if name not in BACKENDS:
+            raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {name!r}")
+        if "keras" in sys.modules:
+            current = sys.modules["keras"].backend.backend()
+            if current != name:
+                raise UsageError(
+                    f"--backend {name}: Keras is already loaded with the {current} backend "
+                    "in this process"
+                )
+        os.environ["LSTMFC_BACKEND"] = name
+    return backend_choice()
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def keras_module():
+    """Import and return :mod:`keras` on the backend of :func:`backend_choice`.
+
+    * ``KERAS_BACKEND`` is set from :func:`backend_choice` before the first import
+      (Keras reads it once per process);
+    * torch backend: ``torch.set_num_threads`` to the usable cores and the fused CPU
+      recurrent kernels of :mod:`lstmfc.fastrnn` are switched on;
+    * tensorflow backend: TensorFlow's C++ start-up chatter is silenced
+      (``TF_CPP_MIN_LOG_LEVEL=3`` unless already set).
+
+    Kept in a function so that importing lstmfc never imports Keras, TensorFlow or torch.
+
+    Raises
+    ------
+    UsageError
+        ``LSTMFC_BACKEND`` is invalid (:func:`backend_choice`).
+    """
+    keras = sys.modules.get("keras")
+    if keras is not None and _KERAS_READY.get("done"):
+        return keras
+    if keras is None:
+        os.environ["KERAS_BACKEND"] = backend_choice()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     with _native_stderr_captured():
         import keras
-        import tensorflow as tf
 
-        tf.config.list_physical_devices()  # CUDA probing happens here, also on fd 2
-        tf.get_logger().setLevel("ERROR")  # e.g. retracing notices when loading many models
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # CUDA probing happens here, also on fd 2
+            tf.get_logger().setLevel("ERROR")  # e.g. retracing notices when loading many models
+    if backend == "torch":
+        import torch
+
+        if torch.get_num_threads() != _cpu_count():
+            torch.set_num_threads(_cpu_count())
+        from lstmfc import fastrnn
+
+        fastrnn.install()
+    _KERAS_READY["done"] = True
     return keras
+
+
+_KERAS_READY: dict[str, bool] = {}
+
+
+def backend_name() -> str:
+    """The Keras backend in use (loads Keras)."""
+    return keras_module().backend.backend()
 
 
 @dataclass(frozen=True)
@@ -190,18 +300,49 @@ class ModelSpec:
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:
-    """Seed Python, NumPy, TensorFlow and Keras (``keras.utils.set_random_seed``).
+    """Seed Python, NumPy and the backend (``keras.utils.set_random_seed``).
 
-    With ``deterministic`` also call ``tf.config.experimental.enable_op_determinism()``
-    so that the same seed on the same CPU gives bit-identical weights (it cannot be
-    switched off again in the same process; TensorFlow docs, "Determinism").
+    With ``deterministic`` the same seed on the same CPU gives bit-identical weights:
+
+    * torch backend: ``torch.use_deterministic_algorithms(True)`` (switched back off
+      by a later call with ``deterministic=False``; PyTorch docs, "Reproducibility");
+    * tensorflow backend: ``tf.config.experimental.enable_op_determinism()`` (cannot
+      be switched off again in the same process; TensorFlow docs, "Determinism").
     """
     keras = keras_module()
     keras.utils.set_random_seed(int(seed))
-    if deterministic:
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(bool(deterministic))
+    elif deterministic and backend == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def set_threads(n: int | None) -> None:
+    """Use ``n`` CPU threads for the backend's intra-op work (``None``: all cores).
+
+    torch: ``torch.set_num_threads``; tensorflow: intra/inter-op pools (only
+    effective before TensorFlow runs its first op; later calls are ignored).
+    """
+    keras = keras_module()
+    n = _cpu_count() if not n else max(1, int(n))
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(n)
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            tf.config.threading.set_inter_op_parallelism_threads(n)
+        except RuntimeError:  # TF already initialised in this process: keep its pools
+            pass
 
 
 def build_model(spec: ModelSpec):
@@ -466,7 +607,24 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for name in ("lstmfc", "keras", "tensorflow", "numpy", "pandas", "scikit-learn", "h5py"):
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        out["keras_backend"] = keras.backend.backend()
+        if out["keras_backend"] == "torch":
+            from lstmfc import fastrnn
+
+            out["fused_cpu_rnn"] = fastrnn.status()
+    for name in (
+        "lstmfc",
+        "keras",
+        "tensorflow",
+        "torch",
+        "jax",
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "h5py",
+    ):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
