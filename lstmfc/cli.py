@@ -387,7 +387,7 @@ def train_cmd(
     deterministic: Annotated[
         bool,
         typer.Option(
-            "--deterministic", help="TensorFlow op determinism: bit-identical reruns (slower)."
+            "--deterministic", help="Deterministic kernels (torch or TF): bit-identical reruns."
         ),
     ] = False,
     price_target: Annotated[
