@@ -351,7 +351,9 @@ def _render_prepare(meta: dict, ws) -> None:
 @app.command("train")
 @handle_errors
 def train_cmd(
-    ticker: Annotated[str, typer.Argument(help="Ticker prepared before, e.g. SP500.")],
+    ticker: Annotated[
+        str | None, typer.Argument(help="Ticker prepared before, e.g. SP500.")
+    ] = None,
     head: Annotated[
         str,
         typer.Option("--head", help="price (linear output, MSE) or direction (sigmoid, P(up))."),
@@ -397,6 +399,10 @@ def train_cmd(
             help="Price head target: logret (next log return) or level (scaled price, seed).",
         ),
     ] = "logret",
+    tickers_file: Annotated[
+        Path | None,
+        typer.Option("--tickers-file", help="File with one ticker per line.", show_default=False),
+    ] = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
@@ -412,31 +418,43 @@ def train_cmd(
     from lstmfc.train import make_reporter, train
 
     ws = Workspace.resolve(home)
-    result = train(
-        ws,
-        ticker,
-        head=head,
-        cell=cell,
-        units=units,
-        dropout=dropout,
-        dense=dense,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        clipnorm=clipnorm,
-        l2=l2,
-        patience=patience,
-        seed=seed,
-        deterministic=deterministic,
-        price_target=price_target,
-        reporter=make_reporter(sys.stderr),
-    )
-    for w in result["warnings"]:
-        typer.echo(f"Warning: {w}", err=True)
-    if json_out:
-        emit_json(result)
+    names = _ticker_names(ticker, tickers_file)
+
+    def work(t: str) -> dict:
+        result = train(
+            ws,
+            t,
+            head=head,
+            cell=cell,
+            units=units,
+            dropout=dropout,
+            dense=dense,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            clipnorm=clipnorm,
+            l2=l2,
+            patience=patience,
+            seed=seed,
+            deterministic=deterministic,
+            price_target=price_target,
+            reporter=make_reporter(sys.stderr),
+        )
+        for w in result["warnings"]:
+            typer.echo(f"Warning: {w}", err=True)
+        if not json_out:
+            _render_train(result)
+        return result
+
+    if len(names) == 1 and tickers_file is None:
+        result = work(names[0])
+        if json_out:
+            emit_json(result)
         return
-    _render_train(result)
+    results = _each_ticker(names, work)
+    if json_out:
+        emit_json(results)
+    _multi_exit(results)
 
 
 def _render_train(r: dict) -> None:
@@ -487,7 +505,9 @@ def _render_train(r: dict) -> None:
 @app.command("evaluate")
 @handle_errors
 def evaluate_cmd(
-    ticker: Annotated[str, typer.Argument(help="Ticker with a trained model, e.g. SP500.")],
+    ticker: Annotated[
+        str | None, typer.Argument(help="Ticker with a trained model, e.g. SP500.")
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option("--model", help="Run id of the bundle (default: latest).", show_default=False),
@@ -498,6 +518,10 @@ def evaluate_cmd(
         float, typer.Option("--cost-bps", help="Trading view: cost per position change, bp.")
     ] = 0.0,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level of verdicts.")] = 0.05,
+    tickers_file: Annotated[
+        Path | None,
+        typer.Option("--tickers-file", help="File with one ticker per line.", show_default=False),
+    ] = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
@@ -512,11 +536,54 @@ def evaluate_cmd(
     from lstmfc.evaluate import evaluate
 
     ws = Workspace.resolve(home)
-    report = evaluate(ws, ticker, model, sma_k=sma, ema_span=ema, cost_bps=cost_bps, alpha=alpha)
-    if json_out:
-        emit_json(report)
+    names = _ticker_names(ticker, tickers_file)
+
+    def work(t: str) -> dict:
+        report = evaluate(ws, t, model, sma_k=sma, ema_span=ema, cost_bps=cost_bps, alpha=alpha)
+        if not json_out:
+            render_evaluation(report)
+        return report
+
+    if len(names) == 1 and tickers_file is None:
+        report = work(names[0])
+        if json_out:
+            emit_json(report)
         return
-    render_evaluation(report)
+    results = _each_ticker(names, work)
+    if json_out:
+        emit_json(results)
+    else:
+        _render_universe(results, alpha)
+    _multi_exit(results)
+
+
+def _render_universe(results: list[dict], alpha: float) -> None:
+    """Summary across tickers: skill vs naive per ticker, how many beat it."""
+    from rich.table import Table
+
+    t = Table(title="Across tickers: skill over the naive baseline (test split)")
+    for c in ("ticker", "run", "head", "headline test", "p-value", "verdict"):
+        t.add_column(c)
+    beat = 0
+    ok = [r for r in results if r["ok"]]
+    for r in results:
+        if not r["ok"]:
+            t.add_row(r["ticker"], "—", "—", "—", "—", "error: " + r["error"][:60])
+            continue
+        rep = r["result"]
+        sk = rep["skill"]
+        beat += sk["verdict"].startswith("beats")
+        t.add_row(
+            rep["ticker"],
+            rep["run_id"],
+            rep["head"],
+            sk["test"],
+            _fmt(sk.get("p_value"), ".4f"),
+            sk["verdict"],
+        )
+    out = stdout_console()
+    out.print(t)
+    out.print(f"{beat} of {len(ok)} tickers beat their benchmark significantly (alpha {alpha:g}).")
 
 
 def _fmt(v, spec: str = ".4f", scale: float = 1.0, suffix: str = "") -> str:
@@ -599,6 +666,33 @@ def _ticker_error(res: dict) -> None:
     if not msg.upper().startswith(str(res["ticker"]).upper()):
         msg = f"{res['ticker']}: {msg}"
     typer.echo(f"Error: {msg}", err=True)
+
+
+def _ticker_names(ticker: str | None, tickers_file: Path | None) -> list[str]:
+    """The ticker argument plus those of --tickers-file (duplicates dropped)."""
+    names = [ticker] if ticker else []
+    if tickers_file is not None:
+        from lstmfc.universe import read_tickers_file
+
+        names += [t for t in read_tickers_file(tickers_file) if t not in names]
+    if not names:
+        fail("no ticker given (name one or use --tickers-file)", 2)
+    return names
+
+
+def _each_ticker(names: list[str], work) -> list[dict]:
+    """Run ``work(ticker)`` per ticker; a failure is one stderr line, the others go on."""
+    from lstmfc.errors import LstmfcError
+
+    results = []
+    for t in names:
+        try:
+            results.append({"ok": True, "ticker": t, "result": work(t)})
+        except LstmfcError as exc:
+            res = {"ticker": t, "ok": False, "error": str(exc), "exit_code": exc.exit_code}
+            _ticker_error(res)
+            results.append(res)
+    return results
 
 
 def _multi_exit(results: list[dict]) -> None:

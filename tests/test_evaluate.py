@@ -214,3 +214,25 @@ def test_predict_with_a_tampered_bundle_logs_nothing(workspace):
     from lstmfc.forecastlog import ForecastLog
 
     assert ForecastLog(ws.forecast_db).rows() == []
+
+
+def test_tickers_file_for_train_and_evaluate_one_failure_keeps_the_others(workspace, tmp_path):
+    from lstmfc.windows import prepare
+
+    ws = Workspace.resolve(workspace)
+    for t, seed in (("AAA", 1), ("BBB", 2)):
+        write_raw(ws.raw_path(t), make_ohlcv(320, seed=seed), {"source": "test"})
+        prepare(ws, t, lookback=10)
+    universe = tmp_path / "universe.txt"
+    universe.write_text("# my universe\nAAA\nNOPE\n\nBBB\n")
+    args = ["--units", "4", "--dense", "0", "--epochs", "1", "--seed", "1"]
+    res = runner.invoke(app, ["train", "--tickers-file", str(universe), "--json", *args])
+    assert res.exit_code == 1
+    out = json.loads(res.stdout)
+    assert [r["ticker"] for r in out] == ["AAA", "NOPE", "BBB"]
+    assert [r["ok"] for r in out] == [True, False, True]
+    assert res.stderr.count("Error: ") == 1 and "NOPE" in res.stderr
+    ev = runner.invoke(app, ["evaluate", "--tickers-file", str(universe)])
+    assert ev.exit_code == 1
+    assert "Across tickers" in ev.stdout
+    assert "of 2 tickers beat their benchmark significantly" in ev.stdout
