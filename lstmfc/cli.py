@@ -592,6 +592,43 @@ def _fmt(v, spec: str = ".4f", scale: float = 1.0, suffix: str = "") -> str:
     return f"{v * scale:{spec}}{suffix}"
 
 
+def skill_table(tests: list[dict]):
+    """Rich table of skill tests (evaluate and backtest)."""
+    from rich.table import Table
+
+    t = Table(title="Skill tests (one-sided: model better than benchmark)")
+    for c in ("model", "test", "statistic", "p-value", "verdict"):
+        t.add_column(c)
+    for test in tests:
+        t.add_row(
+            test.get("model", "lstm"),
+            test["test"],
+            _fmt(test.get("statistic"), ".3f"),
+            _fmt(test.get("p_value"), ".4f"),
+            test["verdict"],
+        )
+    return t
+
+
+def trading_table(trading: dict, title: str):
+    """Rich table of the long/flat trading view (evaluate and backtest)."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in ("strategy", "ann. return %", "Sharpe", "max drawdown %", "hit rate %", "trades"):
+        t.add_column(c, justify="left" if c == "strategy" else "right")
+    for name, m in trading.items():
+        t.add_row(
+            name,
+            _fmt(m.get("annualised_return"), ".2f", 100),
+            _fmt(m.get("sharpe"), ".2f"),
+            _fmt(m.get("max_drawdown"), ".2f", 100),
+            _fmt(m.get("hit_rate"), ".1f", 100),
+            str(m.get("n_trades", "—")),
+        )
+    return t
+
+
 def render_evaluation(r: dict) -> None:
     """Rich tables of an evaluation report on stdout."""
     from rich.table import Table
@@ -629,32 +666,13 @@ def render_evaluation(r: dict) -> None:
             )
     out.print(t)
 
-    s = Table(title="Skill tests (one-sided: model better than benchmark)")
-    for c in ("model", "test", "statistic", "p-value", "verdict"):
-        s.add_column(c)
-    for test in r["skill_tests"]:
-        s.add_row(
-            test.get("model", "lstm"),
-            test["test"],
-            _fmt(test.get("statistic"), ".3f"),
-            _fmt(test.get("p_value"), ".4f"),
-            test["verdict"],
+    out.print(skill_table(r["skill_tests"]))
+    out.print(
+        trading_table(
+            r["trading"],
+            f"Trading view: long/flat on the signal, cost {r['cost_bps']:g} bp per trade",
         )
-    out.print(s)
-
-    tr = Table(title=f"Trading view: long/flat on the signal, cost {r['cost_bps']:g} bp per trade")
-    for c in ("strategy", "ann. return %", "Sharpe", "max drawdown %", "hit rate %", "trades"):
-        tr.add_column(c, justify="right" if c != "strategy" else "left")
-    for name, m in r["trading"].items():
-        tr.add_row(
-            name,
-            _fmt(m.get("annualised_return"), ".2f", 100),
-            _fmt(m.get("sharpe"), ".2f"),
-            _fmt(m.get("max_drawdown"), ".2f", 100),
-            _fmt(m.get("hit_rate"), ".1f", 100),
-            str(m.get("n_trades", "—")),
-        )
-    out.print(tr)
+    )
     out.print(f"[bold]Conclusion:[/bold] {r['conclusion']}")
     if r.get("plot"):
         out.print(f"Plot: {r['plot']}")
@@ -1164,10 +1182,6 @@ def backtest_cmd(
         raise typer.Exit(1)
 
 
-def _bt_fmt(v, spec: str = ".4f", scale: float = 1.0) -> str:
-    return "—" if v is None else f"{v * scale:{spec}}"
-
-
 def render_backtest(result: dict) -> None:
     """Rich tables of a backtest: per ticker folds and overall, then the summary."""
     from rich.console import Console
@@ -1203,18 +1217,18 @@ def render_backtest(result: dict) -> None:
             ]
             if price:
                 row += [
-                    _bt_fmt(f["rmse"], ".3f"),
-                    _bt_fmt(f["naive_rmse"], ".3f"),
-                    _bt_fmt(f["theils_u"], ".4f"),
-                    _bt_fmt(f["directional_accuracy"], ".1f", 100),
-                    _bt_fmt(p, ".3f"),
+                    _fmt(f["rmse"], ".3f"),
+                    _fmt(f["naive_rmse"], ".3f"),
+                    _fmt(f["theils_u"], ".4f"),
+                    _fmt(f["directional_accuracy"], ".1f", 100),
+                    _fmt(p, ".3f"),
                     "better" if f["beats_benchmark"] else "worse",
                 ]
             else:
                 row += [
-                    _bt_fmt(f["accuracy"], ".1f", 100),
-                    _bt_fmt(f["majority_accuracy"], ".1f", 100),
-                    _bt_fmt(p, ".3f"),
+                    _fmt(f["accuracy"], ".1f", 100),
+                    _fmt(f["majority_accuracy"], ".1f", 100),
+                    _fmt(p, ".3f"),
                     "better" if f["beats_benchmark"] else "not better",
                 ]
             ft.add_row(*row)
@@ -1246,33 +1260,14 @@ def render_backtest(result: dict) -> None:
         for label, *_ in keys:
             mt.add_column(label, justify="right")
         for name, m in o["metrics"].items():
-            mt.add_row(name, *(_bt_fmt(m.get(k), s, sc) for _, k, s, sc in keys))
+            mt.add_row(name, *(_fmt(m.get(k), s, sc) for _, k, s, sc in keys))
         out.print(mt)
-        st = Table(title="Skill tests (one-sided: model better than benchmark)")
-        for c in ("model", "test", "statistic", "p-value", "verdict"):
-            st.add_column(c)
-        for test in o["skill_tests"]:
-            st.add_row(
-                test.get("model", "lstm"),
-                test["test"],
-                _bt_fmt(test.get("statistic"), ".3f"),
-                _bt_fmt(test.get("p_value"), ".4f"),
-                test["verdict"],
+        out.print(skill_table(o["skill_tests"]))
+        out.print(
+            trading_table(
+                o["trading"], f"Trading view: long/flat, cost {result['settings']['cost_bps']:g} bp"
             )
-        out.print(st)
-        tr = Table(title=f"Trading view: long/flat, cost {result['settings']['cost_bps']:g} bp")
-        for c in ("strategy", "ann. return %", "Sharpe", "max drawdown %", "hit rate %", "trades"):
-            tr.add_column(c, justify="left" if c == "strategy" else "right")
-        for name, m in o["trading"].items():
-            tr.add_row(
-                name,
-                _bt_fmt(m.get("annualised_return"), ".2f", 100),
-                _bt_fmt(m.get("sharpe"), ".2f"),
-                _bt_fmt(m.get("max_drawdown"), ".2f", 100),
-                _bt_fmt(m.get("hit_rate"), ".1f", 100),
-                str(m.get("n_trades", "—")),
-            )
-        out.print(tr)
+        )
         out.print(f"[bold]Conclusion:[/bold] {o['conclusion']}")
         if r.get("path"):
             out.print(f"Saved: {r['path']}")
@@ -1292,21 +1287,21 @@ def render_backtest(result: dict) -> None:
         vals = [row["ticker"], str(row["n"]), str(row["folds"])]
         vals += (
             [
-                _bt_fmt(row["rmse"], ".3f"),
-                _bt_fmt(row["naive_rmse"], ".3f"),
-                _bt_fmt(row["theils_u"], ".4f"),
+                _fmt(row["rmse"], ".3f"),
+                _fmt(row["naive_rmse"], ".3f"),
+                _fmt(row["theils_u"], ".4f"),
             ]
             if price
             else [
-                _bt_fmt(row["accuracy"], ".1f", 100),
-                _bt_fmt(row["majority_accuracy"], ".1f", 100),
+                _fmt(row["accuracy"], ".1f", 100),
+                _fmt(row["majority_accuracy"], ".1f", 100),
             ]
         )
         vals += [
-            _bt_fmt(row["p_value"], ".4f"),
+            _fmt(row["p_value"], ".4f"),
             row["verdict"] or "—",
-            _bt_fmt(row["sharpe"], ".2f"),
-            _bt_fmt(row["buy_and_hold_sharpe"], ".2f"),
+            _fmt(row["sharpe"], ".2f"),
+            _fmt(row["buy_and_hold_sharpe"], ".2f"),
         ]
         sm.add_row(*vals)
     out.print(sm)

@@ -365,3 +365,14 @@ def test_unreachable_scheduler_is_a_temporary_failure(monkeypatch):
         bt.execute_units(
             [{"ticker": "X", "fit": 0}], executor="dask", scheduler="tcp://127.0.0.1:9"
         )
+
+
+def test_backtest_table_output_shows_folds_skill_and_trading(workspace):
+    ws = Workspace.resolve(workspace)
+    write_raw(ws.raw_path("AAA"), make_ohlcv(240, seed=1), {"source": "test"})
+    result = runner.invoke(app, ["backtest", "AAA", "--folds", "2", *TINY_ARGS])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "Skill tests" in out and "diebold-mariano" in out
+    assert "Trading view: long/flat" in out and "buy_and_hold" in out
+    assert "Conclusion:" in out
