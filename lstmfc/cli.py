@@ -49,6 +49,43 @@ DebugOpt = Annotated[
 ]
 
 
+# ------------------------------------------------ model options (train, backtest)
+HeadOpt = Annotated[
+    str, typer.Option("--head", help="price (linear output, MSE) or direction (sigmoid, P(up)).")
+]
+CellOpt = Annotated[str, typer.Option("--cell", help="Recurrent layer: lstm, gru or rnn.")]
+UnitsOpt = Annotated[
+    str, typer.Option("--units", help="Units per stacked recurrent layer, comma list.")
+]
+DropoutOpt = Annotated[
+    float, typer.Option("--dropout", help="Dropout after each recurrent layer, [0, 1).")
+]
+DenseOpt = Annotated[
+    int, typer.Option("--dense", help="Hidden Dense units before the output (0 = none).")
+]
+EpochsOpt = Annotated[int, typer.Option("--epochs", help="Maximum epochs (per fit).")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Mini-batch size.")]
+LrOpt = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]
+ClipOpt = Annotated[
+    float, typer.Option("--clipnorm", help="Clip gradients by global norm (0 = off).")
+]
+L2Opt = Annotated[float, typer.Option("--l2", help="L2 penalty on all kernels (0 = off).")]
+PatienceOpt = Annotated[
+    int, typer.Option("--patience", help="Early-stopping patience (epochs, on val_loss).")
+]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option("--seed", help="Random seed (default: drawn and recorded).", show_default=False),
+]
+PriceTargetOpt = Annotated[
+    str,
+    typer.Option(
+        "--price-target",
+        help="Price head target: logret (next log return) or level (scaled price, seed).",
+    ),
+]
+
+
 def stderr_console():
     """Rich console on stderr (progress, messages); plain text when not a terminal."""
     from rich.console import Console
@@ -354,51 +391,25 @@ def train_cmd(
     ticker: Annotated[
         str | None, typer.Argument(help="Ticker prepared before, e.g. SP500.")
     ] = None,
-    head: Annotated[
-        str,
-        typer.Option("--head", help="price (linear output, MSE) or direction (sigmoid, P(up))."),
-    ] = "price",
-    cell: Annotated[
-        str, typer.Option("--cell", help="Recurrent layer: lstm, gru or rnn.")
-    ] = "lstm",
-    units: Annotated[
-        str, typer.Option("--units", help="Units per stacked recurrent layer, comma list.")
-    ] = "128,64",
-    dropout: Annotated[
-        float, typer.Option("--dropout", help="Dropout after each recurrent layer, [0, 1).")
-    ] = 0.2,
-    dense: Annotated[
-        int, typer.Option("--dense", help="Hidden Dense units before the output (0 = none).")
-    ] = 25,
-    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs.")] = 30,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Mini-batch size.")] = 32,
-    lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 0.001,
-    clipnorm: Annotated[
-        float, typer.Option("--clipnorm", help="Clip gradients by global norm (0 = off).")
-    ] = 5.0,
-    l2: Annotated[float, typer.Option("--l2", help="L2 penalty on all kernels (0 = off).")] = 0.0,
-    patience: Annotated[
-        int, typer.Option("--patience", help="Early-stopping patience (epochs, on val_loss).")
-    ] = 5,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed", help="Random seed (default: drawn and recorded).", show_default=False
-        ),
-    ] = None,
+    head: HeadOpt = "price",
+    cell: CellOpt = "lstm",
+    units: UnitsOpt = "128,64",
+    dropout: DropoutOpt = 0.2,
+    dense: DenseOpt = 25,
+    epochs: EpochsOpt = 30,
+    batch_size: BatchOpt = 32,
+    lr: LrOpt = 0.001,
+    clipnorm: ClipOpt = 5.0,
+    l2: L2Opt = 0.0,
+    patience: PatienceOpt = 5,
+    seed: SeedOpt = None,
     deterministic: Annotated[
         bool,
         typer.Option(
             "--deterministic", help="Deterministic kernels (torch or TF): bit-identical reruns."
         ),
     ] = False,
-    price_target: Annotated[
-        str,
-        typer.Option(
-            "--price-target",
-            help="Price head target: logret (next log return) or level (scaled price, seed).",
-        ),
-    ] = "logret",
+    price_target: PriceTargetOpt = "logret",
     tickers_file: Annotated[
         Path | None,
         typer.Option("--tickers-file", help="File with one ticker per line.", show_default=False),
@@ -924,12 +935,10 @@ def run_cmd(
     path: Annotated[
         Path | None, typer.Option("--path", help="CSV file for --source csv.", show_default=False)
     ] = None,
-    head: Annotated[str, typer.Option("--head", help="price or direction.")] = "price",
-    cell: Annotated[str, typer.Option("--cell", help="lstm, gru or rnn.")] = "lstm",
-    units: Annotated[
-        str, typer.Option("--units", help="Units per stacked recurrent layer, comma list.")
-    ] = "128,64",
-    epochs: Annotated[int, typer.Option("--epochs", help="Maximum training epochs.")] = 30,
+    head: HeadOpt = "price",
+    cell: CellOpt = "lstm",
+    units: UnitsOpt = "128,64",
+    epochs: EpochsOpt = 30,
     start: Annotated[
         str | None,
         typer.Option("--start", help="First date of data to use, YYYY-MM-DD.", show_default=False),
@@ -939,9 +948,7 @@ def run_cmd(
     features: Annotated[
         str, typer.Option("--features", help="Feature sets, comma list (see prepare).")
     ] = "close",
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Random seed.", show_default=False)
-    ] = None,
+    seed: SeedOpt = None,
     cost_bps: Annotated[
         float, typer.Option("--cost-bps", help="Trading view: cost per position change, bp.")
     ] = 0.0,
@@ -1066,30 +1073,19 @@ def backtest_cmd(
     features: Annotated[
         str, typer.Option("--features", help="Comma list of feature sets (as prepare).")
     ] = "close",
-    head: Annotated[str, typer.Option("--head", help="price or direction.")] = "price",
-    cell: Annotated[str, typer.Option("--cell", help="lstm, gru or rnn.")] = "lstm",
-    units: Annotated[
-        str, typer.Option("--units", help="Units per stacked recurrent layer, comma list.")
-    ] = "128,64",
-    dropout: Annotated[float, typer.Option("--dropout", help="Dropout rate, [0, 1).")] = 0.2,
-    dense: Annotated[int, typer.Option("--dense", help="Hidden Dense units (0 = none).")] = 25,
-    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs per fit.")] = 30,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Mini-batch size.")] = 32,
-    lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 0.001,
-    clipnorm: Annotated[
-        float, typer.Option("--clipnorm", help="Global-norm gradient clipping (0 = off).")
-    ] = 5.0,
-    l2: Annotated[float, typer.Option("--l2", help="L2 penalty on all kernels.")] = 0.0,
-    patience: Annotated[int, typer.Option("--patience", help="Early-stopping patience.")] = 5,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed", help="Seed of every fit (default: drawn and recorded).", show_default=False
-        ),
-    ] = None,
-    price_target: Annotated[
-        str, typer.Option("--price-target", help="Price head target: logret or level.")
-    ] = "logret",
+    head: HeadOpt = "price",
+    cell: CellOpt = "lstm",
+    units: UnitsOpt = "128,64",
+    dropout: DropoutOpt = 0.2,
+    dense: DenseOpt = 25,
+    epochs: EpochsOpt = 30,
+    batch_size: BatchOpt = 32,
+    lr: LrOpt = 0.001,
+    clipnorm: ClipOpt = 5.0,
+    l2: L2Opt = 0.0,
+    patience: PatienceOpt = 5,
+    seed: SeedOpt = None,
+    price_target: PriceTargetOpt = "logret",
     sma: Annotated[int, typer.Option("--sma", help="Moving-average baseline window.")] = 20,
     ema: Annotated[int, typer.Option("--ema", help="EMA baseline span.")] = 20,
     cost_bps: Annotated[
