@@ -44,7 +44,6 @@ by much more than 2x), so compare figures only from one run on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import gzip
 import importlib.util
 import json
 import os
@@ -83,27 +82,11 @@ NEEDS = {
 }
 
 
-def sp500_csv() -> Path:
-    """The bundled sample, else the copy shipped inside the ``arch`` package."""
-    here = ROOT / "lstmfc" / "samples" / "SP500.csv.gz"
-    if here.is_file():
-        return here
-    spec = importlib.util.find_spec("arch")
-    if spec and spec.origin:
-        p = Path(spec.origin).parent / "data" / "sp500" / "sp500.csv.gz"
-        if p.is_file():
-            return p
-    raise SystemExit("no SP500 sample found (lstmfc/samples/SP500.csv.gz or arch)")
-
-
 def load_sp500():
-    import pandas as pd
+    """The bundled SP500 sample (real daily OHLCV, 1999-2018), via lstmfc's own reader."""
+    from lstmfc.sources import read_sample
 
-    with gzip.open(sp500_csv(), "rt") as fh:
-        df = pd.read_csv(fh)
-    df.columns = [c.strip().lower().replace(" ", "_") for c in df.columns]
-    df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("date")), name="date")
-    return df[["open", "high", "low", "close", "volume"]].astype("float64")
+    return read_sample("SP500")[0][["open", "high", "low", "close", "volume"]]
 
 
 def _data():
@@ -289,7 +272,7 @@ def main(argv=None) -> dict:
             versions[pkg] = "not installed"
     env_default = {k: v for k, v in os.environ.items() if k not in ("LSTMFC_BACKEND",)}
     doc: dict = {
-        "data": f"SP500 sample ({sp500_csv().name}), lookback 60, feature close",
+        "data": "SP500 sample (lstmfc/samples/SP500.csv.gz), lookback 60, feature close",
         "batch_size": args.batch_size,
         "warmup_epochs": args.warmup,
         "timed_epochs": args.epochs,

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import functools
-import gzip
-import importlib.util
 import json
 import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -545,31 +542,10 @@ def test_window_from_raw_errors():
 
 
 # ------------------------------------------------------------------ SP500 sample
-def _sp500_csv() -> Path | None:
-    here = Path(__file__).resolve().parents[1] / "lstmfc" / "samples" / "SP500.csv.gz"
-    if here.is_file():
-        return here
-    spec = importlib.util.find_spec("arch")
-    if spec and spec.origin:
-        p = Path(spec.origin).parent / "data" / "sp500" / "sp500.csv.gz"
-        if p.is_file():
-            return p
-    return None
-
-
-def _read_sp500(path: Path) -> pd.DataFrame:
-    with gzip.open(path, "rt") as fh:
-        df = pd.read_csv(fh)
-    df.columns = [c.strip().lower().replace(" ", "_") for c in df.columns]
-    df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("date")), name="date")
-    return df[["open", "high", "low", "close", "volume"]].astype("float64")
-
-
 def test_sp500_defaults_done_when():
-    path = _sp500_csv()
-    if path is None:  # pragma: no cover - the sample ships with lstmfc or arch
-        pytest.skip("no SP500 sample on this machine")
-    raw = _read_sp500(path)
+    from lstmfc.sources import read_sample
+
+    raw = read_sample("SP500")[0][["open", "high", "low", "close", "volume"]]
     ws = _ws()
     _store(ws, "SP500", raw)
     meta = prepare(ws, "SP500")
