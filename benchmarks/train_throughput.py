@@ -29,10 +29,13 @@ Rows:
   clipping 5, EarlyStopping, shuffled windows and a **validation pass each epoch**,
   which is timed too (every ``lstmfc_*`` row includes it; ``reference_tf`` and
   ``native_torch`` do not, so they are favoured by ~5 %);
-* ``lstmfc_tensorflow``, ``lstmfc_torch_stock`` (``LSTMFC_FASTRNN=0``: Keras's own
-  torch path, a Python loop over time steps on CPU), ``lstmfc_torch_fused``
-  (:mod:`lstmfc.fastrnn`), ``lstmfc_jax``: the same lstmfc path per backend, skipped
-  with a note when the backend is not installed;
+* ``lstmfc_tensorflow``, ``lstmfc_torch_stock`` (``LSTMFC_FASTRNN=0
+  LSTMFC_FASTFIT=0``: Keras's own torch path, a Python loop over time steps on CPU,
+  trained by ``Model.fit``), ``lstmfc_torch_fused`` (``LSTMFC_FASTFIT=0``: the fused
+  kernels of :mod:`lstmfc.fastrnn`, trained by ``Model.fit``), ``lstmfc_jax``: the
+  same lstmfc path per backend, skipped with a note when the backend is not
+  installed. ``lstmfc_default`` on torch adds the lean loop of :mod:`lstmfc.fastfit`
+  to the fused kernels;
 * ``native_torch``: a hand-written PyTorch training loop of the same network
   (``nn.LSTM``, Adam, ``clip_grad_norm_(5)``), no validation: the bar to meet.
 
@@ -56,18 +59,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+TARGET = 1200
+"""Training windows/s the default path must reach at batch 32 on the 2-core CI machine
+(issue 6: native PyTorch's figure for the same network)."""
+
 ROWS = {
     # name: (environment, label)
     "reference_tf": ({"LSTMFC_BACKEND": "tensorflow"}, "plain Keras/TensorFlow reference loop"),
     "lstmfc_default": ({}, "lstmfc default path"),
     "lstmfc_tensorflow": ({"LSTMFC_BACKEND": "tensorflow"}, "lstmfc, tensorflow backend"),
     "lstmfc_torch_stock": (
-        {"LSTMFC_BACKEND": "torch", "LSTMFC_FASTRNN": "0"},
-        "lstmfc, torch backend, stock Keras",
+        {"LSTMFC_BACKEND": "torch", "LSTMFC_FASTRNN": "0", "LSTMFC_FASTFIT": "0"},
+        "lstmfc, torch, stock Keras",
     ),
     "lstmfc_torch_fused": (
-        {"LSTMFC_BACKEND": "torch", "LSTMFC_FASTRNN": "1"},
-        "lstmfc, torch backend, fused (fastrnn)",
+        {"LSTMFC_BACKEND": "torch", "LSTMFC_FASTRNN": "1", "LSTMFC_FASTFIT": "0"},
+        "lstmfc, torch, fused kernels + Model.fit",
     ),
     "lstmfc_jax": ({"LSTMFC_BACKEND": "jax"}, "lstmfc, jax backend"),
     "native_torch": ({}, "native PyTorch loop (nn.LSTM)"),
@@ -195,6 +202,9 @@ def worker(name: str, warmup: int, epochs: int, batch: int) -> dict:
 
             out["backend"] += f" {torch.__version__} (threads {torch.get_num_threads()})"
             out["fused_cpu_rnn"] = fastrnn.status()
+            from lstmfc import fastfit
+
+            out["training_loop"] = fastfit.status()
         if name == "reference_tf":
             from keras.layers import LSTM, Dense, Dropout
             from keras.models import Sequential
@@ -330,11 +340,31 @@ def main(argv=None) -> dict:
                 f"{row['peak_rss_mib']:6.0f} MiB  {load0:.2f} / {load1:.2f}   "
                 f"[{row['backend']}]"
             )
+    rate = {k: r.get("windows_per_second") for k, r in doc["rows"].items()}
+    default = rate.get("lstmfc_default")
+    if default:
+        summary = {"lstmfc_default": round(default, 1), "target": TARGET}
+        summary["meets_target"] = default >= TARGET
+        for other in ("reference_tf", "native_torch"):
+            if rate.get(other):
+                summary[f"x_{other}"] = round(default / rate[other], 2)
+        doc["summary"] = summary
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
         n = next((r["train_windows"] for r in doc["rows"].values() if "train_windows" in r), 0)
         print(f"{n} training windows; windows/s of lstmfc rows include a validation pass")
+        if default:
+            vs = ", ".join(
+                f"{summary[f'x_{o}']:.2f}x {ROWS[o][1]}"
+                for o in ("reference_tf", "native_torch")
+                if f"x_{o}" in summary
+            )
+            verdict = "meets" if summary["meets_target"] else "is BELOW"
+            print(
+                f"lstmfc default path: {default:.0f} windows/s ({vs}); "
+                f"{verdict} the {TARGET:,} windows/s target"
+            )
     return doc
 
 

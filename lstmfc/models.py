@@ -308,10 +308,17 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
       by a later call with ``deterministic=False``; PyTorch docs, "Reproducibility");
     * tensorflow backend: ``tf.config.experimental.enable_op_determinism()`` (cannot
       be switched off again in the same process; TensorFlow docs, "Determinism").
+
+    On the torch and JAX backends TensorFlow is seeded only if something already
+    imported it (:func:`tensorflow_left_unloaded`).
     """
     keras = keras_module()
-    keras.utils.set_random_seed(int(seed))
     backend = keras.backend.backend()
+    if backend == "tensorflow":
+        keras.utils.set_random_seed(int(seed))
+    else:
+        with tensorflow_left_unloaded():
+            keras.utils.set_random_seed(int(seed))
     if backend == "torch":
         import torch
 
@@ -320,6 +327,40 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def tensorflow_left_unloaded():
+    """Keep Keras from importing TensorFlow only to ask whether it is installed.
+
+    Keras 3.15 tests ``tf.available`` (a lazy module that imports TensorFlow) in
+    ``keras.utils.set_random_seed`` and whenever it serialises a config
+    (``get_compile_config``, ``Model.save``; ``keras/src/saving/serialization_lib.py``)
+    to seed TensorFlow or to recognise TensorFlow objects. On the torch and JAX
+    backends that import costs ~470 MiB of memory and seconds of start-up for
+    nothing: while TensorFlow is not imported no TensorFlow object can exist and
+    nothing of ours draws from its generator. Inside this block the lazy module reads
+    as unavailable if TensorFlow is not imported yet; outside it nothing changes.
+    """
+    try:
+        from keras.src.utils import module_utils
+    except ImportError:  # private layout changed: leave Keras as it is
+        yield
+        return
+    lazy = getattr(module_utils, "tensorflow", None)
+    if (
+        "tensorflow" in sys.modules
+        or lazy is None
+        or getattr(lazy, "module", 1) is not None
+        or getattr(lazy, "_available", 1) is not None
+    ):
+        yield
+        return
+    lazy._available = False
+    try:
+        yield
+    finally:
+        lazy._available = None
 
 
 def set_threads(n: int | None) -> None:
@@ -498,6 +539,11 @@ def fit(
     reporter : object, optional
         Progress reporter, see :func:`_bridge_callback`.
 
+    Which loop runs: on the torch backend, :func:`lstmfc.fastfit.fit` (the same
+    arithmetic, callbacks and history as ``Model.fit`` without Keras's per-batch
+    Python overhead) whenever :func:`lstmfc.fastfit.problem` accepts the model;
+    otherwise, and on every other backend, Keras's ``Model.fit``.
+
     Returns
     -------
     FitResult
@@ -505,26 +551,47 @@ def fit(
     keras = keras_module()
     import numpy as np
 
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=int(patience), restore_best_weights=True
-    )
-    callbacks = [stopper, keras.callbacks.TerminateOnNaN()]
-    steps = int(math.ceil(len(x_train) / batch_size))
-    if reporter is not None:
-        callbacks.append(_bridge_callback(reporter, epochs, steps))
+    x_train = np.ascontiguousarray(x_train, dtype="float32")
+    y_train = np.ascontiguousarray(y_train, dtype="float32")
+    x_val = np.ascontiguousarray(x_val, dtype="float32")
+    y_val = np.ascontiguousarray(y_val, dtype="float32")
+    from lstmfc import fastfit
+
     t0 = time.perf_counter()
-    hist = model.fit(
-        np.asarray(x_train, dtype="float32"),
-        np.asarray(y_train, dtype="float32"),
-        validation_data=(np.asarray(x_val, dtype="float32"), np.asarray(y_val, dtype="float32")),
-        epochs=int(epochs),
-        batch_size=int(batch_size),
-        shuffle=bool(shuffle),
-        callbacks=callbacks,
-        verbose=0,
-    )
+    if fastfit.problem(model) is None:
+        loop = fastfit.fit(
+            model,
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            patience=int(patience),
+            shuffle=bool(shuffle),
+            reporter=reporter,
+        )
+        raw_history = loop.history
+    else:
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=int(patience), restore_best_weights=True
+        )
+        callbacks = [stopper, keras.callbacks.TerminateOnNaN()]
+        steps = int(math.ceil(len(x_train) / batch_size))
+        if reporter is not None:
+            callbacks.append(_bridge_callback(reporter, epochs, steps))
+        raw_history = model.fit(
+            x_train,
+            y_train,
+            validation_data=(x_val, y_val),
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            shuffle=bool(shuffle),
+            callbacks=callbacks,
+            verbose=0,
+        ).history
     seconds = time.perf_counter() - t0
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    history = {k: [float(v) for v in vals] for k, vals in raw_history.items()}
     val = history.get("val_loss", [])
     finite = [v for v in val if math.isfinite(v)]
     best_i = int(np.nanargmin(val)) if finite else len(val) - 1
@@ -558,13 +625,19 @@ def predict(model, x, batch_size: int = 256):
     x = np.asarray(x, dtype="float32")
     if len(x) == 0:
         return np.empty(0, dtype="float64")
+    keras_module()
+    from lstmfc import fastfit
+
+    if fastfit.problem(model, training=False) is None:  # torch: without predict()'s loop
+        return fastfit.predict(model, x, batch_size=batch_size)
     out = model.predict(x, batch_size=batch_size, verbose=0)
     return np.asarray(out, dtype="float64").reshape(-1)
 
 
 def save_model(model, path: str | os.PathLike) -> None:
     """Save ``model`` in the Keras 3 ``.keras`` zip format at ``path`` (must end in .keras)."""
-    model.save(str(path))
+    with tensorflow_left_unloaded():
+        model.save(str(path))
 
 
 def load_model_file(path: str | os.PathLike):
@@ -584,7 +657,8 @@ def load_model_file(path: str | os.PathLike):
     keras = keras_module()
     path = Path(path)
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        with tensorflow_left_unloaded():
+            return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises ValueError/TypeError/OSError/... on bad files
         reason = " ".join(str(exc).split())
         if len(reason) > 300:
@@ -614,6 +688,10 @@ def package_versions() -> dict[str, str]:
             from lstmfc import fastrnn
 
             out["fused_cpu_rnn"] = fastrnn.status()
+        from lstmfc import fastfit
+
+        loop = fastfit.status()
+        out["training_loop"] = "lstmfc.fastfit" if loop == "active" else f"Model.fit ({loop})"
     for name in (
         "lstmfc",
         "keras",
