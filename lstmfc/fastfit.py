@@ -99,8 +99,9 @@ def problem(model, training: bool = True) -> str | None:
 
     Besides :func:`status`, the model must be a single-input, single-output chain of
     built float32 ``LSTM`` / ``GRU`` / ``SimpleRNN`` (not stateful, no
-    ``return_state``), ``Dropout`` (no ``noise_shape``) and ``Dense`` layers, each fed
-    by the previous one; for training it must also be compiled with loss
+    ``return_state``), ``Dropout`` (no ``noise_shape``) and ``Dense`` layers on the
+    CPU, each fed by the previous one (on CUDA, Keras already runs cuDNN and this loop
+    is untested, so ``Model.fit`` trains there); for training it must also be compiled with loss
     ``mean_squared_error`` or ``binary_crossentropy``, no metrics but
     ``binary_accuracy`` and no ``add_loss`` terms. That is what
     :func:`lstmfc.models.build_model` makes (and what a bundle loads back to).
@@ -146,6 +147,13 @@ def _chain(model) -> list:
             raise _Unsupported(f"layer {layer.name!r} has a noise_shape")
         if kind in ("LSTM", "GRU", "SimpleRNN") and (layer.stateful or layer.return_state):
             raise _Unsupported(f"layer {layer.name!r} is stateful or returns its state")
+        for v in layer.weights:
+            device = getattr(getattr(v, "value", None), "device", None)
+            if device is not None and device.type != "cpu":
+                raise _Unsupported(
+                    f"layer {layer.name!r} lives on {device.type}; Keras's Model.fit "
+                    "(with cuDNN there) trains it"
+                )
         chain.append((kind, layer))
         prev = layer.output
     if outputs[0] is not prev:

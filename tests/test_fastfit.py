@@ -429,3 +429,14 @@ def test_tensorflow_left_unloaded_changes_nothing_outside_the_block():
     assert (
         cfg["loss"] == "mean_squared_error" and cfg["optimizer"]["config"]["global_clipnorm"] == 5
     )
+
+
+def test_weights_off_the_cpu_are_left_to_model_fit():
+    """On CUDA Keras already runs cuDNN and this loop is untested there: a weight that
+    is not on the CPU (a ``meta`` tensor stands in for a CUDA one) is refused."""
+    model = models.build_model(_spec())
+    assert fastfit.problem(model) is None
+    v = model.layers[-1].kernel
+    v._value = torch.nn.Parameter(torch.empty(tuple(v.shape), device="meta"))
+    msg = fastfit.problem(model)
+    assert msg is not None and "lives on meta" in msg
