@@ -1,10 +1,12 @@
 """Keras recurrent networks: build, fit, predict, save and (safely) load.
 
 This is the only module of lstmfc that imports Keras and its backends (TensorFlow,
-PyTorch, JAX; plus :mod:`lstmfc.fastrnn`, which it calls), and it does so lazily
-inside its functions (:func:`keras_module`), so ``import lstmfc.models`` is cheap and
-``lstmfc --help`` never pays for them. The backend is chosen by :func:`backend_choice`
-(default: torch with the fused CPU recurrent kernels of :mod:`lstmfc.fastrnn`).
+PyTorch, JAX; plus :mod:`lstmfc.fastrnn` and :mod:`lstmfc.fastfit`, which it calls),
+and it does so lazily inside its functions (:func:`keras_module`), so
+``import lstmfc.models`` is cheap and ``lstmfc --help`` never pays for them. The
+backend is chosen by :func:`backend_choice` (default: torch with the fused CPU
+recurrent kernels of :mod:`lstmfc.fastrnn`, trained by the lean loop of
+:mod:`lstmfc.fastfit`).
 
 The default network is the reference model of seed 004 ("Module 3 - Building an LSTM
 for Stock Prediction", Step 2)::
