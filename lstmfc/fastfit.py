@@ -100,10 +100,10 @@ def problem(model, training: bool = True) -> str | None:
     Besides :func:`status`, the model must be a single-input, single-output chain of
     built float32 ``LSTM`` / ``GRU`` / ``SimpleRNN`` (not stateful, no
     ``return_state``), ``Dropout`` (no ``noise_shape``) and ``Dense`` layers on the
-    CPU, each fed by the previous one (on CUDA, Keras already runs cuDNN and this loop
-    is untested, so ``Model.fit`` trains there); for training it must also be compiled with loss
-    ``mean_squared_error`` or ``binary_crossentropy``, no metrics but
-    ``binary_accuracy`` and no ``add_loss`` terms. That is what
+    CPU, each fed by the previous one (on CUDA, Keras already runs cuDNN and this
+    loop is untested, so ``Model.fit`` trains there). For training it must also be
+    compiled with loss ``mean_squared_error`` or ``binary_crossentropy``, no metrics
+    but ``binary_accuracy`` and no ``add_loss`` terms. That is what
     :func:`lstmfc.models.build_model` makes (and what a bundle loads back to).
     """
     why = status()
