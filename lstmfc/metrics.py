@@ -32,6 +32,7 @@ __all__ = [
     "binomial_test",
     "buy_and_hold",
     "diebold_mariano",
+    "diebold_mariano_differential",
     "direction_metrics",
     "directional_accuracy",
     "long_flat_backtest",
@@ -523,22 +524,75 @@ def diebold_mariano(
     ValueError
         Empty input, length mismatch, non-finite values, unknown ``loss``, ``horizon < 1``,
         or fewer forecasts than the correction needs (``n + 1 - 2h + h(h-1)/n <= 0`` or
-        ``n < 2``).
+        ``n < 2``); also when a loss overflows to infinity.
     """
-    from scipy import stats
-
     if loss not in _LOSSES:
         raise ValueError(f"unknown loss {loss!r}: use 'squared' or 'absolute'")
     h = int(horizon)
     if h < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
     y, f, b = _vectors(y_true=y_true, y_pred=y_pred, y_benchmark=y_benchmark)
-    n = y.size
+    lossf = _LOSSES[loss]
+    d = lossf(y - f) - lossf(y - b)
+    return diebold_mariano_differential(d, horizon=h, alpha=alpha, benchmark=benchmark, loss=loss)
+
+
+def diebold_mariano_differential(
+    d,
+    *,
+    horizon: int = 1,
+    alpha: float = 0.05,
+    benchmark: str = "naive",
+    loss: str = "squared",
+) -> SkillTest:
+    """Diebold-Mariano test (HLN-corrected) on a given loss-differential series.
+
+    The core of :func:`diebold_mariano`, for losses it does not compute itself (QLIKE on
+    variance forecasts, pinball loss ...). ``d_t = L_model,t - L_benchmark,t``; with
+    ``n`` values, ``d_bar = mean(d)`` and ``gamma_k`` the autocovariances of ``d`` for
+    ``k = 0..h-1``, ``DM = d_bar / sqrt((gamma_0 + 2 * sum_{k=1}^{h-1} gamma_k) / n)``
+    times the Harvey-Leybourne-Newbold factor ``sqrt((n + 1 - 2h + h(h-1)/n) / n)``,
+    compared with Student's t with ``n - 1`` degrees of freedom; Bartlett weights
+    ``1 - k/h`` when the truncated variance is not positive (Diebold & Mariano 1995,
+    JBES 13(3) 253-263; Harvey, Leybourne & Newbold 1997, IJF 13(2) 281-291; R
+    ``forecast::dm.test``). See :func:`diebold_mariano` for the full description.
+
+    Parameters
+    ----------
+    d : array_like, shape (n,)
+        Loss differential, model loss minus benchmark loss, per forecast date (negative
+        means the model did better that date).
+    horizon : int, default 1
+        Forecast horizon h in steps (sets the number of autocovariances, h - 1).
+    alpha : float, default 0.05
+        Significance level of the verdict (each one-sided test).
+    benchmark : str, default "naive"
+        Benchmark name used in the verdict.
+    loss : str, default "squared"
+        Name of the loss, recorded in ``details["loss"]`` only (any label, e.g.
+        ``"qlike"``).
+
+    Returns
+    -------
+    SkillTest
+        As :func:`diebold_mariano`.
+
+    Raises
+    ------
+    ValueError
+        Empty input, not 1-D, non-finite values, ``horizon < 1``, or fewer values than
+        the correction needs (``n + 1 - 2h + h(h-1)/n <= 0`` or ``n < 2``).
+    """
+    h = int(horizon)
+    if h < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    d = _vector("d", d)
+    n = d.size
     factor_sq = (n + 1 - 2 * h + h * (h - 1) / n) / n
     if n < 2 or factor_sq <= 0:
         raise ValueError(f"too few forecasts ({n}) for a Diebold-Mariano test at horizon {h}")
-    lossf = _LOSSES[loss]
-    d = lossf(y - f) - lossf(y - b)
+    from scipy import stats
+
     d_bar = float(np.mean(d))
     dev = d - d_bar
     gamma = np.array([np.dot(dev[k:], dev[: n - k]) / n for k in range(min(h, n))])
