@@ -8,6 +8,7 @@ sees either the old file or the complete new one, never a partial file. This is 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -118,3 +119,16 @@ def atomic_symlink(link: str | os.PathLike, points_to: str) -> None:
     os.symlink(points_to, tmp)
     os.replace(tmp, link)
     _fsync_dir(link.parent)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes (streamed, so any size).
+
+    The one checksum helper of lstmfc: raw series, prepared files, bundle files and
+    backtest models are all recorded and verified with it.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -143,6 +143,12 @@ def warmup_rows(features: str | Iterable[str]) -> int:
 
 def _raw_column(raw: pd.DataFrame, col: str, feature: str) -> np.ndarray:
     if col not in raw.columns:
+        if not any(c in raw.columns for c in ("open", "high", "low")):
+            usable = [n for n, need in _NEEDS.items() if all(c in raw.columns for c in need)]
+            raise DataError(
+                f"feature {feature!r} needs the {col!r} column, which this close-only series "
+                f"does not have (features it supports: {', '.join(usable) or 'none'})"
+            )
         raise DataError(f"raw data has no {col!r} column (needed by feature {feature!r})")
     values = raw[col].to_numpy(dtype="float64", copy=True)
     bad = ~np.isfinite(values)

@@ -2,7 +2,9 @@
 
 * ``sample`` / ``csv``: the whole series is read, validated and written (atomically).
   If the stored file already holds exactly the same bars from the same source, it is
-  left byte-identical (so re-running a cron job on the sample changes nothing).
+  left byte-identical (so re-running a cron job on the sample changes nothing). A CSV
+  may be a close-only series (dates and closes, e.g. a FRED export; see
+  :func:`lstmfc.sources.parse_price_csv`): it is stored with the columns it has.
 * ``yahoo``: the first fetch downloads the full history (or ``--start``..``--end``;
   ``--start`` or ``--refresh`` on a stored ticker downloads again and replaces it).
   Later fetches ask only for the days after the last stored date, plus that last
@@ -23,6 +25,8 @@
     (:data:`ADJUSTED_TOL`) is refused with the same advice (``--refresh``).
 
   Days before the overlap day are otherwise never rewritten; new days are appended.
+  A stored series from another source (a CSV, close-only or not, or a sample) is
+  never extended from Yahoo: the update is refused and ``--refresh`` replaces it.
 
 Validation runs before any write; on any error nothing is written and an existing
 file stays byte-identical.
@@ -39,7 +43,7 @@ from lstmfc import sources
 from lstmfc.config import Workspace, normalize_ticker
 from lstmfc.errors import DataError, LstmfcError, UsageError
 from lstmfc.store import read_raw, write_raw
-from lstmfc.validate import validate_ohlcv
+from lstmfc.validate import is_close_only, validate_ohlcv
 
 #: Largest relative change of the overlap day's close taken as a late correction
 #: (auto_adjust=False). Splits change it by a third (3:2) or more.
@@ -51,9 +55,15 @@ ADJ_FACTOR_TOL = 1e-6
 
 
 def _summary(
-    ws: Workspace, t: str, frame: pd.DataFrame, source: str, status: str, new_rows: int
+    ws: Workspace,
+    t: str,
+    frame: pd.DataFrame,
+    source: str,
+    status: str,
+    new_rows: int,
+    prov: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    out = {
         "ticker": t,
         "rows": int(len(frame)),
         "first": frame.index[0].strftime("%Y-%m-%d"),
@@ -63,6 +73,10 @@ def _summary(
         "status": status,
         "new_rows": int(new_rows),
     }
+    if source == "csv":
+        out["close_only"] = bool(is_close_only(frame))
+        out["dropped_missing"] = int((prov or {}).get("dropped_missing", 0))
+    return out
 
 
 def _same_bars(a: pd.DataFrame, b: pd.DataFrame) -> bool:
@@ -119,7 +133,10 @@ def fetch_ticker(
     -------
     dict
         ``ticker, rows, first, last, path, source, status`` (``written`` | ``updated`` |
-        ``unchanged`` | ``up to date``) and ``new_rows``.
+        ``unchanged`` | ``up to date``) and ``new_rows``; for ``source="csv"`` also
+        ``close_only`` (the file had no Open/High/Low: only ``close`` [``volume``,
+        ``adj_close``] are stored) and ``dropped_missing`` (rows dropped because their
+        price was missing, e.g. FRED's ``.``; 0 normally).
 
     Raises
     ------
@@ -154,9 +171,9 @@ def fetch_ticker(
             and stored_prov.get("file_sha256") == prov.get("file_sha256")
             and _same_bars(stored, frame)
         ):
-            return _summary(ws, t, stored, source, "unchanged", 0)
+            return _summary(ws, t, stored, source, "unchanged", 0, prov)
         write_raw(target, frame, prov)
-        return _summary(ws, t, frame, source, "written", len(frame))
+        return _summary(ws, t, frame, source, "written", len(frame), prov)
 
     incremental = stored is not None and not refresh and start is None
     if incremental:

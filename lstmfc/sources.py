@@ -7,7 +7,9 @@ Each reader returns ``(frame, provenance)``: a validated OHLCV frame in the layo
 * ``sample``: real daily OHLCV bundled in the package (``lstmfc/samples``), offline;
 * ``csv``: a file in the Yahoo Finance export layout
   ``Date,Open,High,Low,Close,Adj Close,Volume`` (``Adj Close`` optional, names
-  case-insensitive).
+  case-insensitive), or a close-only series: dates plus ``Close`` and/or ``Adj Close``
+  (optionally ``Volume``), or a FRED export (a date column and one value column);
+  see :func:`parse_price_csv`.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lstmfc.atomic import sha256_file
 from lstmfc.errors import DataError, TemporaryFailure, UsageError
-from lstmfc.store import file_sha256
+from lstmfc.store import BAR_COLUMNS, CLOSE_ONLY_COLUMNS
 from lstmfc.validate import validate_ohlcv
 
 SOURCES = ("yahoo", "sample", "csv")
@@ -125,7 +128,7 @@ def read_sample(ticker: str, start: str | None = None, end: str | None = None):
     ref = resources.files("lstmfc").joinpath(f"samples/{info['file']}")
     with resources.as_file(ref) as path:
         frame = parse_yahoo_csv(path, label=f"sample {ticker.upper()}")
-        sha = file_sha256(path)
+        sha = sha256_file(path)
     frame = clip_dates(frame, start, end, ticker.upper())
     return frame, {
         "source": "sample",
@@ -152,18 +155,77 @@ _COLUMN_NAMES = {
 }
 
 
-def parse_yahoo_csv(path: str | Path, label: str | None = None) -> pd.DataFrame:
-    """Parse a Yahoo-export CSV into a validated OHLCV frame.
+#: Headers (normalised: lower case, single spaces) taken as the date column: Yahoo's
+#: ``Date`` and FRED's ``observation_date`` (fredgraph.csv) / ``DATE`` (older exports).
+_DATE_NAMES = ("date", "observation_date")
+#: Cells taken as "no value" in a close-only file (compared lower-case, stripped):
+#: FRED writes ``.`` for a day without an observation, newer FRED downloads and
+#: spreadsheets leave the cell empty, Yahoo writes ``null``.
+_MISSING_CELLS = frozenset({"", ".", "null", "nan", "na", "n/a", "#n/a"})
+_CLOSE_ONLY_HINT = "a close-only file has Date, Close and/or Adj Close, and optionally Volume"
 
-    Accepts ``Date,Open,High,Low,Close,Adj Close,Volume`` in any letter case and column
-    order, ``Adj Close`` optional; dates as ``YYYY-MM-DD`` (Yahoo) or ``M/D/YYYY``; a
-    ``.gz`` file is decompressed.
+
+def _header_key(name: Any) -> str:
+    return " ".join(str(name).strip().lstrip("\ufeff").lower().split())
+
+
+def _blank_filler(name: Any, values: pd.Series) -> bool:
+    """A column pandas named ``Unnamed: N`` (empty header) with only empty cells.
+
+    Spreadsheets write one when every line ends in a comma; it carries no data.
+    """
+    return str(name).startswith("Unnamed:") and bool((values.str.strip() == "").all())
+
+
+def parse_price_csv(path: str | Path, label: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Parse a CSV of daily prices into a validated frame (layout of :mod:`lstmfc.store`).
+
+    Three layouts are recognised from the header (names case-insensitive, any column
+    order; dates ``YYYY-MM-DD`` or ``M/D/YYYY``; a ``.gz`` file is decompressed):
+
+    ``ohlcv``
+        The Yahoo Finance export ``Date,Open,High,Low,Close,Adj Close,Volume``
+        (``Adj Close`` optional). Any of ``Open/High/Low`` makes the file this layout,
+        so all of ``Open, High, Low, Close, Volume`` are then required (a file with
+        Open and Close only is refused naming ``high``). Other columns are ignored, and
+        a missing value (``null``, empty) is refused with its column and date.
+    ``close``
+        A date column and ``Close`` and/or ``Adj Close``, optionally ``Volume``, none of
+        ``Open/High/Low``: a close-only series. With ``Adj Close`` alone, it becomes
+        the ``close`` column (dividend-adjusted; recorded). Any other column is refused.
+    ``fred``
+        A date column (``DATE``, ``observation_date``, ``Date``) and exactly one
+        other column of any name (``SP500``, ``DEXUSEU``), as FRED exports a series
+        (https://fred.stlouisfed.org, "Download Data", CSV); it becomes ``close``.
+        Two or more such columns are refused, listing them.
+
+    In a close-only file (``close`` and ``fred`` layouts), a row whose prices are all
+    missing (``.`` as FRED writes a holiday, an empty cell as newer FRED downloads and
+    spreadsheets write it, ``null``, ``NaN``, ``NA``, ``#N/A``) is dropped and counted:
+    such a day simply has no observation, like a weekend, and the count is reported
+    and stored in the provenance. A file with no price left is refused.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV (or ``.csv.gz``) file.
+    label : str, optional
+        Name used in messages; default the file name.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        The validated frame (OHLCV bars, or close-only ``close [volume] [adj_close]``),
+        and facts about the file: ``layout`` (``ohlcv`` | ``close`` | ``fred``),
+        ``close_only`` (bool), ``close_from`` (the header the ``close`` column came
+        from) and ``dropped_dates`` (``DatetimeIndex`` of the rows dropped as missing).
 
     Raises
     ------
     DataError
-        Missing file, binary or non-CSV content, unparseable dates, or any rule of
-        :func:`lstmfc.validate.validate_ohlcv`.
+        Missing file, binary or non-CSV content, no date column, unparseable dates,
+        a layout that fits none of the above, no price left after dropping missing
+        rows, or any rule of :func:`lstmfc.validate.validate_ohlcv`; one line.
     """
     path = Path(path)
     label = label or path.name
@@ -188,19 +250,60 @@ def parse_yahoo_csv(path: str | Path, label: str | None = None) -> pd.DataFrame:
     ) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{label}: not a readable CSV file ({reason})") from None
-    rename = {}
+    header: dict[str, str] = {}  # stored name -> the file's header
+    unknown: list[str] = []
     for c in frame.columns:
-        key = " ".join(str(c).strip().lstrip("\ufeff").lower().split())
-        if key in _COLUMN_NAMES:
-            rename[c] = _COLUMN_NAMES[key]
-    frame = frame.rename(columns=rename)
-    if "date" not in frame.columns:
+        key = _header_key(c)
+        name = "date" if key in _DATE_NAMES else _COLUMN_NAMES.get(key)
+        if name is None:
+            if not _blank_filler(c, frame[c]):
+                unknown.append(str(c))
+        elif name in header:
+            raise DataError(f"{label}: columns {header[name]!r} and {c!r} both mean {name!r}")
+        else:
+            header[name] = str(c)
+    frame = frame.rename(columns={v: k for k, v in header.items()})
+    if "date" not in header:
         raise DataError(
             f"{label}: missing required column 'Date' (expected the Yahoo export layout "
             "Date,Open,High,Low,Close,Adj Close,Volume)"
         )
     if len(frame) == 0:
         raise DataError(f"{label}: no rows of data")
+
+    close_from = None
+    if any(c in header for c in BAR_COLUMNS):
+        layout = "ohlcv"
+        close_from = header.get("close")
+    elif "close" in header or "adj_close" in header:
+        layout = "close"
+        if unknown:
+            cols = ", ".join(repr(c) for c in unknown)
+            s = "s" if len(unknown) > 1 else ""
+            raise DataError(f"{label}: unrecognised column{s} {cols} ({_CLOSE_ONLY_HINT})")
+        close_from = header.get("close", header.get("adj_close"))
+    else:
+        layout = "fred"
+        if not unknown:
+            raise DataError(
+                f"{label}: no price column (expected Close, Adj Close, Open/High/Low/Close, "
+                "or one value column as in a FRED export)"
+            )
+        if len(unknown) > 1:
+            cols = ", ".join(repr(c) for c in unknown)
+            raise DataError(
+                f"{label}: {len(unknown)} unrecognised value columns {cols} (a close-only "
+                "file needs a Close or Adj Close column, or exactly one value column as in "
+                "a FRED export)"
+            )
+        close_from = unknown[0]
+        frame = frame.rename(columns={close_from: "close"})
+    close_only = layout != "ohlcv"
+    if close_only:
+        frame = frame[[c for c in CLOSE_ONLY_COLUMNS + ("date",) if c in frame.columns]]
+        if "close" not in frame.columns:  # Adj Close alone: it is the close
+            frame = frame.rename(columns={"adj_close": "close"})
+
     raw_dates = frame["date"].astype(str).str.strip()
     dates = pd.to_datetime(raw_dates, format="%Y-%m-%d", errors="coerce")
     if dates.isna().any():
@@ -213,30 +316,92 @@ def parse_yahoo_csv(path: str | Path, label: str | None = None) -> pd.DataFrame:
         )
     frame = frame.drop(columns=["date"])
     frame.index = pd.DatetimeIndex(dates.to_numpy(), name="date")
-    # Yahoo exports write missing values as "null"
-    frame = frame.replace({"null": np.nan, "": np.nan, "NaN": np.nan, "nan": np.nan})
-    return validate_ohlcv(frame, label)
+    names: dict[str, str] = {}
+    dropped = pd.DatetimeIndex([], name="date")
+    if close_only:
+        blank = frame.apply(lambda col: col.str.strip().str.lower().isin(_MISSING_CELLS))
+        prices = [c for c in ("close", "adj_close") if c in frame.columns]
+        gone = blank[prices].all(axis=1).to_numpy()
+        if gone.all():
+            raise DataError(
+                f"{label}: every {close_from} value is missing ({len(frame)} rows of '.' or "
+                "empty cells); no prices to import"
+            )
+        dropped = frame.index[gone]
+        frame = frame.loc[~gone].mask(blank.loc[~gone])
+        if close_from != header.get("close"):  # messages name the file's column
+            names["close"] = close_from
+    else:
+        # Yahoo exports write missing values as "null"
+        frame = frame.replace({"null": np.nan, "": np.nan, "NaN": np.nan, "nan": np.nan})
+    frame = validate_ohlcv(frame, label, names)
+    return frame, {
+        "layout": layout,
+        "close_only": close_only,
+        "close_from": close_from,
+        "dropped_dates": dropped,
+    }
+
+
+def parse_yahoo_csv(path: str | Path, label: str | None = None) -> pd.DataFrame:
+    """The validated frame of :func:`parse_price_csv` (any of its layouts).
+
+    Raises
+    ------
+    DataError
+        As :func:`parse_price_csv`.
+    """
+    return parse_price_csv(path, label)[0]
 
 
 def read_csv(path: str | Path, start: str | None = None, end: str | None = None):
-    """Read a Yahoo-export CSV file (see :func:`parse_yahoo_csv`).
+    """Read a CSV of daily prices (layouts of :func:`parse_price_csv`).
+
+    Parameters
+    ----------
+    path : str or Path
+    start, end : str, optional
+        Inclusive ISO date bounds.
 
     Returns
     -------
     (pandas.DataFrame, dict)
-        Provenance has the file name, its sha256 and ``adjusted`` = False (the OHLC
-        columns of a Yahoo export are not dividend-adjusted; ``Adj Close`` is kept).
+        Provenance: ``source`` = ``csv``, the file name, path and sha256; ``layout``
+        (``ohlcv`` | ``close`` | ``fred``); ``columns`` (the stored columns);
+        ``close_only``; ``close_from`` (the file's column that became ``close``);
+        ``dropped_missing`` (rows between ``start`` and ``end`` dropped because their
+        price was missing, 0 for the ``ohlcv`` layout); ``adjusted``: False (the OHLC
+        columns of a Yahoo export are not dividend-adjusted; ``Adj Close`` is kept),
+        True when the close came from ``Adj Close`` alone.
+
+    Raises
+    ------
+    DataError, UsageError
+        As :func:`parse_price_csv` and :func:`clip_dates`.
     """
     path = Path(path)
-    frame = parse_yahoo_csv(path)
+    frame, info = parse_price_csv(path)
     frame = clip_dates(frame, start, end, path.name)
+    dropped = info["dropped_dates"]
+    s, e = parse_day(start, "--start"), parse_day(end, "--end")
+    keep = np.ones(len(dropped), dtype=bool)
+    if s is not None:
+        keep &= dropped >= s
+    if e is not None:
+        keep &= dropped <= e
+    adjusted = _header_key(info["close_from"] or "") in ("adj close", "adj_close", "adjclose")
     return frame, {
         "source": "csv",
         "file": path.name,
         "file_path": str(path.resolve()),
-        "file_sha256": file_sha256(path),
+        "file_sha256": sha256_file(path),
         "auto_adjust": False,
-        "adjusted": False,
+        "adjusted": adjusted,
+        "layout": info["layout"],
+        "columns": list(frame.columns),
+        "close_only": info["close_only"],
+        "close_from": info["close_from"],
+        "dropped_missing": int(keep.sum()),
         "fetched_at": _now_utc(),
     }
 

@@ -4,17 +4,29 @@ Frame layout (the one contract every module relies on)
 ------------------------------------------------------
 * index: ``DatetimeIndex`` named ``date``, tz-naive, normalised to midnight (exchange
   session dates), strictly increasing, unique;
-* columns, in this order: ``open``, ``high``, ``low``, ``close`` (float64, currency of
-  the listing), ``volume`` (float64, shares or contracts; 0 is valid) and, when the
-  source has it, ``adj_close`` (float64).
+* columns, in this order, each present or absent as a whole (never NaN-filled):
+
+  - ``open``, ``high``, ``low``: float64, currency of the listing; all three or none;
+  - ``close``: float64, currency; always present;
+  - ``volume``: float64, shares or contracts (0 is valid); always present with
+    ``open/high/low``, optional without them;
+  - ``adj_close``: float64, currency, when the source has it.
+
+  Two shapes result: *OHLCV bars* (``open high low close volume [adj_close]``: Yahoo,
+  the bundled samples, a Yahoo-export CSV) and *close-only series* (``close
+  [volume] [adj_close]``: a CSV of dates and closes, e.g. a FRED export). Features
+  that need ``open/high/low`` or ``volume`` refuse a series without them
+  (:func:`lstmfc.features.build_features`).
 
 Provenance (source, fetch time, yfinance version, whether prices are adjusted ...) is
-stored as JSON in the Parquet schema metadata under the key ``lstmfc``.
+stored as JSON in the Parquet schema metadata under the key ``lstmfc``; a CSV import
+also records ``layout``, ``columns`` (stored columns), ``close_only`` and
+``dropped_missing`` (rows without a price that were dropped, see
+:func:`lstmfc.sources.parse_price_csv`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,8 +34,14 @@ from typing import Any
 from lstmfc.atomic import atomic_path
 from lstmfc.errors import DataError
 
+#: Every column of OHLCV bars, in stored order.
 OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
+#: Columns stored after :data:`OHLCV_COLUMNS` when the source has them.
 OPTIONAL_COLUMNS = ("adj_close",)
+#: The bar columns a close-only series lacks (all three present, or none).
+BAR_COLUMNS = ("open", "high", "low")
+#: The columns of a close-only series, in stored order (only ``close`` is required).
+CLOSE_ONLY_COLUMNS = ("close", "volume", "adj_close")
 _META_KEY = b"lstmfc"
 
 
@@ -77,12 +95,3 @@ def read_raw(path: str | Path):
     frame = table.to_pandas()
     frame.index.name = "date"
     return frame, provenance
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (streams, so any size)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -63,6 +63,7 @@ import pandas as pd
 from lstmfc.config import Workspace, normalize_ticker
 from lstmfc.errors import ArtifactError, DataError, UsageError
 from lstmfc.features import (
+    DEFAULT_FEATURES,
     _iso,
     build_features,
     build_targets,
@@ -363,6 +364,100 @@ def _check_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
+# ------------------------------------------------- scaling and windows (shared)
+def fit_scaler(
+    x: np.ndarray, first: int, last: int, names: Sequence[str], dates=None
+) -> MinMaxParams:
+    """Fit the MinMax scaler on feature rows ``first .. last`` (inclusive) only.
+
+    The one place where lstmfc fits an input scaler: ``prepare`` calls it with
+    :func:`scaler_fit_rows`, each backtest fit with its own training rows.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_rows, n_features)
+        Unscaled features (feature units).
+    first, last : int
+        Rows the scaler may see (the rows feeding the training windows).
+    names : sequence of str
+        Feature names (messages, the stored parameters).
+    dates : sequence of dates, shape (n_rows,), or None
+        Row dates (messages); None names row numbers instead.
+
+    Raises
+    ------
+    DataError
+        A feature has zero range in those rows (the message names it, the dates and
+        its constant value).
+    """
+    fit = np.asarray(x[first : last + 1], dtype="float64")
+    try:
+        return MinMaxParams.fit(fit, names)
+    except DataError:
+        j = int(np.argmin(fit.max(axis=0) - fit.min(axis=0)))
+        where = (
+            f"rows {first} to {last}"
+            if dates is None
+            else f"{_iso(dates[first])} to {_iso(dates[last])}"
+        )
+        raise DataError(
+            f"feature {names[j]!r} has zero range in the training rows "
+            f"({where}, all {fit[0, j]:g}); remove it from --features"
+        ) from None
+
+
+def scale(x: np.ndarray, scaler: MinMaxParams) -> np.ndarray:
+    """``x`` ``(n_rows, n_features)`` scaled with ``scaler``, C-contiguous float32."""
+    return np.ascontiguousarray(scaler.transform(np.asarray(x, dtype="float64")), dtype="float32")
+
+
+def cut_windows(values: np.ndarray, lookback: int, first_end: int, last_end: int) -> np.ndarray:
+    """Windows ending at rows ``first_end .. last_end`` of ``values`` (a read-only view).
+
+    Window ``i`` is ``values[r-L+1 : r+1]`` with ``r = first_end + i``; the result has
+    shape ``(last_end - first_end + 1, lookback, n_features)`` and shares memory with
+    ``values`` (``numpy.lib.stride_tricks.sliding_window_view``): no copy.
+    """
+    view = np.lib.stride_tricks.sliding_window_view(values, lookback, axis=0)
+    # view[k] covers rows k .. k+L-1, shape (n_features, L) -> (L, n_features)
+    return view[first_end - lookback + 1 : last_end - lookback + 2].transpose(0, 2, 1)
+
+
+def out_of_range_share(scaled: np.ndarray, eps: float = 1e-6) -> float | None:
+    """Share of scaled input values outside the training range ``[0, 1]``.
+
+    ``scaled``: any array of MinMax-scaled values (rows x features, or windows).
+    Values beyond ``1 + eps`` or below ``-eps`` count (``eps`` absorbs float32
+    rounding of the training extremes). ``None`` for an empty array. A large share
+    means the network is asked to extrapolate, the "raw price saturation" failure of
+    level inputs once prices leave their training range.
+    """
+    a = np.asarray(scaled)
+    if a.size == 0:
+        return None
+    return float(np.mean((a > 1.0 + eps) | (a < -eps)))
+
+
+def target_frame(close, horizon: int):
+    """The prepared target rows of a close series: ``close`` plus :func:`build_targets`.
+
+    Parameters
+    ----------
+    close : pandas.Series
+        Closes (currency) indexed by date, increasing.
+    horizon : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TARGET_COLUMNS`, one row per input row (the last ``horizon``
+        rows have no target).
+    """
+    targets = build_targets(close, horizon)
+    targets.insert(0, "close", close.to_numpy(dtype="float64"))
+    return targets
+
+
 # ------------------------------------------------------------------ prepare
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
@@ -390,7 +485,7 @@ def prepare(
     ticker: str,
     lookback: int = DEFAULT_LOOKBACK,
     horizon: int = DEFAULT_HORIZON,
-    features: str | Sequence[str] = ("close",),
+    features: str | Sequence[str] = DEFAULT_FEATURES,
     split: str | Sequence[float] = DEFAULT_SPLIT,
 ) -> dict[str, Any]:
     """Build ``data/prepared/<TICKER>/`` from ``data/raw/<TICKER>.parquet``.
@@ -402,18 +497,21 @@ def prepare(
     ticker : str
         Ticker whose raw series was stored by ``lstmfc fetch``.
     lookback : int
-        ``L``, rows per window (default 60, "a quarter", seed 001 exercise 2).
+        ``L``, rows per window (default 60, about a quarter of sessions).
     horizon : int
         ``h``, rows between a window's last row and its target (default 1).
     features : str or sequence of str
-        Feature-set names (:data:`lstmfc.features.FEATURE_SETS`), default ``close``.
+        Feature-set names (:data:`lstmfc.features.FEATURE_SETS`), default
+        :data:`lstmfc.features.DEFAULT_FEATURES`.
     split : str or sequence of float
-        Train/val/test fractions of the windows, default 0.70/0.15/0.15 (seed 004).
+        Train/val/test fractions of the windows, default 0.70/0.15/0.15.
 
     Returns
     -------
     dict
-        The ``prepare.json`` document (see docs/readme-prepare.md for every key).
+        The ``prepare.json`` document (docs/preparing.md lists every key). Besides the
+        split, scaler and provenance it records, per split, ``out_of_range_share``: the
+        share of the split's scaled input values outside the training range [0, 1].
 
     Raises
     ------
@@ -430,8 +528,8 @@ def prepare(
     :func:`lstmfc.atomic.replace_dir`: readers see the old or the new dataset, never
     a mix, and a failure leaves the old one in place.
     """
-    from lstmfc.atomic import replace_dir
-    from lstmfc.store import file_sha256, read_raw
+    from lstmfc.atomic import sha256_file
+    from lstmfc.store import read_raw
 
     t = normalize_ticker(ticker)
     lookback = _check_int("lookback", lookback)
@@ -443,7 +541,7 @@ def prepare(
     raw_path = ws.raw_path(t)
     if not raw_path.is_file():
         raise DataError(f"no data for {t}; run `lstmfc fetch {t}` first")
-    raw_sha = file_sha256(raw_path)
+    raw_sha = sha256_file(raw_path)
     raw, _prov = read_raw(raw_path)
 
     warm = warmup_rows(feats)
@@ -459,35 +557,11 @@ def prepare(
 
     fit_first, fit_last = scaler_fit_rows(plan)
     x = frame.to_numpy(dtype="float64")
-    try:
-        scaler = MinMaxParams.fit(x[fit_first : fit_last + 1], names)
-    except DataError:
-        fit = x[fit_first : fit_last + 1]
-        j = int(np.argmin(fit.max(axis=0) - fit.min(axis=0)))
-        raise DataError(
-            f"feature {names[j]!r} has zero range in the training rows "
-            f"({_iso(frame.index[fit_first])} to {_iso(frame.index[fit_last])}, "
-            f"all {fit[0, j]:g}); remove it from --features"
-        ) from None
-    scaled = pd.DataFrame(scaler.transform(x).astype("float32"), index=frame.index, columns=names)
+    scaler = fit_scaler(x, fit_first, fit_last, names, frame.index)
+    scaled = pd.DataFrame(scale(x, scaler), index=frame.index, columns=names)
     scaled.index.name = "date"
+    targets = target_frame(raw["close"].iloc[warmup:], horizon)
 
-    close = raw["close"].iloc[warmup:]
-    targets = build_targets(close, horizon)
-    targets.insert(0, "close", close.to_numpy(dtype="float64"))
-
-    split_doc = {}
-    for name in SPLITS:
-        first, last = plan.end_rows(name)
-        split_doc[name] = {
-            "n": plan.counts[SPLITS.index(name)],
-            "start": _iso(frame.index[first + horizon]),
-            "end": _iso(frame.index[last + horizon]),
-            "first_row": first,
-            "last_row": last,
-            "first_window_end": _iso(frame.index[first]),
-            "last_window_end": _iso(frame.index[last]),
-        }
     meta: dict[str, Any] = {
         "ticker": t,
         "lookback": lookback,
@@ -496,7 +570,7 @@ def prepare(
         "feature_names": names,
         "split_fractions": list(fractions),
         "n_windows": plan.n_windows,
-        "split": split_doc,
+        "split": _split_doc(plan, frame.index, scaled.to_numpy()),
         "scaler": {
             **scaler.to_json(),
             "fit_rows": [fit_first, fit_last],
@@ -517,16 +591,43 @@ def prepare(
         "versions": _versions(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    _write_prepared(ws.prepared_path(t), scaled, targets, meta)
+    return meta
 
-    target = ws.prepared_path(t)
+
+def _split_doc(plan: SplitPlan, dates, scaled: np.ndarray) -> dict[str, Any]:
+    """``prepare.json``'s ``split`` entry: counts, target dates, end rows, and the
+    share of each split's scaled input values (rows ``first - L + 1 .. last``)
+    outside the training range (:func:`out_of_range_share`)."""
+    out = {}
+    h, lb = plan.horizon, plan.lookback
+    for name in SPLITS:
+        first, last = plan.end_rows(name)
+        out[name] = {
+            "n": plan.counts[SPLITS.index(name)],
+            "start": _iso(dates[first + h]),
+            "end": _iso(dates[last + h]),
+            "first_row": first,
+            "last_row": last,
+            "first_window_end": _iso(dates[first]),
+            "last_window_end": _iso(dates[last]),
+            "out_of_range_share": out_of_range_share(scaled[first - lb + 1 : last + 1]),
+        }
+    return out
+
+
+def _write_prepared(target: Path, scaled, targets, meta: dict[str, Any]) -> None:
+    """Write the three files into a temporary folder and swap it in at ``target``."""
+    from lstmfc.atomic import replace_dir, sha256_file
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{t}.", suffix=".tmp", dir=target.parent))
+    build = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         scaled.to_parquet(build / FEATURES_FILE, engine="pyarrow")
         targets.to_parquet(build / TARGETS_FILE, engine="pyarrow")
         meta["files"] = {
-            FEATURES_FILE: file_sha256(build / FEATURES_FILE),
-            TARGETS_FILE: file_sha256(build / TARGETS_FILE),
+            FEATURES_FILE: sha256_file(build / FEATURES_FILE),
+            TARGETS_FILE: sha256_file(build / TARGETS_FILE),
         }
         (build / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         _fsync_tree(build)
@@ -534,7 +635,6 @@ def prepare(
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise
-    return meta
 
 
 def _too_short(t, need, got, lookback, horizon, warm, fractions) -> str:
@@ -614,10 +714,7 @@ class Prepared:
         (``np.array(w)``) only if you need a writeable array.
         """
         s = self.meta["split"][SPLITS[_split_index(split)]]
-        lb = self.lookback
-        view = np.lib.stride_tricks.sliding_window_view(self._values, lb, axis=0)
-        # view[k] covers rows k .. k+L-1, shape (n_features, L) -> (L, n_features)
-        return view[s["first_row"] - lb + 1 : s["last_row"] - lb + 2].transpose(0, 2, 1)
+        return cut_windows(self._values, self.lookback, s["first_row"], s["last_row"])
 
     def split_targets(self, split: str) -> pd.DataFrame:
         """Target rows aligned 1:1 with :meth:`windows` (index = window end date ``t``).
@@ -631,10 +728,10 @@ class Prepared:
 
     def is_stale(self, ws: Workspace) -> bool:
         """True if ``data/raw/<TICKER>.parquet`` changed since this dataset was made."""
-        from lstmfc.store import file_sha256
+        from lstmfc.atomic import sha256_file
 
         path = ws.home / self.meta["raw"]["path"]
-        return not path.is_file() or file_sha256(path) != self.meta["raw"]["sha256"]
+        return not path.is_file() or sha256_file(path) != self.meta["raw"]["sha256"]
 
 
 def load_prepared(ws: Workspace, ticker: str) -> Prepared:
@@ -646,7 +743,7 @@ def load_prepared(ws: Workspace, ticker: str) -> Prepared:
         If the folder is missing ("run `lstmfc prepare TICKER`"), or a file is
         missing, unreadable, fails its sha256 or does not match ``prepare.json``.
     """
-    from lstmfc.store import file_sha256
+    from lstmfc.atomic import sha256_file
 
     t = normalize_ticker(ticker)
     folder = ws.prepared_path(t)
@@ -675,7 +772,7 @@ def load_prepared(ws: Workspace, ticker: str) -> Prepared:
         path = folder / name
         if not path.is_file():
             raise corrupt(f"{name} missing")
-        if name in checksums and file_sha256(path) != checksums[name]:
+        if name in checksums and sha256_file(path) != checksums[name]:
             raise corrupt(f"{name} checksum mismatch")
         try:
             frames[name] = pd.read_parquet(path, engine="pyarrow")

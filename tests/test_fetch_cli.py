@@ -355,7 +355,7 @@ def test_tickers_file(workspace, fake_yf, tmp_path):
             ["SP500", "--source", "sample", "--start", "2018-02-01", "--end", "2018-01-01"],
             "--start 2018-02-01 is after --end 2018-01-01",
         ),
-        ([], "no tickers given (name them or use --tickers-file)"),
+        ([], "give at least one TICKER or --tickers-file FILE"),
     ],
     ids=[
         "csv-no-path",

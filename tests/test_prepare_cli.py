@@ -27,9 +27,9 @@ def test_prepare_prints_split_table(workspace):
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "ABC: 370 windows of 30 rows x 1 features, horizon 1" in out
-    assert "│ train │     259 │ 70.0% │ 2020-02-12   │ 2021-02-08  │         29..287 │" in out
-    assert "│ val   │      55 │ 14.9% │ 2021-02-09   │ 2021-04-26  │        288..342 │" in out
-    assert "│ test  │      56 │ 15.1% │ 2021-04-27   │ 2021-07-13  │        343..398 │" in out
+    assert "│ train │     259 │ 70.0% │  2020-02-12 │  2021-02-08 │  29..287 │        0.0% │" in out
+    assert "│ val   │      55 │ 14.9% │  2021-02-09 │  2021-04-26 │ 288..342 │        4.8% │" in out
+    assert "│ test  │      56 │ 15.1% │  2021-04-27 │  2021-07-13 │ 343..398 │       11.8% │" in out
     assert "rows 0..287" in out and "data_max" in out
     assert (workspace / "data" / "prepared" / "ABC" / "prepare.json").is_file()
 

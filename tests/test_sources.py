@@ -282,7 +282,7 @@ def test_sample_matches_its_description_and_is_byte_identical_to_arch(name):
     import importlib.util
     from pathlib import Path
 
-    from lstmfc.store import file_sha256
+    from lstmfc.atomic import sha256_file
 
     info = sources.list_samples()[name]
     frame, prov = sources.read_sample(name)
@@ -294,7 +294,7 @@ def test_sample_matches_its_description_and_is_byte_identical_to_arch(name):
     spec = importlib.util.find_spec("arch")  # not a dependency; compare when installed
     if spec is not None:
         original = Path(spec.origin).parent / "data" / name.lower() / f"{name.lower()}.csv.gz"
-        assert prov["file_sha256"] == file_sha256(original)
+        assert prov["file_sha256"] == sha256_file(original)
 
 
 def test_sample_values_are_kept_exactly():

@@ -175,6 +175,8 @@ def test_lowercase_names_and_no_adj_close_import(workspace, tmp_path):
         "source": "csv",
         "status": "written",
         "new_rows": 1,
+        "close_only": False,
+        "dropped_missing": 0,
     }
 
 
