@@ -213,10 +213,11 @@ def worker(name: str, warmup: int, epochs: int, batch: int, cell: str = "lstm") 
         out["windows_per_second"] = _timed(fit_epochs, n, warmup, epochs)
         out["backend"] = f"torch {torch.__version__} (threads {torch.get_num_threads()})"
     else:
+        from lstmfc import backend as lstmfc_backend
         from lstmfc import models
 
-        keras = models.keras_module()
-        models.set_seed(0)
+        keras = lstmfc_backend.keras_module()
+        lstmfc_backend.set_seed(0)
         backend = keras.backend.backend()
         out["backend"] = backend
         if backend == "torch":
@@ -312,7 +313,7 @@ def main(argv=None) -> dict:
     unknown = [n for n in names if n not in ROWS]
     if unknown:
         raise SystemExit(f"unknown row(s) {unknown}; choose from {', '.join(ROWS)}")
-    from lstmfc import models
+    from lstmfc import backend
 
     versions = {}
     for pkg in ("keras", "tensorflow", "torch", "jax", "numpy"):
@@ -336,7 +337,7 @@ def main(argv=None) -> dict:
     }
     saved = os.environ.pop("LSTMFC_BACKEND", None)
     try:
-        doc["default_backend"] = models.backend_choice()
+        doc["default_backend"] = backend.backend_choice()
     finally:
         if saved is not None:
             os.environ["LSTMFC_BACKEND"] = saved

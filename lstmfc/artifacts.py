@@ -37,17 +37,10 @@ the file cannot be swapped between the check and the load.
 
 Targets
 -------
-The network is trained on a scaled target; the scaling is fitted on the TRAINING
-windows' targets only and stored in the manifest (``target``):
-
-* ``direction`` head: ``target_direction`` (1 if the close ``horizon`` days ahead is
-  above today's close, else 0), no scaling; the output is P(up).
-* ``price`` head, ``price_target="logret"`` (default): ``target_logret`` =
-  log(close_{t+h} / close_t) standardised, ``z = (r - mean) / std``; a prediction
-  ``z`` becomes the price ``close_t * exp(mean + std * z)`` (currency).
-* ``price`` head, ``price_target="level"`` (the seed 004 reference):
-  ``target_price`` min-max scaled, ``y = (p - min) / (max - min)``; a prediction
-  becomes ``min + y * (max - min)`` (currency).
+The network is trained on a scaled target whose scaling is fitted on the TRAINING
+windows' targets only and stored in the manifest (``target``); the forecast head
+(:mod:`lstmfc.heads`, recorded as ``head`` and ``head_options``) owns that scaling
+and turns network output back into forecasts (:meth:`Bundle.forecast`).
 """
 
 from __future__ import annotations
@@ -69,7 +62,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lstmfc.atomic import atomic_dir, atomic_symlink
+from lstmfc.atomic import atomic_dir, atomic_symlink, sha256_file
 from lstmfc.config import Workspace, normalize_ticker
 from lstmfc.errors import ArtifactError, UsageError
 
@@ -77,9 +70,10 @@ MODEL_FILE = "model.keras"
 MANIFEST_FILE = "manifest.json"
 HISTORY_FILE = "history.png"
 LATEST = "latest"
-MANIFEST_SCHEMA = 1
-
-PRICE_TARGETS = ("logret", "level")
+MANIFEST_SCHEMA = 2
+"""Schema written now. 2 adds ``members`` (seed ensembles) and ``head_options``."""
+READABLE_SCHEMAS = (1, 2)
+"""Schemas this lstmfc reads (1: one network, ``price_target`` at the top level)."""
 
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 _KERAS_MEMBERS = {"config.json", "metadata.json", "model.weights.h5"}
@@ -127,15 +121,6 @@ _REQUIRED = {
 
 
 # ------------------------------------------------------------------ helpers
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file (streamed)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _rel(ws: Workspace | None, path: Path) -> str:
     if ws is not None:
         with contextlib.suppress(ValueError):
@@ -203,95 +188,6 @@ def list_runs(ws: Workspace, ticker: str) -> list[str]:
     )
 
 
-# ------------------------------------------------------------------ targets
-def fit_target_scaling(head: str, price_target: str, train_targets) -> dict[str, Any]:
-    """Fit the target scaling on the TRAINING windows' targets only.
-
-    Parameters
-    ----------
-    head : {"price", "direction"}
-    price_target : {"logret", "level"}
-        Only used by the price head (see the module docstring).
-    train_targets : pandas.DataFrame
-        ``Prepared.split_targets("train")``.
-
-    Returns
-    -------
-    dict
-        JSON-ready: ``{"column", "kind", ...params}`` with ``kind`` one of ``none``
-        (direction), ``standard`` (``mean``, ``std`` of the log return) or ``minmax``
-        (``min``, ``max`` of the target price, currency).
-
-    Raises
-    ------
-    UsageError
-        Unknown head / price target.
-    ArtifactError
-        If the training targets are constant or not finite (nothing to learn).
-    """
-    import numpy as np
-
-    if head == "direction":
-        return {"column": "target_direction", "kind": "none"}
-    if head != "price":
-        raise UsageError(f"--head must be price or direction, not {head!r}")
-    if price_target == "logret":
-        r = np.asarray(train_targets["target_logret"], dtype="float64")
-        mean, std = float(np.mean(r)), float(np.std(r))
-        if not (np.all(np.isfinite(r)) and std > 0):
-            raise ArtifactError("training log returns are constant or not finite; nothing to learn")
-        return {"column": "target_logret", "kind": "standard", "mean": mean, "std": std}
-    if price_target == "level":
-        p = np.asarray(train_targets["target_price"], dtype="float64")
-        lo, hi = float(np.min(p)), float(np.max(p))
-        if not (np.all(np.isfinite(p)) and hi > lo):
-            raise ArtifactError("training target prices are constant or not finite")
-        return {"column": "target_price", "kind": "minmax", "min": lo, "max": hi}
-    raise UsageError(f"--price-target must be logret or level, not {price_target!r}")
-
-
-def encode_target(scaling: dict[str, Any], targets):
-    """Scaled training target for ``targets`` rows, shape ``(n,)`` float32.
-
-    See :func:`fit_target_scaling`.
-    """
-    import numpy as np
-
-    v = np.asarray(targets[scaling["column"]], dtype="float64")
-    kind = scaling["kind"]
-    if kind == "standard":
-        v = (v - scaling["mean"]) / scaling["std"]
-    elif kind == "minmax":
-        v = (v - scaling["min"]) / (scaling["max"] - scaling["min"])
-    return v.astype("float32")
-
-
-def decode_prices(scaling: dict[str, Any], raw, closes_t):
-    """Network output -> predicted price at ``t + horizon`` (currency), shape ``(n,)``.
-
-    Parameters
-    ----------
-    scaling : dict
-        The manifest's ``target`` entry.
-    raw : array, shape (n,)
-        Network output.
-    closes_t : array, shape (n,)
-        Close at each window's last date ``t`` (currency); used by the log-return target.
-    """
-    import numpy as np
-
-    raw = np.asarray(raw, dtype="float64").reshape(-1)
-    kind = scaling["kind"]
-    if kind == "standard":
-        closes_t = np.asarray(closes_t, dtype="float64").reshape(-1)
-        if closes_t.shape != raw.shape:
-            raise ValueError(f"closes_t has shape {closes_t.shape}, expected {raw.shape}")
-        return closes_t * np.exp(scaling["mean"] + scaling["std"] * raw)
-    if kind == "minmax":
-        return scaling["min"] + raw * (scaling["max"] - scaling["min"])
-    raise ArtifactError("this model predicts a direction, not a price (head=direction)")
-
-
 # ------------------------------------------------------------------ history plot
 def write_history_png(history: dict[str, list[float]], path: Path, title: str) -> None:
     """Plot loss and val_loss per epoch (matplotlib's Agg canvas, no display needed)."""
@@ -343,10 +239,14 @@ def save_bundle(
     ----------
     ws : Workspace
     ticker : str
-    model : keras.Model
+    model : keras.Model or list of keras.Model
+        The network, or the members of a seed ensemble (``model.keras``,
+        ``model-2.keras`` ...; the forecast is the decoded mean of their outputs).
     manifest : dict
         Everything but ``run_id``, ``schema``, ``model_file`` and ``files``, which are
-        filled in here. ``manifest["training"]["history"]`` is plotted.
+        filled in here; ``members`` (one dict per network, e.g. its seed and training
+        figures) gets each member's ``file``. ``manifest["training"]["history"]`` (the
+        first member's) is plotted.
     run_id : str, optional
         Default :func:`new_run_id`.
     set_latest : bool
@@ -372,8 +272,15 @@ def save_bundle(
     root.mkdir(parents=True, exist_ok=True)
     _remove_stale_temp(root)
     history = (manifest.get("training") or {}).get("history") or {}
+    nets = list(model) if isinstance(model, list | tuple) else [model]
+    members = [dict(m) for m in manifest.get("members") or [{} for _ in nets]]
+    if len(members) != len(nets):
+        raise ValueError(f"{len(nets)} networks but {len(members)} member entries")
+    names = [member_file(i) for i in range(len(nets))]
     with atomic_dir(final) as tmp:
-        models.save_model(model, tmp / MODEL_FILE)
+        for net, name, member in zip(nets, names, members, strict=True):
+            models.save_model(net, tmp / name)
+            member["file"] = name
         write_history_png(
             history,
             tmp / HISTORY_FILE,
@@ -381,13 +288,14 @@ def save_bundle(
         )
         files = {
             name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-            for name in (MODEL_FILE, HISTORY_FILE)
+            for name in (*names, HISTORY_FILE)
         }
         doc = {
             "schema": MANIFEST_SCHEMA,
             "run_id": run_id,
             "ticker": t,
             **{k: v for k, v in manifest.items() if k not in ("schema", "run_id", "ticker")},
+            "members": members,
             "model_file": MODEL_FILE,
             "files": files,
         }
@@ -457,23 +365,32 @@ def _read_manifest(run: Path, label: str) -> dict[str, Any]:
             raise ArtifactError(
                 f"{label}/{MANIFEST_FILE} is malformed ({key!r} missing or not {kind.__name__})"
             )
-    if doc["schema"] != MANIFEST_SCHEMA:
+    if doc["schema"] not in READABLE_SCHEMAS:
         raise ArtifactError(
             f"{label}/{MANIFEST_FILE} has schema {doc['schema']}; this lstmfc reads "
-            f"schema {MANIFEST_SCHEMA}"
+            f"schemas {', '.join(map(str, READABLE_SCHEMAS))} (upgrade lstmfc)"
         )
     if doc["run_id"] != run.name:
         raise ArtifactError(
             f"{label}/{MANIFEST_FILE} belongs to run {doc['run_id']!r}, not {run.name!r}"
         )
-    scaling = doc["target"]
-    if scaling.get("kind") not in ("none", "standard", "minmax") or not isinstance(
-        scaling.get("column"), str
+    from lstmfc.heads import head_from_manifest
+
+    try:
+        head_from_manifest(doc).check_scaling(doc["target"])
+    except ValueError as exc:
+        raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed ({exc})") from None
+    members = doc.get("members", [{"file": doc["model_file"]}])
+    if (
+        not isinstance(members, list)
+        or not members
+        or not all(isinstance(m, dict) and isinstance(m.get("file"), str) for m in members)
     ):
-        raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (bad 'target' entry)")
-    for key in {"standard": ("mean", "std"), "minmax": ("min", "max")}.get(scaling["kind"], ()):
-        if not isinstance(scaling.get(key), int | float):
-            raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (target {key!r} missing)")
+        raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (bad 'members' entry)")
+    if members[0]["file"] != doc["model_file"]:
+        raise ArtifactError(
+            f"{label}/{MANIFEST_FILE} is malformed (model_file is not the first member)"
+        )
     for name, entry in doc["files"].items():
         if (
             not isinstance(entry, dict)
@@ -581,6 +498,11 @@ def check_keras_archive(data: bytes, label: str) -> None:
             stack.extend(node)
 
 
+def member_file(i: int) -> str:
+    """File name of ensemble member ``i`` (0-based): ``model.keras``, ``model-2.keras`` ..."""
+    return MODEL_FILE if i == 0 else f"model-{i + 1}.keras"
+
+
 @dataclass
 class Bundle:
     """A verified, loaded model bundle.
@@ -592,22 +514,27 @@ class Bundle:
         The run folder.
     manifest : dict
         ``manifest.json``.
-    model : keras.Model
-        Loaded with ``safe_mode=True, compile=False``.
+    models : list of keras.Model
+        The member networks (one unless trained with ``--ensemble N``), loaded with
+        ``safe_mode=True, compile=False``.
+    head : lstmfc.heads.Head
+        The forecast head the bundle was trained with (decodes its output).
     """
 
     run_id: str
     path: Path
     manifest: dict[str, Any]
-    model: Any
+    models: list[Any]
+    head: Any
+
+    @property
+    def model(self):
+        """The first (or only) member network."""
+        return self.models[0]
 
     @property
     def ticker(self) -> str:
         return self.manifest["ticker"]
-
-    @property
-    def head(self) -> str:
-        return self.manifest["head"]
 
     @property
     def lookback(self) -> int:
@@ -618,24 +545,39 @@ class Bundle:
         return int(self.manifest["prepare"]["horizon"])
 
     @property
-    def price_target(self) -> str | None:
-        """``"logret"`` or ``"level"`` for the price head, None for the direction head."""
-        return self.manifest.get("price_target") if self.head == "price" else None
-
-    @property
     def target(self) -> dict[str, Any]:
-        """Target scaling (see :func:`fit_target_scaling`)."""
+        """Target scaling fitted on the training windows (:meth:`Head.fit_scaling`)."""
         return self.manifest["target"]
 
-    def predict_raw(self, windows):
-        """Network output for ``windows`` ``(n, lookback, n_features)`` -> ``(n,)`` float64."""
+    def member_raw(self, windows) -> list:
+        """Each member's output ``(n, n_outputs)`` for ``windows`` ``(n, lookback, n_features)``."""
         from lstmfc import models
 
-        return models.predict(self.model, windows)
+        return [models.predict(m, windows) for m in self.models]
+
+    def predict_raw(self, windows):
+        """The ensemble's output: the mean of the members' outputs, ``(n, n_outputs)``.
+
+        Averaging happens in the network's output units (a standardised log return,
+        a probability ...), so a seed ensemble of a price head forecasts
+        ``close[t] * exp(mean + std * mean_i z_i)`` (Lakshminarayanan, Pritzel &
+        Blundell 2017 average ensemble members' predictions the same way).
+        """
+        import numpy as np
+
+        outs = self.member_raw(windows)
+        return outs[0] if len(outs) == 1 else np.mean(np.stack(outs), axis=0)
+
+    def forecast(self, windows, targets):
+        """Forecasts in the head's natural units (currency, P(up) ...) for ``windows``.
+
+        ``targets``: the windows' target rows (only their ``close`` at ``t`` is read).
+        """
+        return self.head.decode(self.target, self.predict_raw(windows), targets)
 
 
-def verify_bundle(run: Path, label: str | None = None) -> tuple[dict[str, Any], bytes]:
-    """Check a run folder and return ``(manifest, verified model bytes)``.
+def verify_bundle(run: Path, label: str | None = None) -> tuple[dict[str, Any], list[bytes]]:
+    """Check a run folder and return ``(manifest, verified bytes of each member network)``.
 
     Raises
     ------
@@ -644,24 +586,26 @@ def verify_bundle(run: Path, label: str | None = None) -> tuple[dict[str, Any], 
     """
     label = label or str(run)
     manifest = _read_manifest(run, label)
-    model_name = manifest["model_file"]
-    _check_member_name(model_name, label)
-    if not model_name.endswith(".keras"):
-        what = (
-            "a legacy HDF5 (.h5) model"
-            if model_name.endswith((".h5", ".hdf5"))
-            else "not a Keras 3 .keras file"
-        )
-        raise ArtifactError(f"{label}/{model_name} is {what}; refusing it")
-    if model_name not in manifest["files"]:
-        raise ArtifactError(f"{label}/{MANIFEST_FILE} has no checksum for {model_name}")
-    data = b""
+    names = [m["file"] for m in manifest.get("members", [{"file": manifest["model_file"]}])]
+    for model_name in names:
+        _check_member_name(model_name, label)
+        if not model_name.endswith(".keras"):
+            what = (
+                "a legacy HDF5 (.h5) model"
+                if model_name.endswith((".h5", ".hdf5"))
+                else "not a Keras 3 .keras file"
+            )
+            raise ArtifactError(f"{label}/{model_name} is {what}; refusing it")
+        if model_name not in manifest["files"]:
+            raise ArtifactError(f"{label}/{MANIFEST_FILE} has no checksum for {model_name}")
+    blobs: dict[str, bytes] = {}
     for name, entry in manifest["files"].items():
         blob = _read_verified(run, name, entry, label)
-        if name == model_name:
-            data = blob
-    check_keras_archive(data, f"{label}/{model_name}")
-    return manifest, data
+        if name in names:
+            blobs[name] = blob
+    for name in names:
+        check_keras_archive(blobs[name], f"{label}/{name}")
+    return manifest, [blobs[name] for name in names]
 
 
 def load_bundle(
@@ -693,32 +637,39 @@ def load_bundle(
         Malformed ``run_id``.
     """
     from lstmfc import models
+    from lstmfc.heads import head_from_manifest
 
     t = normalize_ticker(ticker)
     run = resolve_run(ws, t, run_id)
     label = _rel(ws, run)
-    manifest, data = verify_bundle(run, label)
+    manifest, blobs = verify_bundle(run, label)
     if normalize_ticker(manifest["ticker"]) != t:
         raise ArtifactError(f"{label} was trained for {manifest['ticker']}, not {t}")
-    with tempfile.TemporaryDirectory(prefix="lstmfc-load-") as d:
-        private = Path(d) / MODEL_FILE
-        private.write_bytes(data)
-        try:
-            model = models.load_model_file(private)
-        except ArtifactError as exc:
-            raise ArtifactError(str(exc).replace(str(private), f"{label}/{MODEL_FILE}")) from None
+    head = head_from_manifest(manifest)  # checked by verify_bundle
     prep = manifest["prepare"]
     try:
         want = (None, int(prep["lookback"]), len(prep["feature_names"]))
     except (KeyError, TypeError, ValueError):
         raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (prepare entry)") from None
-    got = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
-    if got != want or tuple(model.output_shape) != (None, 1):
-        raise ArtifactError(
-            f"{label}/{MODEL_FILE} has input {got} / output {model.output_shape}, "
-            f"but the manifest says {want} / (None, 1)"
-        )
-    bundle = Bundle(run_id=run.name, path=run, manifest=manifest, model=model)
+    nets = []
+    names = [m["file"] for m in manifest.get("members", [{"file": manifest["model_file"]}])]
+    for name, data in zip(names, blobs, strict=True):
+        with tempfile.TemporaryDirectory(prefix="lstmfc-load-") as d:
+            private = Path(d) / MODEL_FILE
+            private.write_bytes(data)
+            try:
+                model = models.load_model_file(private)
+            except ArtifactError as exc:
+                raise ArtifactError(str(exc).replace(str(private), f"{label}/{name}")) from None
+        got = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
+        out = (None, head.n_outputs)
+        if got != want or tuple(model.output_shape) != out:
+            raise ArtifactError(
+                f"{label}/{name} has input {got} / output {model.output_shape}, "
+                f"but the manifest says {want} / {out}"
+            )
+        nets.append(model)
+    bundle = Bundle(run_id=run.name, path=run, manifest=manifest, models=nets, head=head)
     if prepared_meta is not None:
         check_compatible(bundle, prepared_meta)
     return bundle
@@ -763,63 +714,3 @@ def _short(v: Any) -> str:
         body = ",".join(f"{x:.6g}" if isinstance(x, float) else str(x) for x in v[:4])
         return f"[{body}{',...' if len(v) > 4 else ''}]"
     return str(v)
-
-
-# ------------------------------------------------------------------ predictions
-def predict_proba(bundle: Bundle, windows):
-    """P(close at t+h > close at t) for each window (direction head).
-
-    Parameters
-    ----------
-    bundle : Bundle
-    windows : ndarray, shape (n_windows, lookback, n_features)
-        Scaled with the bundle's scaler (``Prepared.windows`` or ``window_from_raw``).
-
-    Returns
-    -------
-    ndarray, shape (n_windows,), float64 in [0, 1]
-
-    Raises
-    ------
-    ArtifactError
-        If the bundle has the price head.
-    """
-    if bundle.head != "direction":
-        raise ArtifactError(
-            f"model {bundle.run_id} has the {bundle.head} head; it gives prices, not P(up)"
-        )
-    return bundle.predict_raw(windows)
-
-
-def predict_prices(bundle: Bundle, windows, closes_t):
-    """Predicted close at ``t + horizon`` (currency) for each window (price head).
-
-    Parameters
-    ----------
-    bundle : Bundle
-    windows : ndarray, shape (n_windows, lookback, n_features)
-    closes_t : array, shape (n_windows,)
-        Close at each window's last date ``t`` (currency): ``split_targets(...)["close"]``.
-
-    Returns
-    -------
-    ndarray, shape (n_windows,), float64, currency
-
-    Raises
-    ------
-    ArtifactError
-        If the bundle has the direction head.
-    """
-    if bundle.head != "price":
-        raise ArtifactError(
-            f"model {bundle.run_id} has the {bundle.head} head; it gives P(up), not prices"
-        )
-    return decode_prices(bundle.target, bundle.predict_raw(windows), closes_t)
-
-
-def predict_logreturns(bundle: Bundle, windows, closes_t):
-    """Predicted log return log(price_{t+h} / close_t) for each window (price head)."""
-    import numpy as np
-
-    closes_t = np.asarray(closes_t, dtype="float64").reshape(-1)
-    return np.log(predict_prices(bundle, windows, closes_t) / closes_t)

@@ -18,7 +18,7 @@ module runs the same arithmetic with that bookkeeping stripped:
 * **dropout**: Keras's torch dropout (``F.dropout``): keep each element with
   probability ``1 - rate`` and scale kept elements by ``1 / (1 - rate)`` (inverted
   dropout, Srivastava et al. 2014). The Bernoulli masks are drawn from torch's global
-  generator (seeded by :func:`lstmfc.models.set_seed`) as 32 random bits per element
+  generator (seeded by :func:`lstmfc.backend.set_seed`) as 32 random bits per element
   compared with ``round((1 - rate) * 2**32)``, so the keep probability is exact to
   2**-33; about 3.5x faster than ``bernoulli_``;
 * **loss**: the compiled Keras loss function (``keras.losses.get(name)``) averaged
@@ -165,7 +165,7 @@ def _compiled(model) -> tuple[str, tuple[str, ...]]:
     """``(loss function name, metric names)`` of a supported compile config."""
     if getattr(model, "optimizer", None) is None:
         raise _Unsupported("the model is not compiled")
-    from lstmfc.models import tensorflow_left_unloaded
+    from lstmfc.backend import tensorflow_left_unloaded
 
     with tensorflow_left_unloaded():
         cfg = model.get_compile_config() or {}
@@ -234,7 +234,7 @@ def predict(model, x, batch_size: int = 256):
     """Network output for ``x`` of shape ``(n_windows, lookback, n_features)``.
 
     Same layers and weights as ``Model.predict`` (inference mode, no dropout), without
-    its epoch iterator; returns an ndarray ``(n_windows,)`` float64. Raises
+    its epoch iterator; returns an ndarray ``(n_windows, n_outputs)`` float64. Raises
     ``ValueError`` (from :func:`problem`) when the model does not qualify.
     """
     import numpy as np
@@ -248,8 +248,9 @@ def predict(model, x, batch_size: int = 256):
     out = []
     with torch.inference_mode():
         for i in range(0, len(xt), int(batch_size)):
-            out.append(forward(chain, xt[i : i + int(batch_size)], False).reshape(-1))
-    return torch.cat(out).double().numpy() if out else np.empty(0, dtype="float64")
+            out.append(forward(chain, xt[i : i + int(batch_size)], False))
+    n_out = int(model.output_shape[-1])
+    return torch.cat(out).double().numpy() if out else np.empty((0, n_out), dtype="float64")
 
 
 # ------------------------------------------------------------------ optimiser
@@ -266,7 +267,7 @@ class _Stepper:
         if not opt.built:
             opt.build(self.variables)
         self.replay = False
-        from lstmfc.models import tensorflow_left_unloaded
+        from lstmfc.backend import tensorflow_left_unloaded
 
         with tensorflow_left_unloaded():
             cfg = opt.get_config()

@@ -32,7 +32,7 @@ The model math is unchanged: same gates, activations, weight layout and saved
 config (a ``.keras`` file written with the patch loads in plain Keras on any
 backend); ``tests/test_fastpath.py`` checks forward outputs and gradients against
 the stock step loop to 1e-5. Only lstmfc applies it (from
-:func:`lstmfc.models.keras_module`), only on the torch backend, only for the Keras
+:func:`lstmfc.backend.keras_module`), only on the torch backend, only for the Keras
 versions in :data:`SUPPORTED_KERAS`, and only if the private functions still have
 the signatures it was written against; otherwise Keras runs its stock path and
 :func:`status` says why. ``LSTMFC_FASTRNN=0`` switches it off.

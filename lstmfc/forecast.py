@@ -89,26 +89,24 @@ def _forecast_one(ws: Workspace, ticker: str, run_id: str | None, calendar: str)
 
     raw, _ = read_raw_or_hint(ws, ticker, read_raw)
     bundle = artifacts.load_bundle(ws, ticker, run_id)
+    head = bundle.head
     meta = bundle.manifest["prepare"]
     window, as_of = window_from_raw(raw, meta)
     close_as_of = float(raw["close"].loc[as_of])
     h = bundle.horizon
+    forecast = bundle.forecast(window, np.array([close_as_of]))
     row: dict[str, Any] = {
         "ticker": ticker,
         "as_of": as_of.strftime("%Y-%m-%d"),
         "target_date": next_sessions(as_of, h, calendar).strftime("%Y-%m-%d"),
         "horizon": h,
+        "step": 1,
         "run_id": bundle.run_id,
-        "head": bundle.head,
+        "head": head.name,
         "close_as_of": close_as_of,
-        "forecast_price": None,
-        "prob_up": None,
+        **head.log_values(float(np.asarray(forecast).reshape(-1)[0]), close_as_of),
         "made_at": utc_now_iso(),
     }
-    if bundle.head == "price":
-        row["forecast_price"] = float(artifacts.predict_prices(bundle, window, [close_as_of])[0])
-    else:
-        row["prob_up"] = float(artifacts.predict_proba(bundle, window)[0])
     return row
 
 
@@ -154,8 +152,15 @@ def predict(
         Per ticker: ``ticker``, ``ok`` and either the logged row plus ``logged`` (False
         if that forecast was already in the log) or ``error`` and ``exit_code``. One
         failing ticker does not stop the others; nothing is logged for it.
+
+    Raises
+    ------
+    ArtifactError
+        The forecast log exists but is not a usable SQLite file: checked before any
+        ticker is fetched or forecast, so nothing happens.
     """
     log = ForecastLog(ws.forecast_db)
+    log.check()
     results: list[dict[str, Any]] = []
     for raw_ticker in tickers:
         try:
@@ -176,25 +181,6 @@ def predict(
     return results
 
 
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    err = np.array([r["error"] for r in rows if r["error"] is not None], dtype="float64")
-    naive = np.array([r["naive_error"] for r in rows if r["error"] is not None], dtype="float64")
-    dirs = [r["direction_correct"] for r in rows if r["direction_correct"] is not None]
-    out: dict[str, Any] = {"n_scored": len(rows), "directional_accuracy": None}
-    if dirs:
-        out["directional_accuracy"] = float(np.mean(dirs))
-    if err.size:
-        out.update(
-            mae=float(np.mean(np.abs(err))),
-            rmse=float(np.sqrt(np.mean(err**2))),
-            naive_mae=float(np.mean(np.abs(naive))),
-            naive_rmse=float(np.sqrt(np.mean(naive**2))),
-        )
-        out["theils_u"] = out["rmse"] / out["naive_rmse"] if out["naive_rmse"] > 0 else None
-        out["beats_naive_rmse"] = bool(out["rmse"] < out["naive_rmse"])
-    return out
-
-
 def score(ws: Workspace, ticker: str | None = None) -> dict[str, Any]:
     """Fill in realised closes for due forecasts and summarise the live track record.
 
@@ -208,14 +194,17 @@ def score(ws: Workspace, ticker: str | None = None) -> dict[str, Any]:
     -------
     dict
         ``newly_scored`` (count), ``pending`` (forecasts whose target session is not in
-        the stored data yet) and ``summary``: per ``TICKER/run_id`` the number scored,
-        MAE and RMSE (currency) of the model and of the random walk, Theil's U and the
-        directional accuracy.
+        the stored data yet) and ``summary``: per ``TICKER/run_id`` the ``head`` and
+        its live track record (:meth:`lstmfc.heads.Head.live_summary`: for the price
+        head the number scored, MAE and RMSE (currency) of the model and of the random
+        walk, Theil's U and the directional accuracy).
 
     Raises
     ------
     TemporaryFailure
         The log is locked by another run.
+    ArtifactError
+        The log is not a usable SQLite file.
     """
     from lstmfc.store import read_raw
 
@@ -244,20 +233,14 @@ def score(ws: Workspace, ticker: str | None = None) -> dict[str, Any]:
             continue
         realised_date = after.index[r["horizon"] - 1]
         realised = float(after.iloc[r["horizon"] - 1])
-        up = realised > r["close_as_of"]
-        if r["head"] == "price":
-            err = realised - r["forecast_price"]
-            correct = int((r["forecast_price"] > r["close_as_of"]) == up)
-        else:
-            err = None
-            correct = int((r["prob_up"] > 0.5) == up)
+        judged = _head_of(r).score_logged(r, realised)
         updates.append(
             (
                 realised_date.strftime("%Y-%m-%d"),
                 realised,
-                err,
-                realised - r["close_as_of"],
-                correct,
+                judged["error"],
+                judged["naive_error"],
+                judged["direction_correct"],
                 utc_now_iso(),
                 r["id"],
             )
@@ -276,9 +259,19 @@ def score(ws: Workspace, ticker: str | None = None) -> dict[str, Any]:
     for r in log.rows(t):
         if r["realised_close"] is not None:
             groups.setdefault(f"{r['ticker']}/{r['run_id']}", []).append(r)
-    summary = {k: _summary(v) for k, v in sorted(groups.items())}
+    summary = {
+        k: {"head": v[0]["head"], **_head_of(v[0]).live_summary(v)}
+        for k, v in sorted(groups.items())
+    }
     for v in summary.values():
         for key, val in list(v.items()):
             if isinstance(val, float) and not math.isfinite(val):
                 v[key] = None
     return {"newly_scored": newly, "pending": pending, "summary": summary}
+
+
+def _head_of(row: dict[str, Any]):
+    """The head that scores a logged row (its options do not change scoring)."""
+    from lstmfc.heads import make_head
+
+    return make_head(row["head"])

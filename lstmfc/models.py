@@ -1,217 +1,50 @@
 """Keras recurrent networks: build, fit, predict, save and (safely) load.
 
-This is the only module of lstmfc that imports Keras and its backends (TensorFlow,
-PyTorch, JAX; plus :mod:`lstmfc.fastrnn` and :mod:`lstmfc.fastfit`, which it calls),
-and it does so lazily inside its functions (:func:`keras_module`), so
-``import lstmfc.models`` is cheap and ``lstmfc --help`` never pays for them. The
-backend is chosen by :func:`backend_choice` (default: torch with the fused CPU
-recurrent kernels of :mod:`lstmfc.fastrnn`, trained by the lean loop of
-:mod:`lstmfc.fastfit`).
+Keras itself is imported through :func:`lstmfc.backend.keras_module` inside these
+functions, so ``import lstmfc.models`` is cheap and ``lstmfc --help`` never pays for
+it. Backend choice, seeding and threads live in :mod:`lstmfc.backend`; the output
+layer and loss come from the forecast head (:mod:`lstmfc.heads`).
 
-The default network is the reference model of seed 004 ("Module 3 - Building an LSTM
-for Stock Prediction", Step 2)::
+The default network is the reference stacked LSTM of the course the project grew from
+(60 past sessions of one feature in, one value out)::
 
     Input(lookback, n_features)
     -> LSTM(128, return_sequences=True) -> Dropout(0.2)
     -> LSTM(64)                         -> Dropout(0.2)
-    -> Dense(25)            (linear, as in the seed)
-    -> Dense(1)             (linear for the price head, sigmoid for the direction head)
+    -> Dense(25)            (linear)
+    -> the head's output    (Dense(1) linear for price, sigmoid for direction)
 
-compiled with Adam (learning rate 1e-3, seed 000 s.4 "typical hyperparameters") and
-gradient clipping by global norm 5 (seed 000 s.4.3, eq. 40, ``global_clipnorm`` in
-Keras 3: the norm is taken over all gradients together, which is eq. 40's
-``||g||``; Keras's ``clipnorm`` would clip each weight's gradient separately).
+compiled with Adam (learning rate 1e-3; Kingma & Ba 2015) and gradient clipping by
+global norm 5 (Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent
+neural networks", ICML, eq. of the clipping rule; ``global_clipnorm`` in Keras 3: the
+norm is taken over all gradients together, Keras's ``clipnorm`` would clip each
+weight's gradient separately).
 
-Initialisation (seed 000 s.10.1 asks for Glorot weights and a forget-gate bias of 1):
-these are the Keras defaults, checked in the Keras 3.15 source
-(``keras/src/layers/rnn/lstm.py``): ``kernel_initializer="glorot_uniform"``,
-``recurrent_initializer="orthogonal"``, ``bias_initializer="zeros"`` and
+Initialisation: the Keras defaults, checked in the Keras 3.15 source
+(``keras/src/layers/rnn/lstm.py``): ``kernel_initializer="glorot_uniform"`` (Glorot &
+Bengio 2010), ``recurrent_initializer="orthogonal"``, ``bias_initializer="zeros"`` and
 ``unit_forget_bias=True`` (adds 1 to the forget-gate bias at initialisation,
-Jozefowicz et al. 2015). GRU and SimpleRNN use the same kernel / recurrent / bias
-initialisers (GRU has no forget gate; Keras's default ``reset_after=True``). Dense
-layers use ``glorot_uniform`` and zero biases. lstmfc does not override any of them.
+Jozefowicz, Zaremba & Sutskever 2015). GRU and SimpleRNN use the same kernel /
+recurrent / bias initialisers (GRU has no forget gate; Keras's default
+``reset_after=True``). Dense layers use ``glorot_uniform`` and zero biases. lstmfc
+does not override any of them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lstmfc.backend import keras_module, tensorflow_left_unloaded
 from lstmfc.errors import ArtifactError, UsageError
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
-"""``--cell`` choices -> Keras layer class (seeds 001/002 compare all three)."""
-
-HEADS = ("price", "direction")
-"""``--head`` choices: ``price`` (linear output, MSE) and ``direction`` (sigmoid, BCE)."""
-
-LOSSES = {"price": "mean_squared_error", "direction": "binary_crossentropy"}
-
-
-@contextlib.contextmanager
-def _native_stderr_captured():
-    """Send file descriptor 2 to a temporary file while TensorFlow loads.
-
-    TensorFlow's C++ libraries print start-up notices ("Could not find cuda drivers
-    ...") straight to fd 2 before any log level applies, which would clutter cron
-    logs and ``--json`` runs. They are dropped on success and replayed if the import
-    fails. ``LSTMFC_DEBUG=1`` leaves stderr alone.
-    """
-    if os.environ.get("LSTMFC_DEBUG", "") not in ("", "0"):
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real fd 2 (embedded interpreters)
-        yield
-        return
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            tmp.seek(0)
-            os.write(2, tmp.read())
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-BACKENDS = ("torch", "tensorflow", "jax")
-"""Keras 3 backends lstmfc can run on (``LSTMFC_BACKEND``; see :func:`backend_choice`)."""
-
-
-def _installed(module: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def backend_choice() -> str:
-    """The Keras backend lstmfc will load, decided before Keras is first imported.
-
-    ``LSTMFC_BACKEND`` (``torch``, ``tensorflow`` or ``jax``) wins; else an explicit
-    ``KERAS_BACKEND``; else ``torch`` when PyTorch is installed (with the fused CPU
-    recurrent kernels of :mod:`lstmfc.fastrnn` it trains the reference network 2-3x
-    as fast as TensorFlow on a CPU; docs/readme-speed.md), else
-    ``tensorflow``.
-
-    Raises
-    ------
-    UsageError
-        ``LSTMFC_BACKEND`` names an unknown or uninstalled backend.
-    """
-    want = os.environ.get("LSTMFC_BACKEND", "").strip().lower()
-    if want:
-        if want not in BACKENDS:
-            raise UsageError(f"LSTMFC_BACKEND must be one of {', '.join(BACKENDS)}, not {want!r}")
-        if not _installed(want):
-            raise UsageError(
-                f"LSTMFC_BACKEND={want} but the {want} package is not installed "
-                f"(pip install {want}, or unset LSTMFC_BACKEND)"
-            )
-        return want
-    explicit = os.environ.get("KERAS_BACKEND", "").strip().lower()
-    if explicit:
-        return explicit
-    return "torch" if _installed("torch") else "tensorflow"
-
-
-def select_backend(name: str | None) -> str:
-    """Pick the backend for this process (``--backend``); must run before Keras loads.
-
-    ``None`` or ``""`` keeps :func:`backend_choice`'s default.
-
-    Raises
-    ------
-    UsageError
-        Unknown / uninstalled backend, or Keras already loaded with another one.
-    """
-    if name:
-        name = name.strip().lower()
-        if name not in BACKENDS:
-            raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {name!r}")
-        if "keras" in sys.modules:
-            current = sys.modules["keras"].backend.backend()
-            if current != name:
-                raise UsageError(
-                    f"--backend {name}: Keras is already loaded with the {current} backend "
-                    "in this process"
-                )
-        os.environ["LSTMFC_BACKEND"] = name
-    return backend_choice()
-
-
-def _cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def keras_module():
-    """Import and return :mod:`keras` on the backend of :func:`backend_choice`.
-
-    * ``KERAS_BACKEND`` is set from :func:`backend_choice` before the first import
-      (Keras reads it once per process);
-    * torch backend: ``torch.set_num_threads`` to the usable cores and the fused CPU
-      recurrent kernels of :mod:`lstmfc.fastrnn` are switched on;
-    * tensorflow backend: TensorFlow's C++ start-up chatter is silenced
-      (``TF_CPP_MIN_LOG_LEVEL=3`` unless already set).
-
-    Kept in a function so that importing lstmfc never imports Keras, TensorFlow or torch.
-
-    Raises
-    ------
-    UsageError
-        ``LSTMFC_BACKEND`` is invalid (:func:`backend_choice`).
-    """
-    keras = sys.modules.get("keras")
-    if keras is not None and _KERAS_READY.get("done"):
-        return keras
-    if keras is None:
-        os.environ["KERAS_BACKEND"] = backend_choice()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _native_stderr_captured():
-        import keras
-
-        backend = keras.backend.backend()
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # CUDA probing happens here, also on fd 2
-            tf.get_logger().setLevel("ERROR")  # e.g. retracing notices when loading many models
-    if backend == "torch":
-        import torch
-
-        if torch.get_num_threads() != _cpu_count():
-            torch.set_num_threads(_cpu_count())
-        from lstmfc import fastrnn
-
-        fastrnn.install()
-    _KERAS_READY["done"] = True
-    return keras
-
-
-_KERAS_READY: dict[str, bool] = {}
-
-
-def backend_name() -> str:
-    """The Keras backend in use (loads Keras)."""
-    return keras_module().backend.backend()
+"""``--cell`` choices -> Keras layer class (LSTM: Hochreiter & Schmidhuber 1997; GRU: Cho
+et al. 2014; SimpleRNN: Elman 1990)."""
 
 
 @dataclass(frozen=True)
@@ -221,29 +54,31 @@ class ModelSpec:
     Attributes
     ----------
     lookback : int
-        Time steps per input window (seed 004: 60 trading days).
+        Time steps per input window (default 60 sessions, about a quarter).
     n_features : int
         Features per time step.
-    head : {"price", "direction"}
-        ``price``: one linear output trained with MSE; ``direction``: one sigmoid
-        output trained with binary cross-entropy, read as P(close rises).
+    head : str
+        A forecast head of :data:`lstmfc.heads.HEADS`; it decides the output layer and
+        the loss (``price``: one linear output, MSE; ``direction``: one sigmoid
+        output, binary cross-entropy, read as P(close rises)).
     cell : {"lstm", "gru", "rnn"}
         Recurrent layer class (``LSTM``, ``GRU``, ``SimpleRNN``).
     units : tuple of int
         Units per stacked recurrent layer; every layer but the last returns
-        sequences (seed 004, "Why return_sequences=True"). Default ``(128, 64)``.
+        sequences so that the next recurrent layer sees every step. Default ``(128, 64)``.
     dropout : float
         Rate of the ``Dropout`` layer after each recurrent layer, in [0, 1). Default 0.2.
     dense : int
-        Units of the hidden linear ``Dense`` layer before the output (seed 004: 25);
+        Units of the hidden linear ``Dense`` layer before the output (default 25);
         0 leaves it out.
     l2 : float
         L2 penalty on every kernel (input kernels of the recurrent layers and Dense
         kernels); 0 disables it.
     learning_rate : float
-        Adam learning rate (seed 000 s.4: 1e-3).
+        Adam learning rate (default 1e-3, Kingma & Ba 2015).
     clipnorm : float
-        Global-norm gradient clipping threshold (seed 000 s.4.3: 5); 0 disables it.
+        Global-norm gradient clipping threshold (default 5; Pascanu et al. 2013); 0
+        disables it.
     """
 
     lookback: int
@@ -269,8 +104,9 @@ class ModelSpec:
         UsageError
             Naming the first invalid option (one line).
         """
-        if self.head not in HEADS:
-            raise UsageError(f"--head must be one of {', '.join(HEADS)}, not {self.head!r}")
+        from lstmfc.heads import head_class
+
+        head_class(self.head)  # UsageError naming the valid heads
         if self.cell not in CELLS:
             raise UsageError(f"--cell must be one of {', '.join(CELLS)}, not {self.cell!r}")
         if not self.units or any(u < 1 or u > 4096 for u in self.units):
@@ -301,108 +137,28 @@ class ModelSpec:
         return d
 
 
-def set_seed(seed: int, deterministic: bool = False) -> None:
-    """Seed Python, NumPy and the backend (``keras.utils.set_random_seed``).
-
-    With ``deterministic`` the same seed on the same CPU gives bit-identical weights:
-
-    * torch backend: ``torch.use_deterministic_algorithms(True)`` (switched back off
-      by a later call with ``deterministic=False``; PyTorch docs, "Reproducibility");
-    * tensorflow backend: ``tf.config.experimental.enable_op_determinism()`` (cannot
-      be switched off again in the same process; TensorFlow docs, "Determinism").
-
-    On the torch and JAX backends TensorFlow is seeded only if something already
-    imported it (:func:`tensorflow_left_unloaded`).
-    """
-    keras = keras_module()
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        keras.utils.set_random_seed(int(seed))
-    else:
-        with tensorflow_left_unloaded():
-            keras.utils.set_random_seed(int(seed))
-    if backend == "torch":
-        import torch
-
-        torch.use_deterministic_algorithms(bool(deterministic))
-    elif deterministic and backend == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-
-
-@contextlib.contextmanager
-def tensorflow_left_unloaded():
-    """Keep Keras from importing TensorFlow only to ask whether it is installed.
-
-    Keras 3.15 tests ``tf.available`` (a lazy module that imports TensorFlow) in
-    ``keras.utils.set_random_seed`` and whenever it serialises a config
-    (``get_compile_config``, ``Model.save``; ``keras/src/saving/serialization_lib.py``)
-    to seed TensorFlow or to recognise TensorFlow objects. On the torch and JAX
-    backends that import costs ~470 MiB of memory and seconds of start-up for
-    nothing: while TensorFlow is not imported no TensorFlow object can exist and
-    nothing of ours draws from its generator. Inside this block the lazy module reads
-    as unavailable if TensorFlow is not imported yet; outside it nothing changes.
-    """
-    try:
-        from keras.src.utils import module_utils
-    except ImportError:  # private layout changed: leave Keras as it is
-        yield
-        return
-    lazy = getattr(module_utils, "tensorflow", None)
-    if (
-        "tensorflow" in sys.modules
-        or lazy is None
-        or getattr(lazy, "module", 1) is not None
-        or getattr(lazy, "_available", 1) is not None
-    ):
-        yield
-        return
-    lazy._available = False
-    try:
-        yield
-    finally:
-        lazy._available = None
-
-
-def set_threads(n: int | None) -> None:
-    """Use ``n`` CPU threads for the backend's intra-op work (``None``: all cores).
-
-    torch: ``torch.set_num_threads``; tensorflow: intra/inter-op pools (only
-    effective before TensorFlow runs its first op; later calls are ignored).
-    """
-    keras = keras_module()
-    n = _cpu_count() if not n else max(1, int(n))
-    backend = keras.backend.backend()
-    if backend == "torch":
-        import torch
-
-        torch.set_num_threads(n)
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(n)
-            tf.config.threading.set_inter_op_parallelism_threads(n)
-        except RuntimeError:  # TF already initialised in this process: keep its pools
-            pass
-
-
-def build_model(spec: ModelSpec):
+def build_model(spec: ModelSpec, head=None):
     """Build and compile the network described by ``spec``.
 
     Parameters
     ----------
     spec : ModelSpec
+    head : lstmfc.heads.Head, optional
+        The head instance (default: ``make_head(spec.head)``); it supplies the output
+        layer (:meth:`~lstmfc.heads.Head.build_output`), the loss and the compiled
+        metrics.
 
     Returns
     -------
     keras.Model
         Functional model, input ``(batch, lookback, n_features)`` float32, output
-        ``(batch, 1)``: a scaled price target for ``head="price"`` or P(up) for
-        ``head="direction"``. Compiled with Adam(``learning_rate``,
-        ``global_clipnorm=clipnorm``) and MSE or binary cross-entropy.
+        ``(batch, head.n_outputs)`` in the head's training units (e.g. a scaled price
+        target, or P(up)). Compiled with Adam(``learning_rate``,
+        ``global_clipnorm=clipnorm``) and the head's loss.
     """
+    from lstmfc.heads import make_head
+
+    head = head if head is not None else make_head(spec.head)
     keras = keras_module()
     layers = keras.layers
     reg = keras.regularizers.L2(spec.l2) if spec.l2 > 0 else None
@@ -419,16 +175,14 @@ def build_model(spec: ModelSpec):
             x = layers.Dropout(spec.dropout, name=f"dropout_{i + 1}")(x)
     if spec.dense > 0:
         x = layers.Dense(spec.dense, kernel_regularizer=reg, name="dense")(x)
-    activation = "sigmoid" if spec.head == "direction" else None
-    outputs = layers.Dense(1, activation=activation, kernel_regularizer=reg, name=spec.head)(x)
-    model = keras.Model(inputs, outputs, name=f"lstmfc_{spec.cell}_{spec.head}")
+    outputs = head.build_output(keras, x, reg)
+    model = keras.Model(inputs, outputs, name=f"lstmfc_{spec.cell}_{head.name}")
 
     optimizer = keras.optimizers.Adam(
         learning_rate=spec.learning_rate,
         global_clipnorm=spec.clipnorm if spec.clipnorm > 0 else None,
     )
-    metrics = ["binary_accuracy"] if spec.head == "direction" else []
-    model.compile(optimizer=optimizer, loss=LOSSES[spec.head], metrics=metrics)
+    model.compile(optimizer=optimizer, loss=head.loss, metrics=list(head.compile_metrics))
     return model
 
 
@@ -619,21 +373,23 @@ def predict(model, x, batch_size: int = 256):
 
     Returns
     -------
-    ndarray, shape (n_windows,), float64
-        Raw network output: scaled price target (price head) or P(up) (direction head).
+    ndarray, shape (n_windows, n_outputs), float64
+        Raw network output in the head's training units (e.g. a scaled price target,
+        or P(up)); the head's :meth:`~lstmfc.heads.Head.decode` turns it into a forecast.
     """
     import numpy as np
 
     x = np.asarray(x, dtype="float32")
+    n_out = int(model.output_shape[-1])
     if len(x) == 0:
-        return np.empty(0, dtype="float64")
+        return np.empty((0, n_out), dtype="float64")
     keras_module()
     from lstmfc import fastfit
 
     if fastfit.problem(model, training=False) is None:  # torch: without predict()'s loop
         return fastfit.predict(model, x, batch_size=batch_size)
     out = model.predict(x, batch_size=batch_size, verbose=0)
-    return np.asarray(out, dtype="float64").reshape(-1)
+    return np.asarray(out, dtype="float64").reshape(len(x), n_out)
 
 
 def save_model(model, path: str | os.PathLike) -> None:
@@ -675,38 +431,3 @@ def weights_bytes(model) -> bytes:
     import numpy as np
 
     return b"".join(np.ascontiguousarray(w).tobytes() for w in model.get_weights())
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages a bundle depends on (recorded in the manifest)."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    keras = sys.modules.get("keras")
-    if keras is not None:
-        out["keras_backend"] = keras.backend.backend()
-        if out["keras_backend"] == "torch":
-            from lstmfc import fastrnn
-
-            out["fused_cpu_rnn"] = fastrnn.status()
-        from lstmfc import fastfit
-
-        loop = fastfit.status()
-        out["training_loop"] = "lstmfc.fastfit" if loop == "active" else f"Model.fit ({loop})"
-    for name in (
-        "lstmfc",
-        "keras",
-        "tensorflow",
-        "torch",
-        "jax",
-        "numpy",
-        "pandas",
-        "scikit-learn",
-        "h5py",
-    ):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out

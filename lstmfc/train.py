@@ -1,21 +1,26 @@
-"""``lstmfc train``: load the prepared windows, build the network, fit it, save a bundle.
+"""``lstmfc train``: load the prepared windows, fit the network(s), save a bundle.
 
-Orchestration only: Keras lives in :mod:`lstmfc.models`, bundles in
+Orchestration only: Keras lives in :mod:`lstmfc.models` and :mod:`lstmfc.backend`,
+targets and their scaling in the forecast head (:mod:`lstmfc.heads`), bundles in
 :mod:`lstmfc.artifacts`, windows in :mod:`lstmfc.windows`. This module imports none
 of Keras, TensorFlow, pandas or NumPy at import time.
 
-Defaults (DESIGN.md, seeds):
+Defaults (:data:`DEFAULTS`):
 
-* network: seed 004's reference LSTM(128) -> Dropout(0.2) -> LSTM(64) -> Dropout(0.2)
-  -> Dense(25) -> Dense(1) (:mod:`lstmfc.models`);
-* Adam, learning rate 1e-3, gradient clipping by global norm 5 (seed 000 s.4, s.4.3);
+* network: the reference stacked LSTM(128) -> Dropout(0.2) -> LSTM(64) ->
+  Dropout(0.2) -> Dense(25) -> the head's output (:mod:`lstmfc.models`);
+* Adam, learning rate 1e-3 (Kingma & Ba 2015), gradient clipping by global norm 5
+  (Pascanu, Mikolov & Bengio 2013);
 * batch 32 (Keras's default), at most 30 epochs with early stopping on the
-  validation loss (patience 5, best weights restored): on the SP500 sample the
-  reference model stops after 6-10 epochs (seed 1), ~10 s each on 2 CPU cores;
+  validation loss (patience 5, best weights restored; Prechelt 1998, "Early
+  stopping - but when?");
 * price head target: the next log return, standardised with the training targets'
-  mean and std, turned back into a price as ``close_t * exp(r)``
-  (:mod:`lstmfc.artifacts`, "Targets"); ``--price-target level`` reproduces the
-  seed's min-max scaled price level.
+  mean and std (:mod:`lstmfc.heads.price`);
+* one network; ``--ensemble N`` trains N with seeds ``seed .. seed+N-1`` and
+  forecasts with their mean output (:meth:`lstmfc.artifacts.Bundle.predict_raw`).
+
+:func:`fit_networks` is the one place where networks are built, seeded and fitted:
+``train`` and each walk-forward fit of :mod:`lstmfc.backtest` call it.
 """
 
 from __future__ import annotations
@@ -23,17 +28,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import secrets
-import sys
 import time
-from typing import IO, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-# re-exported for evaluate / predict
-from lstmfc.artifacts import (  # noqa: F401  (public helpers)
-    load_bundle,
-    predict_logreturns,
-    predict_prices,
-    predict_proba,
-)
 from lstmfc.config import Workspace, normalize_ticker
 from lstmfc.errors import DataError, UsageError
 
@@ -50,7 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "l2": 0.0,
     "patience": 5,
     "price_target": "logret",
+    "ensemble": 1,
 }
+MAX_ENSEMBLE = 50
 
 
 def parse_units(text: str | Any) -> tuple[int, ...]:
@@ -78,195 +78,253 @@ def parse_units(text: str | Any) -> tuple[int, ...]:
     return out
 
 
-def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
+def check_int(name: str, value: Any, lo: int, hi: int) -> int:
+    """``value`` if it is an integer in ``[lo, hi]``.
+
+    Raises
+    ------
+    UsageError
+        Naming the option, its range and the value.
+    """
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise UsageError(f"{name} must be an integer from {lo} to {hi}, got {value!r}")
     return value
 
 
-# ------------------------------------------------------------------ progress
-def _epoch_line(label: str, epoch: int, epochs: int, logs: dict[str, float], seconds: float):
-    parts = [f"{k} {v:.5g}" for k, v in logs.items() if k != "learning_rate"]
-    prefix = f"{label} " if label else ""
-    return f"{prefix}epoch {epoch}/{epochs}  {'  '.join(parts)}  {seconds:.1f} s"
+@dataclass
+class TrainOptions:
+    """The network, head and fitting options shared by ``train`` and ``backtest``.
 
-
-class LineReporter:
-    """One plain line per epoch on ``stream`` (for cron logs and pipes).
-
-    Example line: ``SP500 epoch 3/30  loss 0.01234  val_loss 0.015  4.1 s``.
+    Attributes
+    ----------
+    head : str
+        Forecast head (:data:`lstmfc.heads.HEADS`).
+    head_options : dict
+        The head's options (``price_target`` for the price head); options of other
+        heads are ignored.
+    cell, units, dropout, dense, l2, lr, clipnorm
+        Network (:class:`lstmfc.models.ModelSpec`).
+    epochs, batch_size, patience
+        Fitting (:func:`lstmfc.models.fit`).
+    ensemble : int
+        Networks per fit, seeds ``seed .. seed + ensemble - 1`` (1 to 50).
     """
 
-    wants_batches = False
+    head: str = DEFAULTS["head"]
+    head_options: dict[str, Any] = field(default_factory=dict)
+    cell: str = DEFAULTS["cell"]
+    units: Any = DEFAULTS["units"]
+    dropout: float = DEFAULTS["dropout"]
+    dense: int = DEFAULTS["dense"]
+    epochs: int = DEFAULTS["epochs"]
+    batch_size: int = DEFAULTS["batch_size"]
+    lr: float = DEFAULTS["lr"]
+    clipnorm: float = DEFAULTS["clipnorm"]
+    l2: float = DEFAULTS["l2"]
+    patience: int = DEFAULTS["patience"]
+    ensemble: int = DEFAULTS["ensemble"]
 
-    def __init__(self, stream: IO[str] | None = None, label: str = ""):
-        self.stream = stream if stream is not None else sys.stderr
-        self.label = label
-        self.epochs = 0
+    def validate(self) -> TrainOptions:
+        """Check every option before any data is read (returns ``self``).
 
-    def on_train_begin(self, epochs: int, steps: int) -> None:
-        self.epochs = epochs
+        Raises
+        ------
+        UsageError
+            One line naming the first invalid option.
+        """
+        self.units = parse_units(self.units)
+        self.epochs = check_int("--epochs", self.epochs, 1, 10000)
+        self.batch_size = check_int("--batch-size", self.batch_size, 1, 1 << 16)
+        self.patience = check_int("--patience", self.patience, 0, 10000)
+        self.dense = check_int("--dense", self.dense, 0, 4096)
+        self.ensemble = check_int("--ensemble", self.ensemble, 1, MAX_ENSEMBLE)
+        for name, v in (
+            ("--dropout", self.dropout),
+            ("--lr", self.lr),
+            ("--clipnorm", self.clipnorm),
+            ("--l2", self.l2),
+        ):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise UsageError(f"{name} must be a number, got {v!r}")
+        self.make_head()
+        self.spec(1, 1)
+        return self
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, float], seconds: float) -> None:
-        self.stream.write(_epoch_line(self.label, epoch, self.epochs, logs, seconds) + "\n")
-        self.stream.flush()
+    def make_head(self):
+        """The head instance (:func:`lstmfc.heads.make_head`)."""
+        from lstmfc.heads import make_head
 
-    def close(self) -> None:
-        pass
+        return make_head(self.head, **self.head_options)
+
+    def spec(self, lookback: int, n_features: int):
+        """The :class:`lstmfc.models.ModelSpec` for windows ``(lookback, n_features)``."""
+        from lstmfc.models import ModelSpec
+
+        return ModelSpec(
+            lookback=lookback,
+            n_features=n_features,
+            head=self.head,
+            cell=self.cell,
+            units=tuple(self.units),
+            dropout=float(self.dropout),
+            dense=self.dense,
+            l2=float(self.l2),
+            learning_rate=float(self.lr),
+            clipnorm=float(self.clipnorm),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as recorded in manifests and backtest documents."""
+        d = dataclasses.asdict(self)
+        d["units"] = list(self.units)
+        d["head_options"] = self.make_head().options
+        return d
 
 
-class RichReporter:
-    """A rich progress display for an interactive terminal.
+def fit_networks(
+    opts: TrainOptions,
+    head,
+    lookback: int,
+    n_features: int,
+    data: tuple,
+    *,
+    seed: int,
+    deterministic: bool = False,
+    reporter=None,
+    isolate: bool = False,
+) -> list[tuple[Any, Any]]:
+    """Build, seed and fit ``opts.ensemble`` networks on the same windows.
 
-    Two live bars (epochs; batches of the current epoch with time remaining) and,
-    scrolling above them, the same one line per finished epoch as
-    :class:`LineReporter`.
+    Parameters
+    ----------
+    opts : TrainOptions
+        Validated options.
+    head : lstmfc.heads.Head
+    lookback, n_features : int
+        Window shape.
+    data : tuple
+        ``(x_train, y_train, x_val, y_val)``: windows ``(n, lookback, n_features)``
+        float32 and encoded targets ``(n,)`` float32.
+    seed : int
+        Member ``i`` is seeded with ``seed + i`` (:func:`lstmfc.backend.set_seed`).
+    deterministic : bool
+        Deterministic kernels (bit-identical weights for the same seed and machine).
+    reporter : object, optional
+        Progress reporter; its ``label`` gets the member number when ``ensemble > 1``.
+    isolate : bool
+        Clear Keras's session before each member and draw Keras's default seeds from
+        a private generator (:func:`lstmfc.backend.private_python_rng`): what a
+        backtest unit on a Dask worker needs to be a function of its seed alone.
+
+    Returns
+    -------
+    list of (keras.Model, lstmfc.models.FitResult)
+        One per member, in seed order; each holds its best validation epoch's weights.
+
+    Raises
+    ------
+    DataError
+        A member's training diverged (non-finite validation loss).
     """
+    import contextlib
 
-    wants_batches = True
+    from lstmfc import backend, models
 
-    def __init__(self, console=None, label: str = ""):
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
+    x_tr, y_tr, x_va, y_va = data
+    spec = opts.spec(lookback, n_features)
+    base_label = getattr(reporter, "label", "") if reporter is not None else ""
+    out = []
+    for i in range(opts.ensemble):
+        if isolate:
+            backend.clear_session()
+        backend.set_seed(seed + i, deterministic)
+        rng = backend.private_python_rng(seed + i) if isolate else contextlib.nullcontext()
+        with rng:
+            model = models.build_model(spec, head)
+        if reporter is not None and opts.ensemble > 1:
+            reporter.label = f"{base_label} [{i + 1}/{opts.ensemble}]".strip()
+        res = models.fit(
+            model,
+            x_tr,
+            y_tr,
+            x_va,
+            y_va,
+            epochs=opts.epochs,
+            batch_size=opts.batch_size,
+            patience=opts.patience,
+            shuffle=True,
+            reporter=reporter,
         )
-
-        self.console = console or Console(stderr=True)
-        self.label = label
-        self.progress = Progress(
-            TextColumn("{task.description}", justify="left"),
-            BarColumn(bar_width=30),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=True,
-        )
-        self._epoch_task = None
-        self._batch_task = None
-        self._started = False
-        self.epochs = 0
-
-    def on_train_begin(self, epochs: int, steps: int) -> None:
-        self.epochs = epochs
-        self.progress.start()
-        self._started = True
-        self._epoch_task = self.progress.add_task(f"{self.label} epochs".strip(), total=epochs)
-        self._batch_task = self.progress.add_task("  batches", total=steps)
-
-    def on_epoch_begin(self, epoch: int) -> None:
-        self.progress.reset(self._batch_task, description=f"  epoch {epoch} batches")
-
-    def on_batch_end(self, step: int) -> None:
-        self.progress.update(self._batch_task, completed=step)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float], seconds: float) -> None:
-        self.progress.update(self._epoch_task, completed=epoch)
-        self.progress.console.print(
-            _epoch_line(self.label, epoch, self.epochs, logs, seconds), highlight=False
-        )
-
-    def on_train_end(self) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._started:
-            self.progress.stop()
-            self._started = False
+        if not math.isfinite(res.best_val_loss):
+            who = f"network {i + 1} of {opts.ensemble}" if opts.ensemble > 1 else "training"
+            raise DataError(
+                f"{who} diverged (validation loss is not finite after "
+                f"{res.epochs_run} epoch{'s' if res.epochs_run != 1 else ''}); "
+                "try a smaller --lr; nothing was saved"
+            )
+        out.append((model, res))
+    if reporter is not None:
+        reporter.label = base_label
+    return out
 
 
-def make_reporter(stream: IO[str] | None = None, label: str = ""):
-    """Rich display if ``stream`` (default stderr) is a terminal, else one line per epoch."""
-    stream = stream if stream is not None else sys.stderr
-    isatty = getattr(stream, "isatty", None)
-    if isatty is not None and isatty():
-        from rich.console import Console
+def _training_doc(res) -> dict[str, Any]:
+    return {
+        "epochs_run": res.epochs_run,
+        "best_epoch": res.best_epoch,
+        "best_val_loss": res.best_val_loss,
+        "stopped_early": res.stopped_early,
+        "train_seconds": round(res.train_seconds, 3),
+        "windows_per_second": round(res.windows_per_second, 1),
+    }
 
-        return RichReporter(Console(file=stream), label=label)
-    return LineReporter(stream, label=label)
 
-
-# ------------------------------------------------------------------ training
 def train(
     ws: Workspace,
     ticker: str,
+    options: TrainOptions | None = None,
     *,
-    head: str = DEFAULTS["head"],
-    cell: str = DEFAULTS["cell"],
-    units: str | tuple[int, ...] = DEFAULTS["units"],
-    dropout: float = DEFAULTS["dropout"],
-    dense: int = DEFAULTS["dense"],
-    epochs: int = DEFAULTS["epochs"],
-    batch_size: int = DEFAULTS["batch_size"],
-    lr: float = DEFAULTS["lr"],
-    clipnorm: float = DEFAULTS["clipnorm"],
-    l2: float = DEFAULTS["l2"],
-    patience: int = DEFAULTS["patience"],
     seed: int | None = None,
     deterministic: bool = False,
-    price_target: str = DEFAULTS["price_target"],
     reporter=None,
     set_latest: bool = True,
+    **kwargs: Any,
 ) -> dict[str, Any]:
-    """Train one network on ``data/prepared/<TICKER>/`` and save its bundle.
+    """Train one network (or a seed ensemble) on ``data/prepared/<TICKER>/``; save a bundle.
 
     Parameters
     ----------
     ws : Workspace
     ticker : str
-    head : {"price", "direction"}
-        ``price``: linear output, MSE on the scaled price target; ``direction``:
-        sigmoid output, binary cross-entropy on ``target_direction`` (P(up)).
-    cell : {"lstm", "gru", "rnn"}
-    units : str or tuple of int
-        Recurrent layer sizes, e.g. ``"128,64"``.
-    dropout : float
-        Dropout rate after each recurrent layer, [0, 1).
-    dense : int
-        Hidden Dense units before the output; 0 = none.
-    epochs : int
-        Maximum epochs (1-10000).
-    batch_size : int
-    lr : float
-        Adam learning rate.
-    clipnorm : float
-        Global-norm gradient clipping; 0 = off.
-    l2 : float
-        L2 penalty on all kernels; 0 = off.
-    patience : int
-        Early-stopping patience in epochs (on ``val_loss``; best weights restored).
+    options : TrainOptions, optional
+        Network, head and fitting options. Instead of it, the same names may be given
+        as keywords (``head="direction", units="8", price_target="level"`` ...).
     seed : int, optional
-        Seeds Python, NumPy, TensorFlow and Keras; drawn at random (and recorded in
-        the manifest) when not given.
+        Seeds Python, NumPy and the backend; drawn at random (and recorded in the
+        manifest) when not given. Ensemble member ``i`` uses ``seed + i``.
     deterministic : bool
-        Also enable TensorFlow op determinism (bit-identical weights for the same
-        seed on the same CPU; slower).
-    price_target : {"logret", "level"}
-        Price head only; see :mod:`lstmfc.artifacts` "Targets".
+        Deterministic kernels (bit-identical weights for the same seed on the same
+        CPU; slower).
     reporter : object, optional
-        Progress reporter (:func:`make_reporter`); ``None`` trains silently.
+        Progress reporter (``lstmfc.cli.progress``); ``None`` trains silently.
     set_latest : bool
         Point ``models/<TICKER>/latest`` at the new run.
 
     Returns
     -------
     dict
-        ``ticker``, ``run_id``, ``path`` (bundle folder), ``head``, ``cell``,
-        ``price_target``, ``hyperparameters``, ``seed``, ``deterministic``,
-        ``n_train``, ``n_val``, ``epochs_run``, ``best_epoch``, ``best_val_loss``,
-        ``stopped_early``, ``train_seconds``, ``windows_per_second``, ``val``
-        (price: ``rmse``, ``mae``, ``naive_rmse`` in currency; direction:
-        ``accuracy`` and ``majority_accuracy``, fractions), ``warnings``.
+        ``ticker``, ``run_id``, ``path`` (bundle folder), ``head``, ``head_options``,
+        ``price_target``, ``cell``, ``hyperparameters``, ``seed``, ``deterministic``,
+        ``ensemble``, ``n_train``, ``n_val``, ``epochs_run``, ``best_epoch``,
+        ``best_val_loss``, ``stopped_early``, ``train_seconds``,
+        ``windows_per_second`` (first member), ``members`` (per member: seed and
+        these figures), ``val`` (the head's validation figures of the kept weights;
+        with an ensemble also ``members``: each member's), ``warnings``.
 
     Raises
     ------
     UsageError
-        An invalid option (exit 2).
+        An invalid option (exit 2), checked before any data is read.
     ArtifactError
         No prepared data ("run `lstmfc prepare TICKER`"), or it is corrupt.
     DataError
@@ -274,93 +332,60 @@ def train(
     KeyboardInterrupt
         Propagated untouched; no bundle is written and ``latest`` is unchanged.
     """
-    from lstmfc import artifacts, models
+    from lstmfc import artifacts, backend
     from lstmfc.windows import load_prepared
 
+    opts = _options(options, kwargs)
     t = normalize_ticker(ticker)
-    units_t = parse_units(units)
-    epochs = _check_int("--epochs", epochs, 1, 10000)
-    batch_size = _check_int("--batch-size", batch_size, 1, 1 << 16)
-    patience = _check_int("--patience", patience, 0, 10000)
     if seed is None:
         seed = secrets.randbelow(2**31)
-    seed = _check_int("--seed", seed, 0, 2**32 - 1)
-    if price_target not in artifacts.PRICE_TARGETS:
-        raise UsageError(f"--price-target must be logret or level, not {price_target!r}")
-    for name, v in (("--dropout", dropout), ("--lr", lr), ("--clipnorm", clipnorm), ("--l2", l2)):
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise UsageError(f"{name} must be a number, got {v!r}")
-    dense = _check_int("--dense", dense, 0, 4096)
-
-    spec = models.ModelSpec(  # validated before any data is read
-        lookback=1,
-        n_features=1,
-        head=head,
-        cell=cell,
-        units=units_t,
-        dropout=float(dropout),
-        dense=dense,
-        l2=float(l2),
-        learning_rate=float(lr),
-        clipnorm=float(clipnorm),
-    )
+    seed = check_int("--seed", seed, 0, 2**32 - 1 - opts.ensemble)
+    head = opts.make_head()
 
     prep = load_prepared(ws, t)
-    spec = dataclasses.replace(spec, lookback=prep.lookback, n_features=prep.n_features)
     warnings: list[str] = []
     if prep.is_stale(ws):
         warnings.append(
             f"data/raw/{t}.parquet changed since `lstmfc prepare {t}`; "
             "training on the prepared (older) data"
         )
+    scaling, data, tr_targets, va_targets = _training_data(head, prep, t)
+    slow = backend.fast_path_warning()
+    if slow:
+        warnings.append(slow)
 
-    import numpy as np
-
-    tr_targets, va_targets = prep.split_targets("train"), prep.split_targets("val")
-    scaling = artifacts.fit_target_scaling(head, price_target, tr_targets)
-    x_tr = np.ascontiguousarray(prep.windows("train"), dtype="float32")
-    x_va = np.ascontiguousarray(prep.windows("val"), dtype="float32")
-    y_tr = artifacts.encode_target(scaling, tr_targets)
-    y_va = artifacts.encode_target(scaling, va_targets)
-    for name, y in (("training", y_tr), ("validation", y_va)):
-        if not np.all(np.isfinite(y)):
-            raise DataError(f"{t}: the {name} targets contain NaN; re-run `lstmfc prepare {t}`")
-
-    models.set_seed(seed, deterministic)
-    model = models.build_model(spec)
     if reporter is not None and hasattr(reporter, "label") and not reporter.label:
         reporter.label = t
     try:
-        fitres = models.fit(
-            model,
-            x_tr,
-            y_tr,
-            x_va,
-            y_va,
-            epochs=epochs,
-            batch_size=batch_size,
-            patience=patience,
-            shuffle=True,
+        fitted = fit_networks(
+            opts,
+            head,
+            prep.lookback,
+            prep.n_features,
+            data,
+            seed=seed,
+            deterministic=deterministic,
             reporter=reporter,
         )
+    except DataError as exc:
+        raise DataError(f"{t}: {exc}") from None
     finally:
         if reporter is not None and hasattr(reporter, "close"):
             reporter.close()
-    if not math.isfinite(fitres.best_val_loss):
-        raise DataError(
-            f"{t}: training diverged (validation loss is not finite after "
-            f"{fitres.epochs_run} epoch{'s' if fitres.epochs_run != 1 else ''}); "
-            "try a smaller --lr; nothing was saved"
-        )
 
-    val = _val_metrics(head, scaling, models.predict(model, x_va), va_targets, tr_targets)
+    val = _validation(head, scaling, [m for m, _ in fitted], data[2], va_targets, tr_targets)
+    members = [
+        {"seed": seed + i, "training": _training_doc(res)} for i, (_, res) in enumerate(fitted)
+    ]
+    first = fitted[0][1]
     hyper = {
-        **spec.to_json(),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "patience": patience,
+        **opts.spec(prep.lookback, prep.n_features).to_json(),
+        "epochs": opts.epochs,
+        "batch_size": opts.batch_size,
+        "patience": opts.patience,
+        "ensemble": opts.ensemble,
         "optimizer": "adam",
-        "loss": models.LOSSES[head],
+        "loss": head.loss,
         "shuffle_train": True,
         "early_stopping": {"monitor": "val_loss", "restore_best_weights": True},
     }
@@ -369,28 +394,21 @@ def train(
     manifest = {
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "lstmfc_version": __version__,
-        "head": head,
-        "cell": cell,
-        "price_target": price_target if head == "price" else None,
+        "head": head.name,
+        "head_options": head.options,
+        **head.report_keys(),
+        "cell": opts.cell,
         "hyperparameters": hyper,
         "seed": seed,
         "deterministic": bool(deterministic),
         "target": scaling,
-        "windows": {"train": len(x_tr), "val": len(x_va)},
+        "windows": {"train": len(data[0]), "val": len(data[2])},
         "prepare": prep.meta,
-        "training": {
-            "epochs_run": fitres.epochs_run,
-            "best_epoch": fitres.best_epoch,
-            "best_val_loss": fitres.best_val_loss,
-            "stopped_early": fitres.stopped_early,
-            "train_seconds": round(fitres.train_seconds, 3),
-            "windows_per_second": round(fitres.windows_per_second, 1),
-            "val": val,
-            "history": fitres.history,
-        },
-        "versions": models.package_versions(),
+        "members": members,
+        "training": {**_training_doc(first), "val": val, "history": first.history},
+        "versions": backend.package_versions(),
     }
-    run_dir = artifacts.save_bundle(ws, t, model, manifest, set_latest=set_latest)
+    run_dir = artifacts.save_bundle(ws, t, [m for m, _ in fitted], manifest, set_latest=set_latest)
     try:
         rel = run_dir.relative_to(ws.home).as_posix()
     except ValueError:
@@ -400,51 +418,68 @@ def train(
         "run_id": run_dir.name,
         "path": rel,
         "latest": bool(set_latest),
-        "head": head,
-        "cell": cell,
-        "price_target": manifest["price_target"],
+        "head": head.name,
+        "head_options": head.options,
+        **head.report_keys(),
+        "cell": opts.cell,
         "hyperparameters": hyper,
         "seed": seed,
         "deterministic": bool(deterministic),
-        "n_train": len(x_tr),
-        "n_val": len(x_va),
-        "epochs_run": fitres.epochs_run,
-        "best_epoch": fitres.best_epoch,
-        "best_val_loss": fitres.best_val_loss,
-        "stopped_early": fitres.stopped_early,
-        "train_seconds": round(fitres.train_seconds, 3),
-        "windows_per_second": round(fitres.windows_per_second, 1),
+        "ensemble": opts.ensemble,
+        "n_train": len(data[0]),
+        "n_val": len(data[2]),
+        **_training_doc(first),
+        "members": members,
         "val": val,
         "warnings": warnings,
     }
 
 
-def _val_metrics(head, scaling, raw, va_targets, tr_targets) -> dict[str, float]:
-    """Validation-split scores of the kept (best) weights, in plain units.
+def _options(options: TrainOptions | None, kwargs: dict[str, Any]) -> TrainOptions:
+    """``options``, or one built from keyword arguments (head options among them)."""
+    if options is not None:
+        if kwargs:
+            raise TypeError(f"give TrainOptions or keywords, not both ({', '.join(kwargs)})")
+        return options.validate()
+    names = {f.name for f in dataclasses.fields(TrainOptions)}
+    plain = {k: v for k, v in kwargs.items() if k in names}
+    head_opts = {k: v for k, v in kwargs.items() if k not in names}
+    from lstmfc.heads import head_class
 
-    Price head: RMSE and MAE of the predicted price (currency) and, for scale, the
-    RMSE of the random-walk (naive) forecast ``price_{t+h} = close_t``. Direction
-    head: directional accuracy at threshold 0.5 and the accuracy of always
-    predicting the training split's majority direction.
-    """
+    allowed = set(head_class(plain.get("head", DEFAULTS["head"])).OPTIONS) | {"price_target"}
+    unknown = set(head_opts) - allowed
+    if unknown:
+        raise TypeError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    return TrainOptions(
+        **plain, head_options={**plain.get("head_options", {}), **head_opts}
+    ).validate()
+
+
+def _training_data(head, prep, t: str):
+    """Target scaling (training windows only) and the four training arrays."""
     import numpy as np
 
-    from lstmfc.artifacts import decode_prices
+    tr_targets, va_targets = prep.split_targets("train"), prep.split_targets("val")
+    scaling = head.fit_scaling(tr_targets)
+    x_tr = np.ascontiguousarray(prep.windows("train"), dtype="float32")
+    x_va = np.ascontiguousarray(prep.windows("val"), dtype="float32")
+    y_tr = head.encode(scaling, tr_targets)
+    y_va = head.encode(scaling, va_targets)
+    for name, y in (("training", y_tr), ("validation", y_va)):
+        if not np.all(np.isfinite(y)):
+            raise DataError(f"{t}: the {name} targets contain NaN; re-run `lstmfc prepare {t}`")
+    return scaling, (x_tr, y_tr, x_va, y_va), tr_targets, va_targets
 
-    if head == "price":
-        close_t = va_targets["close"].to_numpy(dtype="float64")
-        actual = va_targets["target_price"].to_numpy(dtype="float64")
-        pred = decode_prices(scaling, raw, close_t)
-        err = pred - actual
-        return {
-            "rmse": float(np.sqrt(np.mean(err**2))),
-            "mae": float(np.mean(np.abs(err))),
-            "naive_rmse": float(np.sqrt(np.mean((close_t - actual) ** 2))),
-        }
-    y = va_targets["target_direction"].to_numpy(dtype="int64")
-    up_share = float(np.mean(tr_targets["target_direction"].to_numpy(dtype="int64")))
-    majority = 1 if up_share >= 0.5 else 0
-    return {
-        "accuracy": float(np.mean((raw > 0.5).astype("int64") == y)),
-        "majority_accuracy": float(np.mean(y == majority)),
-    }
+
+def _validation(head, scaling, nets, x_va, va_targets, tr_targets) -> dict[str, Any]:
+    """The head's validation figures of the ensemble (and of each member if several)."""
+    import numpy as np
+
+    from lstmfc import models
+
+    raws = [models.predict(m, x_va) for m in nets]
+    mean = raws[0] if len(raws) == 1 else np.mean(np.stack(raws), axis=0)
+    val = head.val_metrics(scaling, mean, va_targets, tr_targets)
+    if len(raws) > 1:
+        val["members"] = [head.val_metrics(scaling, r, va_targets, tr_targets) for r in raws]
+    return val

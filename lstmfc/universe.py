@@ -107,9 +107,15 @@ def read_tickers_file(path: str | os.PathLike) -> list[str]:
 
 
 def merge_tickers(
-    tickers: Iterable[str] | None, tickers_file: str | os.PathLike | None = None
+    tickers: Iterable[str] | None,
+    tickers_file: str | os.PathLike | None = None,
+    *,
+    strict: bool = True,
 ) -> list[str]:
     """Tickers from the command line followed by those of ``tickers_file``, deduplicated.
+
+    The one place where every command that takes ``TICKER...`` and
+    ``--tickers-file`` merges them.
 
     Parameters
     ----------
@@ -117,27 +123,35 @@ def merge_tickers(
         Positional ``TICKER...`` arguments.
     tickers_file : str or PathLike, optional
         ``--tickers-file``.
+    strict : bool
+        Normalise command-line tickers here, so a malformed one fails the command
+        (UsageError). With ``strict=False`` they are kept as typed (deduplicated
+        case-insensitively) so that a command handling tickers one by one reports a
+        malformed one as that ticker's error and goes on with the others.
 
     Returns
     -------
     list of str
-        Normalised tickers, command line first, each once.
+        Tickers, command line first, each once.
 
     Raises
     ------
     UsageError
-        A malformed ticker on the command line, or no ticker given at all.
+        A malformed ticker on the command line (``strict``), or no ticker at all.
     DataError
         As :func:`read_tickers_file`.
     """
     out: list[str] = []
+    seen: set[str] = set()
     for t in tickers or ():
-        n = normalize_ticker(t)
-        if n not in out:
+        n = normalize_ticker(t) if strict else t
+        if n.strip().upper() not in seen:
+            seen.add(n.strip().upper())
             out.append(n)
     if tickers_file is not None:
         for n in read_tickers_file(tickers_file):
-            if n not in out:
+            if n not in seen:
+                seen.add(n)
                 out.append(n)
     if not out:
         raise UsageError("give at least one TICKER or --tickers-file FILE")

@@ -9,12 +9,13 @@ import shutil
 import zipfile
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from lstmfc import artifacts, models, train, windows
+from lstmfc import artifacts, backend, models, train, windows
+from lstmfc.atomic import sha256_file
 from lstmfc.config import Workspace
 from lstmfc.errors import ArtifactError, DataError, UsageError
+from lstmfc.heads import make_head
 from lstmfc.store import write_raw
 from tests.conftest import make_ohlcv
 
@@ -61,7 +62,7 @@ def _rewrite_manifest(run, edit):
 def _fix_checksum(run, name):
     def edit(doc):
         doc["files"][name] = {
-            "sha256": artifacts.sha256_file(run / name),
+            "sha256": sha256_file(run / name),
             "bytes": (run / name).stat().st_size,
         }
 
@@ -80,7 +81,7 @@ def test_bundle_layout_manifest_and_latest(trained):
     assert (run / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     m = json.loads((run / "manifest.json").read_text())
     for name in ("model.keras", "history.png"):
-        assert m["files"][name]["sha256"] == artifacts.sha256_file(run / name)
+        assert m["files"][name]["sha256"] == sha256_file(run / name)
     prep = json.loads((ws.prepared_path(T) / "prepare.json").read_text())
     assert m["prepare"] == prep  # the full prepare.json, scaler included
     assert m["run_id"] == price["run_id"] and m["ticker"] == T
@@ -110,46 +111,15 @@ def test_target_scaling_uses_training_targets_only(trained):
     assert m["target"]["std"] != pytest.approx(allr.std(), rel=1e-9)
 
 
-def test_fit_encode_decode_targets():
-    df = pd.DataFrame(
-        {
-            "close": [100.0, 110.0, 90.0],
-            "target_price": [110.0, 90.0, 99.0],
-            "target_logret": np.log([1.1, 90 / 110, 1.1]),
-            "target_direction": [1, 0, 1],
-        }
-    )
-    s = artifacts.fit_target_scaling("price", "logret", df)
-    z = artifacts.encode_target(s, df)
-    assert z.dtype == np.float32 and abs(float(z.mean())) < 1e-6
-    back = artifacts.decode_prices(s, z.astype("float64"), df["close"])
-    assert np.allclose(back, df["target_price"], rtol=1e-6)
-
-    s = artifacts.fit_target_scaling("price", "level", df)
-    assert (s["min"], s["max"]) == (90.0, 110.0)
-    y = artifacts.encode_target(s, df)
-    assert np.allclose(y, [1.0, 0.0, 0.45])
-    assert np.allclose(artifacts.decode_prices(s, y, None), df["target_price"])
-
-    s = artifacts.fit_target_scaling("direction", "logret", df)
-    assert np.array_equal(artifacts.encode_target(s, df), [1, 0, 1])
-    with pytest.raises(ArtifactError, match="direction"):
-        artifacts.decode_prices(s, y, None)
-    with pytest.raises(UsageError, match="--price-target"):
-        artifacts.fit_target_scaling("price", "pct", df)
-
-
 # ----------------------------------------------------------------- round trip
 def test_round_trip_gives_identical_predictions(ws, tmp_path):
     prep = windows.load_prepared(ws, T)
     spec = models.ModelSpec(lookback=10, n_features=1, units=(3,), dense=0)
-    models.set_seed(5)
+    backend.set_seed(5)
     model = models.build_model(spec)
     x = np.ascontiguousarray(prep.windows("train"))
-    y = artifacts.encode_target(
-        artifacts.fit_target_scaling("price", "logret", prep.split_targets("train")),
-        prep.split_targets("train"),
-    )
+    head = make_head("price")
+    y = head.encode(head.fit_scaling(prep.split_targets("train")), prep.split_targets("train"))
     model.fit(x, y, epochs=1, verbose=0)
     before = models.predict(model, prep.windows("test"))
     old = json.loads((ws.model_root(T) / "latest" / "manifest.json").read_text())
@@ -160,14 +130,16 @@ def test_round_trip_gives_identical_predictions(ws, tmp_path):
     assert os.readlink(ws.model_root(T) / "latest") == "manual-1"
 
     b = artifacts.load_bundle(ws, T, prepared_meta=prep.meta)
-    assert b.run_id == "manual-1" and b.path == run and b.head == "price"
+    assert b.run_id == "manual-1" and b.path == run and b.head.name == "price"
     after = b.predict_raw(prep.windows("test"))
+    assert before.shape == after.shape == (len(prep.split_rows("test")), 1)
     assert np.array_equal(before, after)
     assert models.weights_bytes(model) == models.weights_bytes(b.model)
-    closes = prep.split_targets("test")["close"].to_numpy()
-    prices = artifacts.predict_prices(b, prep.windows("test"), closes)
-    assert np.allclose(prices, closes * np.exp(before))
-    assert np.allclose(artifacts.predict_logreturns(b, prep.windows("test"), closes), before)
+    tt = prep.split_targets("test")
+    closes = tt["close"].to_numpy()
+    prices = b.forecast(prep.windows("test"), tt)
+    assert np.allclose(prices, closes * np.exp(before[:, 0]))
+    assert b.manifest["schema"] == 2 and b.manifest["members"] == [{"file": "model.keras"}]
 
 
 @pytest.mark.parametrize("which", ["price", "direction"])
@@ -177,19 +149,14 @@ def test_loaded_bundle_reproduces_recorded_validation_scores(trained, which):
     prep = windows.load_prepared(ws, T)
     b = artifacts.load_bundle(ws, T, res["run_id"], prepared_meta=prep.meta)
     va = prep.split_targets("val")
+    p = b.forecast(prep.windows("val"), va)
     if which == "price":
-        p = train.predict_prices(b, prep.windows("val"), va["close"])
         rmse = float(np.sqrt(np.mean((p - va["target_price"].to_numpy()) ** 2)))
         assert rmse == pytest.approx(res["val"]["rmse"], rel=1e-9)
-        with pytest.raises(ArtifactError, match="gives prices, not P"):
-            artifacts.predict_proba(b, prep.windows("val"))
     else:
-        p = train.predict_proba(b, prep.windows("val"))
         assert np.all((p >= 0) & (p <= 1))
         acc = float(np.mean((p > 0.5) == va["target_direction"].to_numpy()))
         assert acc == pytest.approx(res["val"]["accuracy"], rel=1e-12)
-        with pytest.raises(ArtifactError, match="gives P\\(up\\), not prices"):
-            artifacts.predict_prices(b, prep.windows("val"), va["close"])
 
 
 # ----------------------------------------------------------------- refusals
@@ -262,8 +229,16 @@ def test_malformed_manifest_is_refused(ws, trained, damage, msg):
         (lambda d: d["target"].update(kind="magic"), "(bad 'target' entry)"),
         (lambda d: d["files"].update({"../x": {"sha256": "0", "bytes": 1}}), "outside the bundle"),
         (lambda d: d["files"]["model.keras"].pop("sha256"), "needs sha256 and bytes"),
-        (lambda d: d.update(model_file="model.h5"), "is a legacy HDF5 (.h5) model"),
-        (lambda d: d.update(model_file="model.pkl"), "is not a Keras 3 .keras file"),
+        (
+            lambda d: d.update(model_file="model.h5", members=[{"file": "model.h5"}]),
+            "is a legacy HDF5 (.h5) model",
+        ),
+        (
+            lambda d: d.update(model_file="model.pkl", members=[{"file": "model.pkl"}]),
+            "is not a Keras 3 .keras file",
+        ),
+        (lambda d: d.update(members=[{"file": "model-2.keras"}]), "not the first member"),
+        (lambda d: d.update(head="volatility"), "(unknown head 'volatility')"),
     ],
 )
 def test_inconsistent_manifest_is_refused(ws, trained, edit, msg):
@@ -356,7 +331,7 @@ def test_lambda_bundle_with_valid_checksums_is_refused_without_running(ws, train
     run = _evil_bundle(ws, trained, marker)
     # the checksums are right, so only the content check can refuse it
     m = json.loads((run / "manifest.json").read_text())
-    assert m["files"]["model.keras"]["sha256"] == artifacts.sha256_file(run / "model.keras")
+    assert m["files"]["model.keras"]["sha256"] == sha256_file(run / "model.keras")
     with pytest.raises(ArtifactError) as e:
         artifacts.load_bundle(ws, T, "evil-run")
     assert str(e.value) == (
@@ -502,12 +477,12 @@ def test_diverged_training_saves_nothing(ws, monkeypatch):
 def test_level_target_round_trip(ws):
     res = train.train(ws, T, seed=4, price_target="level", **{**TINY, "epochs": 1})
     b = artifacts.load_bundle(ws, T)
-    assert b.run_id == res["run_id"] and b.price_target == "level"
+    assert b.run_id == res["run_id"] and b.head.price_target == "level"
     assert b.target["kind"] == "minmax" and b.target["column"] == "target_price"
     prep = windows.load_prepared(ws, T)
     tr = prep.split_targets("train")["target_price"]
     assert (b.target["min"], b.target["max"]) == (tr.min(), tr.max())
     va = prep.split_targets("val")
-    p = artifacts.predict_prices(b, prep.windows("val"), va["close"])
+    p = b.forecast(prep.windows("val"), va)
     rmse = float(np.sqrt(np.mean((p - va["target_price"].to_numpy()) ** 2)))
     assert rmse == pytest.approx(res["val"]["rmse"], rel=1e-9)

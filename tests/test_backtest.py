@@ -101,7 +101,7 @@ def test_no_training_target_reaches_into_the_test_block(h, window):
 
 
 def test_fold_plan_errors():
-    with pytest.raises(DataError, match=r"^6 test windows cannot make 7 folds; use fewer --folds$"):
+    with pytest.raises(DataError, match=r"^6 test windows cannot make 7 folds; use at most 6 --folds$"):
         plan_folds(30, 10, 1, folds=7)
     # 30 rows, L=10: 20 windows (ends 9..28); 18 tested leave ends 9..10 for fold 1
     msg = (
@@ -149,7 +149,7 @@ def check_no_future(raw, cfg, fold_index):
         assert fp1[name] == fp2[name], name
     # the first h test windows end before the first target date: same inputs
     h = job.plan.horizon
-    k = fd.test_first - u1["test_first"]
+    k = fd.test_first - u1.test_first
     assert np.array_equal(a1.x_test[: k + h], a2.x_test[: k + h])
     assert not np.array_equal(a1.x_test, a2.x_test)  # the perturbation did reach the block
     return job, job2
@@ -168,8 +168,8 @@ def test_no_fold_sees_its_future_model_and_baselines():
     res1 = [bt.run_unit(u) for u in job.units]
     res2 = [bt.run_unit(u) for u in job2.units]
     for r1, r2 in zip(res1, res2, strict=True):  # both folds' networks: same weights
-        assert r1["ok"] and r2["ok"]
-        assert r1["fingerprints"]["weights"] == r2["fingerprints"]["weights"]
+        assert r1.ok and r2.ok
+        assert r1.fingerprints["weights"] == r2.fingerprints["weights"]
     doc1, fc1 = bt.score_ticker(job, res1, cfg)
     doc2, fc2 = bt.score_ticker(job2, res2, cfg)
     assert [f["scaler"] for f in doc1["fits"]] == [f["scaler"] for f in doc2["fits"]]
@@ -188,7 +188,7 @@ def test_the_no_future_check_catches_a_leaky_scaler(monkeypatch):
     raw = make_ohlcv(260)
     check_no_future(raw, cfg, 1)  # the real code passes ...
     # ... a variant that fits the scaler on every row it was shipped fails it
-    monkeypatch.setattr(bt, "scaler_rows", lambda first, last, lookback: (0, 10**9))
+    monkeypatch.setattr("lstmfc.backtest.unit.scaler_rows", lambda first, last, lb: (0, 10**9))
     with pytest.raises(AssertionError):
         check_no_future(raw, cfg, 1)
 
@@ -201,7 +201,7 @@ def test_the_no_future_check_catches_training_on_the_test_block(monkeypatch):
     def leaky(ticker, raw, cfg):  # no purge: validation windows run to the block's end
         job = real(ticker, raw, cfg)
         for u in job.units:
-            u["last_end"] = u["test_last"] - job.plan.horizon
+            u.last_end = u.test_last - job.plan.horizon
         return job
 
     monkeypatch.setattr(bt, "prepare_ticker", leaky)
@@ -213,8 +213,8 @@ def test_units_never_receive_rows_after_their_last_forecast_origin():
     cfg = BacktestConfig(**TINY, folds=3)
     job = prepare_ticker("SYN", make_ohlcv(260), cfg)
     for u in job.units:
-        assert len(u["x"]) == len(u["close"]) == u["test_last"] + 1
-        assert np.array_equal(u["close"], job.close[: u["test_last"] + 1])
+        assert len(u.x) == len(u.close) == u.test_last + 1
+        assert np.array_equal(u.close, job.close[: u.test_last + 1])
 
 
 # ------------------------------------------------------------ tickers files
@@ -344,25 +344,25 @@ def test_backtest_too_short_series_is_one_line(workspace):
     # 40 rows, L=10: 30 windows, the last floor(0.3 * 30) = 9 tested
     result = runner.invoke(app, ["backtest", "TINY", "--folds", "10", *TINY_ARGS])
     assert result.exit_code == 1
-    assert result.stderr == "Error: TINY: 9 test windows cannot make 10 folds; use fewer --folds\n"
+    assert result.stderr == "Error: TINY: 9 test windows cannot make 10 folds; use at most 9 --folds\n"
 
 
 def test_source_sample_fetches_a_missing_sample_once(workspace):
     ws = Workspace.resolve(workspace)
-    raw, info = bt._load_raw(ws, "SP500", "sample")  # lstmfc.fetch, bundled data
+    raw, info = bt.driver._load_raw(ws, "SP500", "sample")  # lstmfc.fetch, bundled data
     assert (len(raw), info["first_date"], info["last_date"]) == (5031, "1999-01-04", "2018-12-31")
     assert info["path"] == "data/raw/SP500.parquet"
     stamp = ws.raw_path("SP500").stat().st_mtime_ns
-    bt._load_raw(ws, "SP500", "sample")  # stored now: read, not fetched again
+    bt.driver._load_raw(ws, "SP500", "sample")  # stored now: read, not fetched again
     assert ws.raw_path("SP500").stat().st_mtime_ns == stamp
     with pytest.raises(DataError, match="^no bundled sample named NOPE"):
-        bt._load_raw(ws, "NOPE", "sample")
+        bt.driver._load_raw(ws, "NOPE", "sample")
     with pytest.raises(DataError, match="^no data for AAPL; run `lstmfc fetch AAPL` first$"):
-        bt._load_raw(ws, "AAPL", None)
+        bt.driver._load_raw(ws, "AAPL", None)
 
 
 def test_unreachable_scheduler_is_a_temporary_failure(monkeypatch):
-    monkeypatch.setattr(bt, "CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr(bt.executors, "CONNECT_TIMEOUT", "2s")
 
     with pytest.raises(TemporaryFailure, match=r"^cannot reach the Dask scheduler at tcp://"):
         bt.execute_units(

@@ -10,6 +10,7 @@ tests are marked slow.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -27,7 +28,7 @@ from tests.conftest import make_ohlcv
 pytestmark = pytest.mark.slow
 
 TINY = dict(lookback=10, units="4", dense=0, epochs=1, batch_size=32, patience=1, seed=5)
-VARYING = {"seconds", "unit_seconds", "train_seconds", "model_sha256", "executor"}
+VARYING = {"seconds", "unit_seconds", "train_seconds", "model_sha256", "model_files", "executor"}
 
 
 @pytest.fixture(scope="module")
@@ -79,35 +80,34 @@ def test_local_and_dask_give_identical_results(workspace, cluster):
         assert len(set(w)) == 2  # two different fits, each bit-identical to the local one
 
 
-def kill_first_attempt(unit):
+def kill_first_attempt(unit, marker_dir):
     """Kill this worker process the first time a unit runs; run it normally after."""
-    marker = Path(unit["marker_dir"]) / f"{unit['ticker']}-{unit['fit']}"
+    marker = Path(marker_dir) / f"{unit.ticker}-{unit.fit}"
     if not marker.exists():
         marker.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
-    out = bt.run_unit(unit)
-    out["pid"] = os.getpid()
-    return out
+    return {"result": bt.run_unit(unit), "pid": os.getpid()}
 
 
 def test_a_killed_worker_has_its_unit_retried(cluster, tmp_path):
     cfg = BacktestConfig(**TINY, folds=2, retrain_every=10_000, save_models=False).validate()
     job = bt.prepare_ticker("KIL", make_ohlcv(200, seed=3), cfg)
-    units = [{**u, "marker_dir": str(tmp_path)} for u in job.units]
+    units = job.units
     assert len(units) == 1
     seen = []
     results = bt.execute_units(
         units,
         executor="dask",
         scheduler=cluster.scheduler_address,
-        fn=kill_first_attempt,
+        fn=functools.partial(kill_first_attempt, marker_dir=str(tmp_path)),
         on_result=lambda i, r: seen.append(i),
     )
     killed_pid = int((tmp_path / "KIL-0").read_text())
-    (res,) = results
-    assert res["ok"], res.get("error")
-    assert res["pid"] != killed_pid  # it ran again, in a fresh worker process
+    (done,) = results
+    res = done["result"]
+    assert res.ok
+    assert done["pid"] != killed_pid  # it ran again, in a fresh worker process
     assert seen == [0]
     ref = bt.run_unit(units[0])  # in this process
-    assert res["fingerprints"] == ref["fingerprints"]
-    assert np.array_equal(res["forecast"], ref["forecast"])
+    assert res.fingerprints == ref.fingerprints
+    assert np.array_equal(res.forecast, ref.forecast)

@@ -73,13 +73,14 @@ def test_evaluate_table_shows_the_verdict_and_conclusion(workspace):
 
 
 def test_conclusion_says_no_skill_plainly():
-    from lstmfc.evaluate import conclusion
+    from lstmfc.heads import make_head
 
-    text = conclusion("price", {"verdict": "no skill over naive"}, {})
+    conclusion = make_head("price").conclusion
+    text = conclusion([{"verdict": "no skill over naive"}], {})
     assert "no skill over naive" in text and "not significantly better" in text
-    worse = conclusion("price", {"verdict": "worse than naive (p=0.01)"}, {})
+    worse = conclusion([{"verdict": "worse than naive (p=0.01)"}], {})
     assert "significantly worse" in worse
-    never = conclusion("price", {"verdict": "no skill over naive"}, {"lstm": {"n_trades": 0}})
+    never = conclusion([{"verdict": "no skill over naive"}], {"lstm": {"n_trades": 0}})
     assert "never long" in never
 
 

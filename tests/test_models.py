@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from lstmfc import models
+from lstmfc import backend, models
 from lstmfc.errors import ArtifactError, UsageError
 
 LB = 10
@@ -38,7 +38,7 @@ def test_importing_lstmfc_does_not_import_tensorflow():
 
 
 def test_default_is_the_seed_reference_model():
-    keras = models.keras_module()
+    keras = backend.keras_module()
     m = models.build_model(models.ModelSpec(lookback=60, n_features=1))
     kinds = [(type(layer).__name__, getattr(layer, "units", None)) for layer in m.layers]
     assert kinds == [
@@ -96,7 +96,7 @@ def test_every_cell_and_head_builds_and_predicts(cell, layer, head):
     assert names.count(layer) == 2
     x, _ = _data(7)
     out = models.predict(m, x)
-    assert out.shape == (7,) and out.dtype == np.float64
+    assert out.shape == (7, 1) and out.dtype == np.float64
     if head == "direction":
         assert m.layers[-1].activation.__name__ == "sigmoid"
         assert m.loss == "binary_crossentropy"
@@ -154,7 +154,7 @@ class _Recorder:
 
 @pytest.mark.parametrize("head", ["price", "direction"])
 def test_fit_records_history_and_reports_progress(head):
-    models.set_seed(3)
+    backend.set_seed(3)
     x, y = _data(64, binary=head == "direction")
     xv, yv = _data(20, seed=1, binary=head == "direction")
     m = models.build_model(_tiny(head=head))
@@ -177,7 +177,7 @@ def test_fit_records_history_and_reports_progress(head):
 def test_early_stopping_restores_best_weights():
     """With patience 0 and a huge learning rate training stops early; the kept
     weights are those of the best validation epoch."""
-    models.set_seed(0)
+    backend.set_seed(0)
     x, y = _data(64)
     xv, yv = _data(20, seed=1)
     m = models.build_model(_tiny(learning_rate=0.5, clipnorm=0))
@@ -200,7 +200,7 @@ def op_determinism_reset():
 
 
 def _train_once(seed):
-    models.set_seed(seed, deterministic=True)
+    backend.set_seed(seed, deterministic=True)
     x, y = _data(64)
     xv, yv = _data(20, seed=1)
     m = models.build_model(_tiny(cell="lstm"))
@@ -214,14 +214,14 @@ def test_same_seed_deterministic_gives_bit_identical_weights(op_determinism_rese
     init_b, b = _train_once(11)
     assert a == b
     assert init_a == init_b and a != init_a  # training moved the weights
-    models.set_seed(12)
+    backend.set_seed(12)
     other = models.weights_bytes(models.build_model(_tiny(cell="lstm")))
     assert other != init_a  # the seed matters, so the equalities are not vacuous
 
 
 def test_predict_empty_and_save_load_roundtrip(tmp_path):
     m = models.build_model(_tiny(head="direction", cell="gru"))
-    assert models.predict(m, np.empty((0, LB, 1), "float32")).shape == (0,)
+    assert models.predict(m, np.empty((0, LB, 1), "float32")).shape == (0, 1)
     x, _ = _data(9)
     path = tmp_path / "m.keras"
     models.save_model(m, path)
@@ -232,7 +232,7 @@ def test_predict_empty_and_save_load_roundtrip(tmp_path):
 
 def _lambda_model(marker):
     """A model whose Lambda layer creates ``marker`` whenever Keras runs it."""
-    keras = models.keras_module()
+    keras = backend.keras_module()
     # the path is a constant inside the lambda's own bytecode (no closure, no defaults)
     touch = eval(f"lambda t: (open({str(marker)!r}, 'w').close(), t)[1]")  # noqa: S307
     inp = keras.Input((LB, 1))
@@ -254,7 +254,7 @@ def test_lambda_keras_file_is_refused_without_running_it(tmp_path):
     assert not marker.exists()
 
     # control: without safe_mode Keras does run the lambda, so the check above matters
-    keras = models.keras_module()
+    keras = backend.keras_module()
     keras.saving.load_model(path, safe_mode=False, compile=False)
     assert marker.exists()
 
@@ -269,5 +269,5 @@ def test_load_model_file_turns_keras_errors_into_one_line(tmp_path):
 
 
 def test_package_versions_lists_keras_and_tensorflow():
-    v = models.package_versions()
+    v = backend.package_versions()
     assert v["keras"].startswith("3.") and v["tensorflow"][0].isdigit()

@@ -1,0 +1,296 @@
+"""The Typer application, its shared options and the error contract of every command.
+
+Errors: library errors (:mod:`lstmfc.errors`) are caught here only and become one line
+on stderr plus the exit code of their kind (1 user-fixable, 2 usage, 75 temporary);
+``--debug`` shows the traceback instead. Typer's own usage errors (an unknown option,
+``--lookback abc``, a value outside an option's range) are one line too, exit 2,
+instead of click's boxed multi-line message (:class:`OneLineErrors`). With ``--json``
+stdout carries exactly one JSON document and everything else goes to stderr.
+
+No pandas, NumPy or Keras at import time: ``lstmfc --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from lstmfc import __version__
+from lstmfc.errors import LstmfcError
+
+
+class OneLineErrors(TyperGroup):
+    """The command group: click's usage errors as one ``Error:`` line, exit 2.
+
+    Click and Typer print a usage line, a hint and a boxed message for a bad option
+    (``--lookback 0``); a cron log or a script wants the one line every other lstmfc
+    error is. ``lstmfc`` with no arguments still shows the help.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from typer import _click
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except _click.exceptions.NoArgsIsHelpError:
+            sys.exit(0)  # Typer has printed the help already
+        except _click.exceptions.ClickException as exc:
+            where = ""
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None and ctx.command_path:
+                where = f" (see `{ctx.command_path} --help`)"
+            typer.echo("Error: " + " ".join(exc.format_message().split()) + where, err=True)
+            sys.exit(exc.exit_code)
+        except _click.exceptions.Abort:
+            typer.echo("Error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(
+    name="lstmfc",
+    cls=OneLineErrors,
+    help="Forecast daily financial time series with Keras LSTM networks, "
+    "scored honestly against simple baselines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# ---------------------------------------------------------------- shared options
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        envvar="LSTMFC_HOME",
+        help="Workspace folder holding data/ and models/ (default: current directory).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document on stdout; messages go to stderr.")
+]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="Show the full traceback on errors.", envvar="LSTMFC_DEBUG")
+]
+TickersFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--tickers-file",
+        help="File with one ticker per line (# comments, blank lines ignored).",
+        show_default=False,
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", help="Run id of the bundle (default: latest).", show_default=False),
+]
+
+# ------------------------------------------------ model options (train, run, backtest)
+HeadOpt = Annotated[
+    str,
+    typer.Option("--head", help="price (close h sessions ahead) or direction (P(up))."),
+]
+CellOpt = Annotated[str, typer.Option("--cell", help="Recurrent layer: lstm, gru or rnn.")]
+UnitsOpt = Annotated[
+    str, typer.Option("--units", help="Units per stacked recurrent layer, comma list.")
+]
+DropoutOpt = Annotated[
+    float, typer.Option("--dropout", help="Dropout after each recurrent layer, [0, 1).")
+]
+DenseOpt = Annotated[
+    int, typer.Option("--dense", help="Hidden Dense units before the output (0 = none).")
+]
+EpochsOpt = Annotated[int, typer.Option("--epochs", help="Maximum epochs (per network).")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Mini-batch size.")]
+LrOpt = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]
+ClipOpt = Annotated[
+    float, typer.Option("--clipnorm", help="Clip gradients by global norm (0 = off).")
+]
+L2Opt = Annotated[float, typer.Option("--l2", help="L2 penalty on all kernels (0 = off).")]
+PatienceOpt = Annotated[
+    int, typer.Option("--patience", help="Early-stopping patience (epochs, on val_loss).")
+]
+EnsembleOpt = Annotated[
+    int,
+    typer.Option(
+        "--ensemble",
+        help="Networks per fit, seeds seed..seed+N-1; the forecast is their mean.",
+    ),
+]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option("--seed", help="Random seed (default: drawn and recorded).", show_default=False),
+]
+PriceTargetOpt = Annotated[
+    str,
+    typer.Option(
+        "--price-target",
+        help="Price head target: logret (next log return) or level (scaled price).",
+    ),
+]
+FeaturesOpt = Annotated[
+    str,
+    typer.Option(
+        "--features",
+        help="Comma list of feature sets: logret, close, ohlcv, volume, rsi, macd, bbp.",
+    ),
+]
+LookbackOpt = Annotated[int, typer.Option("--lookback", help="Rows (sessions) per input window.")]
+HorizonOpt = Annotated[int, typer.Option("--horizon", help="Sessions ahead of a window's end.")]
+SmaOpt = Annotated[int, typer.Option("--sma", help="Moving-average baseline window (sessions).")]
+EmaOpt = Annotated[int, typer.Option("--ema", help="EMA baseline span (sessions).")]
+CostOpt = Annotated[
+    float, typer.Option("--cost-bps", help="Trading view: cost per position change, bp.")
+]
+AlphaOpt = Annotated[float, typer.Option("--alpha", help="Significance level of verdicts.")]
+
+
+def train_options(
+    head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience, ensemble,
+    price_target,
+):  # fmt: skip
+    """The :class:`lstmfc.train.TrainOptions` of the shared model options."""
+    from lstmfc.train import TrainOptions
+
+    return TrainOptions(
+        head=head,
+        head_options={"price_target": price_target},
+        cell=cell,
+        units=units,
+        dropout=dropout,
+        dense=dense,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        clipnorm=clipnorm,
+        l2=l2,
+        patience=patience,
+        ensemble=ensemble,
+    )
+
+
+# ---------------------------------------------------------------- output helpers
+def emit_json(doc: Any) -> None:
+    """Print ``doc`` as the single JSON document on stdout."""
+    typer.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
+
+
+def fail(message: str, code: int = 1) -> None:
+    """One line on stderr, then exit with ``code``."""
+    typer.echo("Error: " + " ".join(str(message).split()), err=True)
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    """One ``Warning:`` line on stderr."""
+    typer.echo("Warning: " + " ".join(str(message).split()), err=True)
+
+
+def handle_errors(fn):
+    """Map library errors to one stderr line + exit code (traceback only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        debug = bool(kwargs.get("debug")) or os.environ.get("LSTMFC_DEBUG", "") not in ("", "0")
+        try:
+            fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except LstmfcError as exc:
+            if debug:
+                raise
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            fail("interrupted; nothing was left half-written", 130)
+        except Exception as exc:  # an internal error must still be one line
+            if debug:
+                raise
+            fail(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(rerun with --debug for the traceback)",
+                1,
+            )
+
+    return wrapper
+
+
+def ticker_names(
+    tickers: list[str] | str | None, tickers_file: Path | None, *, strict: bool = True
+) -> list[str]:
+    """The ``TICKER...`` arguments plus those of ``--tickers-file`` (each once).
+
+    Raises
+    ------
+    UsageError
+        No ticker at all, or (``strict``) a malformed one.
+    DataError
+        An unreadable or invalid tickers file.
+    """
+    from lstmfc.universe import merge_tickers
+
+    if isinstance(tickers, str):
+        tickers = [tickers]
+    return merge_tickers(tickers, tickers_file, strict=strict)
+
+
+def ticker_error(res: dict) -> None:
+    """One stderr line for a failed ticker of a multi-ticker command."""
+    msg = res["error"]
+    if not msg.upper().startswith(str(res["ticker"]).upper()):
+        msg = f"{res['ticker']}: {msg}"
+    typer.echo(f"Error: {' '.join(msg.split())}", err=True)
+
+
+def each_ticker(names: list[str], work) -> list[dict]:
+    """Run ``work(ticker)`` per ticker; a failure is one stderr line, the others go on."""
+    results = []
+    for t in names:
+        try:
+            results.append({"ok": True, "ticker": t, "result": work(t)})
+        except LstmfcError as exc:
+            res = {"ticker": t, "ok": False, "error": str(exc), "exit_code": exc.exit_code}
+            ticker_error(res)
+            results.append(res)
+    return results
+
+
+def multi_exit(results: list[dict]) -> None:
+    """Exit 0 if all ok; 75 if only temporary failures; 2 if only usage errors; else 1."""
+    codes = {r["exit_code"] for r in results if not r.get("ok")}
+    if not codes:
+        return
+    raise typer.Exit(codes.pop() if len(codes) == 1 and codes <= {2, 75} else 1)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"lstmfc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=version_callback, is_eager=True, help="Show version."),
+    ] = False,
+) -> None:
+    """Forecast daily financial time series with Keras LSTM networks."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="lstmfc")

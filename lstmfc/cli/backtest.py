@@ -1,0 +1,207 @@
+"""The ``backtest`` command: walk-forward evaluation, locally or on a Dask cluster."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from lstmfc.cli.app import (
+    AlphaOpt,
+    BatchOpt,
+    CellOpt,
+    ClipOpt,
+    CostOpt,
+    DebugOpt,
+    DenseOpt,
+    DropoutOpt,
+    EmaOpt,
+    EnsembleOpt,
+    EpochsOpt,
+    FeaturesOpt,
+    HeadOpt,
+    HomeOpt,
+    HorizonOpt,
+    JsonOpt,
+    L2Opt,
+    LookbackOpt,
+    LrOpt,
+    PatienceOpt,
+    PriceTargetOpt,
+    SeedOpt,
+    SmaOpt,
+    TickersFileOpt,
+    UnitsOpt,
+    app,
+    emit_json,
+    handle_errors,
+    ticker_names,
+)
+from lstmfc.features import DEFAULT_FEATURES
+
+
+@app.command("backtest")
+@handle_errors
+def backtest_cmd(
+    tickers: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Tickers with stored data (or use --tickers-file).", show_default=False
+        ),
+    ] = None,
+    tickers_file: TickersFileOpt = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="'sample': fetch a bundled sample first if it is not stored yet.",
+            show_default=False,
+        ),
+    ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option("--folds", help="Consecutive test blocks (default 5).", show_default=False),
+    ] = None,
+    step: Annotated[
+        int | None,
+        typer.Option("--step", help="Trading days per test block.", show_default=False),
+    ] = None,
+    test_size: Annotated[
+        int | None,
+        typer.Option(
+            "--test-size",
+            help="Trading days tested in all (default: the last 30% of windows).",
+            show_default=False,
+        ),
+    ] = None,
+    retrain_every: Annotated[
+        int | None,
+        typer.Option(
+            "--retrain-every",
+            help="Refit only after this many trading days (default: before every fold).",
+            show_default=False,
+        ),
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", help="Training window: expanding or rolling.")
+    ] = "expanding",
+    train_size: Annotated[
+        int | None,
+        typer.Option(
+            "--train-size",
+            help="Rolling window: windows per fit (default: as many as fold 1 has).",
+            show_default=False,
+        ),
+    ] = None,
+    val_fraction: Annotated[
+        float, typer.Option("--val-fraction", help="Share of each fit's windows for early stop.")
+    ] = 0.15,
+    lookback: LookbackOpt = 60,
+    horizon: HorizonOpt = 1,
+    features: FeaturesOpt = ",".join(DEFAULT_FEATURES),
+    head: HeadOpt = "price",
+    cell: CellOpt = "lstm",
+    units: UnitsOpt = "128,64",
+    dropout: DropoutOpt = 0.2,
+    dense: DenseOpt = 25,
+    epochs: EpochsOpt = 30,
+    batch_size: BatchOpt = 32,
+    lr: LrOpt = 0.001,
+    clipnorm: ClipOpt = 5.0,
+    l2: L2Opt = 0.0,
+    patience: PatienceOpt = 5,
+    ensemble: EnsembleOpt = 1,
+    seed: SeedOpt = None,
+    price_target: PriceTargetOpt = "logret",
+    sma: SmaOpt = 20,
+    ema: EmaOpt = 20,
+    cost_bps: CostOpt = 0.0,
+    alpha: AlphaOpt = 0.05,
+    executor: Annotated[
+        str, typer.Option("--executor", help="local (joblib processes) or dask.")
+    ] = "local",
+    jobs: Annotated[
+        int, typer.Option("--jobs", help="Parallel worker processes (local, or a local Dask).")
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler tcp://HOST:PORT (default: $DASK_SCHEDULER_ADDRESS, "
+            "else a local cluster of --jobs workers).",
+            show_default=False,
+        ),
+    ] = None,
+    save_models: Annotated[
+        bool, typer.Option("--save-models/--no-save-models", help="Keep each fit's network.")
+    ] = True,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Walk-forward backtest: refit scaler and network before each test block, score them all.
+
+    Writes data/backtests/TICKER/ID/ (backtest.json, forecasts.csv, models/).
+    Exit code 1 if any ticker failed (the others still finish).
+
+    Example: lstmfc backtest SP500 --source sample --folds 5 --units 8 --epochs 2
+
+    On a Dask cluster: lstmfc backtest --tickers-file universe.txt --executor dask
+    --scheduler tcp://10.0.0.5:8786
+    """
+    from lstmfc.backtest import BacktestConfig, backtest
+    from lstmfc.cli.progress import make_backtest_progress
+    from lstmfc.config import Workspace
+
+    names = ticker_names(tickers, tickers_file)
+    cfg = BacktestConfig(
+        lookback=lookback,
+        horizon=horizon,
+        features=features,
+        folds=folds,
+        step=step,
+        test_size=test_size,
+        retrain_every=retrain_every,
+        window=window,
+        train_size=train_size,
+        val_fraction=val_fraction,
+        head=head,
+        cell=cell,
+        units=units,
+        dropout=dropout,
+        dense=dense,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        clipnorm=clipnorm,
+        l2=l2,
+        patience=patience,
+        ensemble=ensemble,
+        seed=seed,
+        price_target=price_target,
+        sma_k=sma,
+        ema_span=ema,
+        cost_bps=cost_bps,
+        alpha=alpha,
+        save_models=save_models,
+    )
+    ws = Workspace.resolve(home)
+    result = backtest(
+        ws,
+        names,
+        cfg,
+        source=source,
+        executor=executor,
+        jobs=jobs,
+        scheduler=scheduler,
+        progress=make_backtest_progress(sys.stderr),
+    )
+    if json_out:
+        emit_json(result)
+    else:
+        from lstmfc.cli.render import render_backtest
+
+        render_backtest(result)
+    if result["summary"]["n_failed"]:
+        raise typer.Exit(1)

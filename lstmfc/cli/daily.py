@@ -1,0 +1,139 @@
+"""The daily commands: ``predict`` (the cron job), ``forecasts`` and ``score``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lstmfc.cli.app import (
+    DebugOpt,
+    HomeOpt,
+    JsonOpt,
+    ModelOpt,
+    TickersFileOpt,
+    app,
+    emit_json,
+    handle_errors,
+    multi_exit,
+    ticker_error,
+    ticker_names,
+)
+
+
+@app.command("predict")
+@handle_errors
+def predict_cmd(
+    tickers: Annotated[
+        list[str] | None, typer.Argument(help="One or more tickers with a model.")
+    ] = None,
+    model: ModelOpt = None,
+    source: Annotated[
+        str, typer.Option("--source", help="Data update source: yahoo, sample or csv.")
+    ] = "yahoo",
+    path: Annotated[
+        Path | None, typer.Option("--path", help="CSV file for --source csv.", show_default=False)
+    ] = None,
+    update: Annotated[
+        bool, typer.Option("--update/--no-update", help="Fetch new bars before forecasting.")
+    ] = True,
+    calendar: Annotated[
+        str,
+        typer.Option("--calendar", help="Exchange calendar for the target date (or 'weekdays')."),
+    ] = "XNYS",
+    tickers_file: TickersFileOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Forecast the next session and append it to data/forecasts.sqlite (cron entry point).
+
+    Example (crontab, 22:30 on weekdays):
+      30 22 * * 1-5  lstmfc predict SP500 AAPL --home /srv/lstmfc >> /srv/lstmfc/predict.log 2>&1
+    """
+    from lstmfc.config import Workspace
+    from lstmfc.forecast import predict
+
+    ws = Workspace.resolve(home)
+    names = ticker_names(tickers, tickers_file, strict=False)
+
+    def report(res: dict) -> None:
+        if not res["ok"]:
+            ticker_error(res)
+
+    results = predict(
+        ws,
+        names,
+        run_id=model,
+        source=source,
+        path=str(path) if path else None,
+        update=update,
+        calendar=calendar,
+        on_result=report,
+    )
+    if json_out:
+        emit_json(results)
+    elif any(r["ok"] for r in results):
+        from lstmfc.cli.render import render_predict
+
+        render_predict(results)
+    multi_exit(results)
+
+
+@app.command("forecasts")
+@handle_errors
+def forecasts_cmd(
+    ticker: Annotated[str | None, typer.Argument(help="Only this ticker.")] = None,
+    csv_out: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """List the forecast log (oldest first).
+
+    Example: lstmfc forecasts SP500 --csv > sp500_forecasts.csv
+    """
+    from lstmfc.config import Workspace, normalize_ticker
+    from lstmfc.forecastlog import COLUMNS, ForecastLog
+
+    ws = Workspace.resolve(home)
+    rows = ForecastLog(ws.forecast_db).rows(normalize_ticker(ticker) if ticker else None)
+    if json_out:
+        emit_json(rows)
+    elif csv_out:
+        import csv
+
+        w = csv.DictWriter(sys.stdout, fieldnames=list(COLUMNS), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        from lstmfc.cli.render import render_forecasts
+
+        render_forecasts(rows, str(ws.forecast_db))
+
+
+@app.command("score")
+@handle_errors
+def score_cmd(
+    ticker: Annotated[str | None, typer.Argument(help="Only this ticker.")] = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Fill in realised closes of past forecasts and summarise the live record vs naive.
+
+    Example: lstmfc score SP500
+    """
+    from lstmfc.config import Workspace
+    from lstmfc.forecast import score
+
+    ws = Workspace.resolve(home)
+    res = score(ws, ticker)
+    if json_out:
+        emit_json(res)
+        return
+    from lstmfc.cli.render import render_score
+
+    render_score(res)

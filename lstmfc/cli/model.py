@@ -1,0 +1,268 @@
+"""Commands that train and judge networks: ``train``, ``evaluate`` and the main job ``run``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lstmfc.cli.app import (
+    AlphaOpt,
+    BatchOpt,
+    CellOpt,
+    ClipOpt,
+    CostOpt,
+    DebugOpt,
+    DenseOpt,
+    DropoutOpt,
+    EmaOpt,
+    EnsembleOpt,
+    EpochsOpt,
+    FeaturesOpt,
+    HeadOpt,
+    HomeOpt,
+    HorizonOpt,
+    JsonOpt,
+    L2Opt,
+    LookbackOpt,
+    LrOpt,
+    ModelOpt,
+    PatienceOpt,
+    PriceTargetOpt,
+    SeedOpt,
+    SmaOpt,
+    TickersFileOpt,
+    UnitsOpt,
+    app,
+    each_ticker,
+    emit_json,
+    handle_errors,
+    multi_exit,
+    ticker_names,
+    train_options,
+    warn,
+)
+from lstmfc.features import DEFAULT_FEATURES
+
+
+@app.command("train")
+@handle_errors
+def train_cmd(
+    ticker: Annotated[
+        str | None, typer.Argument(help="Ticker prepared before, e.g. SP500.")
+    ] = None,
+    head: HeadOpt = "price",
+    cell: CellOpt = "lstm",
+    units: UnitsOpt = "128,64",
+    dropout: DropoutOpt = 0.2,
+    dense: DenseOpt = 25,
+    epochs: EpochsOpt = 30,
+    batch_size: BatchOpt = 32,
+    lr: LrOpt = 0.001,
+    clipnorm: ClipOpt = 5.0,
+    l2: L2Opt = 0.0,
+    patience: PatienceOpt = 5,
+    ensemble: EnsembleOpt = 1,
+    seed: SeedOpt = None,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            "--deterministic", help="Deterministic kernels (torch or TF): bit-identical reruns."
+        ),
+    ] = False,
+    price_target: PriceTargetOpt = "logret",
+    tickers_file: TickersFileOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Train the reference stacked LSTM (or GRU / SimpleRNN) and save a model bundle.
+
+    Writes models/TICKER/RUN_ID/ (model.keras, manifest.json, history.png),
+    then points models/TICKER/latest at it. Progress goes to stderr.
+
+    Example: lstmfc train SP500 --head direction --epochs 20 --seed 7
+    """
+    from lstmfc.cli.progress import make_train_reporter
+    from lstmfc.config import Workspace
+    from lstmfc.train import train
+
+    opts = train_options(
+        head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience,
+        ensemble, price_target,
+    )  # fmt: skip
+    opts.validate()  # before any ticker is read
+    ws = Workspace.resolve(home)
+    names = ticker_names(ticker, tickers_file)
+
+    def work(t: str) -> dict:
+        result = train(
+            ws,
+            t,
+            opts,
+            seed=seed,
+            deterministic=deterministic,
+            reporter=make_train_reporter(sys.stderr),
+        )
+        for w in result["warnings"]:
+            warn(w)
+        if not json_out:
+            from lstmfc.cli.render import render_train
+
+            render_train(result)
+        return result
+
+    if len(names) == 1 and tickers_file is None:
+        result = work(names[0])
+        if json_out:
+            emit_json(result)
+        return
+    results = each_ticker(names, work)
+    if json_out:
+        emit_json(results)
+    multi_exit(results)
+
+
+@app.command("evaluate")
+@handle_errors
+def evaluate_cmd(
+    ticker: Annotated[
+        str | None, typer.Argument(help="Ticker with a trained model, e.g. SP500.")
+    ] = None,
+    model: ModelOpt = None,
+    sma: SmaOpt = 20,
+    ema: EmaOpt = 20,
+    cost_bps: CostOpt = 0.0,
+    alpha: AlphaOpt = 0.05,
+    tickers_file: TickersFileOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Score a model on the test split against the head's baselines, with skill tests.
+
+    Writes evaluation.json and evaluation.png into the model's bundle folder.
+
+    Example: lstmfc evaluate SP500 --cost-bps 5
+    """
+    from lstmfc.config import Workspace
+    from lstmfc.evaluate import check_options, evaluate
+
+    check_options(sma, ema, cost_bps, alpha)
+    ws = Workspace.resolve(home)
+    names = ticker_names(ticker, tickers_file)
+
+    def work(t: str) -> dict:
+        report = evaluate(ws, t, model, sma_k=sma, ema_span=ema, cost_bps=cost_bps, alpha=alpha)
+        if not json_out:
+            from lstmfc.cli.render import render_evaluation
+
+            render_evaluation(report)
+        return report
+
+    if len(names) == 1 and tickers_file is None:
+        report = work(names[0])
+        if json_out:
+            emit_json(report)
+        return
+    results = each_ticker(names, work)
+    if json_out:
+        emit_json(results)
+    else:
+        from lstmfc.cli.render import render_universe
+
+        render_universe(results, alpha)
+    multi_exit(results)
+
+
+@app.command("run")
+@handle_errors
+def run_cmd(
+    ticker: Annotated[str, typer.Argument(help="Ticker, e.g. SP500 (bundled sample) or AAPL.")],
+    source: Annotated[
+        str, typer.Option("--source", help="Data source: yahoo, sample or csv.")
+    ] = "yahoo",
+    path: Annotated[
+        Path | None, typer.Option("--path", help="CSV file for --source csv.", show_default=False)
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="First date of data to use, YYYY-MM-DD.", show_default=False),
+    ] = None,
+    lookback: LookbackOpt = 60,
+    horizon: HorizonOpt = 1,
+    features: FeaturesOpt = ",".join(DEFAULT_FEATURES),
+    head: HeadOpt = "price",
+    cell: CellOpt = "lstm",
+    units: UnitsOpt = "128,64",
+    dropout: DropoutOpt = 0.2,
+    dense: DenseOpt = 25,
+    epochs: EpochsOpt = 30,
+    batch_size: BatchOpt = 32,
+    lr: LrOpt = 0.001,
+    clipnorm: ClipOpt = 5.0,
+    l2: L2Opt = 0.0,
+    patience: PatienceOpt = 5,
+    ensemble: EnsembleOpt = 1,
+    seed: SeedOpt = None,
+    price_target: PriceTargetOpt = "logret",
+    cost_bps: CostOpt = 0.0,
+    alpha: AlphaOpt = 0.05,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The main job: fetch, prepare, train and evaluate in one go.
+
+    Ends with the evaluation tables and the path of the plot.
+
+    Example: lstmfc run SP500 --source sample
+    """
+    from lstmfc.cli.progress import make_train_reporter
+    from lstmfc.cli.render import stderr_console
+    from lstmfc.config import Workspace, normalize_ticker
+    from lstmfc.evaluate import check_options, evaluate
+    from lstmfc.features import parse_features
+    from lstmfc.fetch import check_source, fetch_ticker
+    from lstmfc.train import train
+
+    opts = train_options(
+        head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience,
+        ensemble, price_target,
+    ).validate()  # fmt: skip
+    check_options(20, 20, cost_bps, alpha)
+    check_source(source, str(path) if path else None)
+    feats = parse_features(features)
+    ws = Workspace.resolve(home)
+    t = normalize_ticker(ticker)
+    say = stderr_console()
+    say.print(f"[1/4] fetch {t} from {source}")
+    fetched = fetch_ticker(ws, t, source=source, path=str(path) if path else None, start=start)
+    say.print(f"      {fetched['rows']} rows, {fetched['first']} .. {fetched['last']}")
+    say.print(f"[2/4] prepare: lookback {lookback}, horizon {horizon}, features {','.join(feats)}")
+    from lstmfc.windows import prepare
+
+    meta = prepare(ws, t, lookback=lookback, horizon=horizon, features=feats)
+    sp = meta["split"]
+    say.print(
+        f"      windows: {sp['train']['n']} train, {sp['val']['n']} val, {sp['test']['n']} test"
+    )
+    what = f"{opts.ensemble} x " if opts.ensemble > 1 else ""
+    say.print(f"[3/4] train {what}{cell} {head} head (up to {epochs} epochs)")
+    trained = train(ws, t, opts, seed=seed, reporter=make_train_reporter(sys.stderr))
+    for w in trained["warnings"]:
+        warn(w)
+    say.print(
+        f"      run {trained['run_id']}: {trained['epochs_run']} epochs, "
+        f"{trained['train_seconds']:.0f} s"
+    )
+    say.print("[4/4] evaluate on the test split")
+    report = evaluate(ws, t, trained["run_id"], cost_bps=cost_bps, alpha=alpha)
+    if json_out:
+        emit_json({"fetch": fetched, "prepare": meta, "train": trained, "evaluation": report})
+        return
+    from lstmfc.cli.render import render_evaluation
+
+    render_evaluation(report)

@@ -1,0 +1,266 @@
+"""The :class:`Head` base class: the interface every forecast head implements.
+
+Shapes and frames used throughout
+---------------------------------
+* **target rows** (``targets``): a pandas DataFrame with one row per window, indexed by
+  the window's end date ``t``, as :meth:`lstmfc.windows.Prepared.split_targets` returns
+  it: ``close`` (close at ``t``, currency), ``target_date``, ``target_price`` (close at
+  ``t + h``, currency), ``target_logret`` (``log(close[t+h] / close[t])``),
+  ``target_direction`` (1 if ``close[t+h] > close[t]`` else 0).
+* **raw network output** (``raw``): ``(n_windows, n_outputs)`` float64.
+* **forecasts**: a dict ``model name -> ndarray`` in the head's natural units, one entry
+  per model on the same windows (``"lstm"`` and each baseline), shape ``(n_windows,)``
+  for one-output heads.
+* **closes** and **rows** for baselines: the unscaled close series ``(n_rows,)`` and the
+  window end rows ``(n_windows,)`` (:mod:`lstmfc.baselines`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a rendered table: header, key into a dict, format, scale.
+
+    ``fmt`` is a format spec (``".2f"``); the value is multiplied by ``scale`` first
+    (``100`` shows a fraction as percent). ``None`` values render as a dash.
+    """
+
+    label: str
+    key: str
+    fmt: str = ".4f"
+    scale: float = 1.0
+
+
+@dataclass
+class Scores:
+    """What :meth:`Head.score` returns for one set of forecasts.
+
+    Attributes
+    ----------
+    metrics : dict
+        Model name -> metric name -> value (plain floats or None).
+    tests : list of dict
+        Skill tests, JSON-ready; each has ``model``, ``benchmark``, ``test``,
+        ``statistic``, ``p_value``, ``verdict``. The first is the headline test.
+    trading : dict or None
+        Strategy name -> trading figures (:func:`lstmfc.metrics.long_flat_backtest`).
+    """
+
+    metrics: dict[str, dict[str, Any]]
+    tests: list[dict[str, Any]]
+    trading: dict[str, dict[str, Any]] | None
+
+
+class Head:
+    """Base class of the forecast heads (see :mod:`lstmfc.heads`).
+
+    Subclasses set the class attributes and implement the methods that raise
+    ``NotImplementedError``; the others have defaults that fit one-output heads.
+    """
+
+    #: ``--head`` name (the registry key).
+    name: ClassVar[str] = ""
+    #: One line for ``--help`` and the docs.
+    help: ClassVar[str] = ""
+    #: Option names this head accepts (stored in the manifest as ``head_options``).
+    OPTIONS: ClassVar[tuple[str, ...]] = ()
+    #: The baseline the headline skill test compares the network with.
+    benchmark: ClassVar[str] = ""
+    #: Network outputs per window.
+    n_outputs: ClassVar[int] = 1
+    #: Activation of the output layer (a Keras activation name, or None = linear).
+    activation: ClassVar[str | None] = None
+    #: Keras loss identifier the network is compiled with.
+    loss: ClassVar[str] = ""
+    #: Keras metrics the network is compiled with (logged per epoch).
+    compile_metrics: ClassVar[tuple[str, ...]] = ()
+    #: Columns of the evaluation metrics table.
+    metric_columns: ClassVar[tuple[Column, ...]] = ()
+    #: Columns of a backtest's per-fold table (keys of :meth:`fold_summary`).
+    fold_columns: ClassVar[tuple[Column, ...]] = ()
+    #: Columns of the live track record (keys of :meth:`live_summary`).
+    live_columns: ClassVar[tuple[Column, ...]] = ()
+
+    def __init__(self) -> None:
+        pass
+
+    # ------------------------------------------------------------------ options
+    @property
+    def options(self) -> dict[str, Any]:
+        """The head's options, JSON-ready (``head_options`` in a manifest)."""
+        return {k: getattr(self, k) for k in self.OPTIONS}
+
+    def report_keys(self) -> dict[str, Any]:
+        """Extra top-level keys of the evaluation and training ``--json`` documents."""
+        return {}
+
+    def describe(self) -> str:
+        """Short description, e.g. ``"price (logret)"`` (titles, progress lines)."""
+        return self.name
+
+    # ------------------------------------------------------------------ network
+    def build_output(self, keras, x, regularizer=None):
+        """The output layer(s) on top of the network's last hidden tensor ``x``.
+
+        Default: ``Dense(n_outputs, activation)`` named after the head, returning
+        ``(batch, n_outputs)``.
+        """
+        return keras.layers.Dense(
+            self.n_outputs,
+            activation=self.activation,
+            kernel_regularizer=regularizer,
+            name=self.name,
+        )(x)
+
+    # ------------------------------------------------------------------ targets
+    def fit_scaling(self, train_targets) -> dict[str, Any]:
+        """Fit the target scaling on the TRAINING windows' target rows only (JSON)."""
+        raise NotImplementedError
+
+    def check_scaling(self, scaling: dict[str, Any]) -> None:
+        """Raise ``ValueError`` (one line) if a stored scaling entry is malformed."""
+        raise NotImplementedError
+
+    def encode(self, scaling: dict[str, Any], targets) -> np.ndarray:
+        """Training target of each window, ``(n_windows,)`` float32."""
+        raise NotImplementedError
+
+    def decode(self, scaling: dict[str, Any], raw: np.ndarray, targets) -> np.ndarray:
+        """Network output ``(n_windows, n_outputs)`` -> forecasts in natural units.
+
+        ``targets`` supplies the per-window context (e.g. the close at ``t``); only its
+        ``close`` column may be read (the future columns are unknown at forecast time).
+        """
+        raise NotImplementedError
+
+    def truth(self, targets) -> np.ndarray:
+        """The realised value each forecast is scored against, natural units."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ baselines
+    def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
+        """Unfitted baselines keyed by report name (:mod:`lstmfc.baselines`)."""
+        raise NotImplementedError
+
+    def baseline_forecast(self, baseline, closes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """A fitted baseline's forecasts for window end ``rows``, natural units."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ scoring
+    def score(
+        self,
+        targets,
+        forecasts: dict[str, np.ndarray],
+        *,
+        horizon: int,
+        cost_bps: float = 0.0,
+        alpha: float = 0.05,
+        trading: bool = True,
+    ) -> Scores:
+        """Metrics per model, skill tests and the trading view on ``targets``' windows."""
+        raise NotImplementedError
+
+    def conclusion(self, tests: list[dict[str, Any]], trading: dict[str, Any] | None) -> str:
+        """One plain paragraph: what the headline test says, then the trading view."""
+        skill = tests[0] if tests else {}
+        lead = self.verdict_sentence(skill)
+        model = (trading or {}).get("lstm") or {}
+        bh = (trading or {}).get("buy_and_hold") or {}
+        if model.get("n_trades") == 0:
+            lead += " Its signal was never long in the test period (no trades)."
+        elif model.get("sharpe") is not None and bh.get("sharpe") is not None:
+            lead += (
+                f" Long/flat on its signal: Sharpe {model['sharpe']:.2f} "
+                f"vs buy-and-hold {bh['sharpe']:.2f}."
+            )
+        return lead
+
+    def verdict_sentence(self, skill: dict[str, Any]) -> str:
+        """The headline test's verdict as a sentence."""
+        return f"{skill.get('test', 'skill test')}: {skill.get('verdict', 'undefined')}."
+
+    def fold_summary(self, metrics: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """Per-fold figures for a backtest table, and whether the network beat the benchmark."""
+        raise NotImplementedError
+
+    def summary_row(self, metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Figures of one ticker's row in a backtest's cross-ticker summary."""
+        return self.fold_summary(metrics)[0]
+
+    def forecast_table(self, targets, forecasts: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Columns of a backtest's ``forecasts.csv`` besides dates and fold numbers."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ training
+    def val_metrics(self, scaling, raw: np.ndarray, val_targets, train_targets) -> dict:
+        """Validation-split figures of the kept weights (``train`` reports them)."""
+        raise NotImplementedError
+
+    def val_rows(self, val: dict[str, Any]) -> list[tuple[str, str]]:
+        """``(label, text)`` rows describing :meth:`val_metrics` in the train table."""
+        return []
+
+    # ------------------------------------------------------------------ forecast log
+    def log_values(self, forecast: float, close_as_of: float) -> dict[str, Any]:
+        """Forecast-log columns of one forecast (see :mod:`lstmfc.forecastlog`)."""
+        raise NotImplementedError
+
+    def log_display(self, row: dict[str, Any]) -> str:
+        """The logged forecast as one short table cell."""
+        raise NotImplementedError
+
+    def score_logged(self, row: dict[str, Any], realised_close: float) -> dict[str, Any]:
+        """Columns filled in when a logged forecast's target close is known."""
+        raise NotImplementedError
+
+    def live_summary(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The live track record of scored log rows (``lstmfc score``)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ plot
+    def plot(self, path, targets, forecasts: dict[str, np.ndarray], title: str) -> None:
+        """Write the evaluation plot (PNG) of the test split to ``path`` atomically."""
+        raise NotImplementedError
+
+
+def save_figure(fig, path) -> None:
+    """Write a matplotlib figure as PNG to ``path`` atomically, then close it."""
+    import matplotlib.pyplot as plt
+
+    from lstmfc.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg canvas (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def undefined_test(test: str, model: str, benchmark: str, n: int, exc: Exception) -> dict:
+    """A skill-test entry for a test that cannot be computed on this data (e.g. n = 1)."""
+    return {
+        "test": test,
+        "statistic": None,
+        "p_value": None,
+        "p_value_two_sided": None,
+        "n": n,
+        "verdict": "undefined",
+        "note": str(exc),
+        "details": {},
+        "model": model,
+        "benchmark": benchmark,
+    }

@@ -1,0 +1,300 @@
+"""The price head: the close ``h`` sessions ahead, in currency.
+
+Target (``--price-target``)
+---------------------------
+* ``logret`` (default): the network learns ``z = (r - mean) / std`` with
+  ``r = log(close[t+h] / close[t])`` and ``mean``, ``std`` of the TRAINING windows'
+  log returns; a prediction becomes ``close[t] * exp(mean + std * z)`` (currency).
+  The forecast stays anchored at the last close like the random walk.
+* ``level`` (the reference model of the course notes): the close ``close[t+h]``
+  min-max scaled with the training targets' min and max,
+  ``y = (p - min) / (max - min)``; a prediction becomes ``min + y * (max - min)``.
+  It extrapolates badly once prices leave the training range.
+
+Output: one linear unit, mean squared error. Baselines: naive (random walk), SMA, EMA,
+OLS on the window's log returns (:mod:`lstmfc.baselines`). Headline test:
+Diebold-Mariano (HLN) against naive on squared errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lstmfc.errors import UsageError
+from lstmfc.heads.base import Column, Head, Scores, pyplot, save_figure, undefined_test
+
+PRICE_TARGETS = ("logret", "level")
+
+
+class PriceHead(Head):
+    """Forecast of ``close[t+h]`` in currency (see the module docstring)."""
+
+    name = "price"
+    help = "close h sessions ahead (currency); linear output, MSE"
+    OPTIONS: ClassVar[tuple[str, ...]] = ("price_target",)
+    benchmark = "naive"
+    activation = None
+    loss = "mean_squared_error"
+    metric_columns = (
+        Column("RMSE", "rmse", ".2f"),
+        Column("MAE", "mae", ".2f"),
+        Column("MAPE %", "mape", ".3f"),
+        Column("dir. acc. %", "directional_accuracy", ".1f", 100),
+        Column("Theil's U", "theils_u", ".4f"),
+    )
+    fold_columns = (
+        Column("RMSE", "rmse", ".3f"),
+        Column("naive RMSE", "naive_rmse", ".3f"),
+        Column("Theil's U", "theils_u", ".4f"),
+        Column("dir. acc. %", "directional_accuracy", ".1f", 100),
+    )
+    live_columns = (
+        Column("MAE", "mae", ".2f"),
+        Column("naive MAE", "naive_mae", ".2f"),
+        Column("RMSE", "rmse", ".2f"),
+        Column("naive RMSE", "naive_rmse", ".2f"),
+        Column("Theil's U", "theils_u", ".3f"),
+        Column("dir. acc. %", "directional_accuracy", ".1f", 100),
+    )
+
+    def __init__(self, price_target: str | None = "logret") -> None:
+        super().__init__()
+        price_target = price_target or "logret"
+        if price_target not in PRICE_TARGETS:
+            raise UsageError(f"--price-target must be logret or level, not {price_target!r}")
+        self.price_target = price_target
+
+    def report_keys(self) -> dict[str, Any]:
+        return {"price_target": self.price_target}
+
+    def describe(self) -> str:
+        return f"price ({self.price_target})"
+
+    # ------------------------------------------------------------------ targets
+    def fit_scaling(self, train_targets) -> dict[str, Any]:
+        """``standard`` (log-return target) or ``minmax`` (level target) scaling.
+
+        Raises
+        ------
+        ArtifactError
+            The training targets are constant or not finite (nothing to learn).
+        """
+        from lstmfc.errors import ArtifactError
+
+        if self.price_target == "logret":
+            r = np.asarray(train_targets["target_logret"], dtype="float64")
+            mean, std = float(np.mean(r)), float(np.std(r))
+            if not (np.all(np.isfinite(r)) and std > 0):
+                raise ArtifactError(
+                    "training log returns are constant or not finite; nothing to learn"
+                )
+            return {"column": "target_logret", "kind": "standard", "mean": mean, "std": std}
+        p = np.asarray(train_targets["target_price"], dtype="float64")
+        lo, hi = float(np.min(p)), float(np.max(p))
+        if not (np.all(np.isfinite(p)) and hi > lo):
+            raise ArtifactError("training target prices are constant or not finite")
+        return {"column": "target_price", "kind": "minmax", "min": lo, "max": hi}
+
+    def check_scaling(self, scaling: dict[str, Any]) -> None:
+        need = {"standard": ("mean", "std"), "minmax": ("min", "max")}.get(scaling.get("kind"))
+        if need is None or not isinstance(scaling.get("column"), str):
+            raise ValueError("bad 'target' entry")
+        for key in need:
+            if not isinstance(scaling.get(key), int | float) or isinstance(scaling[key], bool):
+                raise ValueError(f"target {key!r} missing")
+
+    def encode(self, scaling: dict[str, Any], targets) -> np.ndarray:
+        v = np.asarray(targets[scaling["column"]], dtype="float64")
+        if scaling["kind"] == "standard":
+            v = (v - scaling["mean"]) / scaling["std"]
+        else:
+            v = (v - scaling["min"]) / (scaling["max"] - scaling["min"])
+        return v.astype("float32")
+
+    def decode(self, scaling: dict[str, Any], raw, targets) -> np.ndarray:
+        """Predicted close at ``t + h``, currency, ``(n_windows,)``.
+
+        ``targets`` may also be the closes at ``t`` themselves (an array ``(n,)``).
+        """
+        raw = np.asarray(raw, dtype="float64").reshape(-1)
+        if scaling["kind"] == "standard":
+            closes_t = _closes(targets)
+            if closes_t.shape != raw.shape:
+                raise ValueError(f"closes_t has shape {closes_t.shape}, expected {raw.shape}")
+            return closes_t * np.exp(scaling["mean"] + scaling["std"] * raw)
+        return scaling["min"] + raw * (scaling["max"] - scaling["min"])
+
+    def truth(self, targets) -> np.ndarray:
+        return np.asarray(targets["target_price"], dtype="float64")
+
+    # ------------------------------------------------------------------ baselines
+    def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
+        from lstmfc.baselines import price_baselines
+
+        return price_baselines(lookback=lookback, sma_k=sma_k, ema_span=ema_span)
+
+    def baseline_forecast(self, baseline, closes, rows) -> np.ndarray:
+        return baseline.predict(closes, rows)
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, targets, forecasts, *, horizon, cost_bps=0.0, alpha=0.05, trading=True):
+        """RMSE/MAE/MAPE/directional accuracy/Theil's U per model; Diebold-Mariano (HLN)
+        of every non-naive model against naive; long/flat on each model's direction."""
+        from lstmfc import metrics
+
+        y_true = self.truth(targets)
+        last_close = _closes(targets)
+        realised = np.asarray(targets["target_logret"], dtype="float64")
+        naive = forecasts["naive"]
+        table = {
+            name: metrics.price_metrics(y_true, p, last_close, y_naive=naive)
+            for name, p in forecasts.items()
+        }
+        tests = []
+        for name in (n for n in forecasts if n != "naive"):
+            try:
+                d = metrics.diebold_mariano(
+                    y_true, forecasts[name], naive, horizon=horizon, alpha=alpha
+                )
+                tests.append({**d.to_dict(), "model": name, "benchmark": "naive"})
+            except ValueError as exc:  # e.g. a one-window fold
+                tests.append(undefined_test("diebold-mariano", name, "naive", len(y_true), exc))
+        trade = None
+        if trading:
+            trade = {
+                name: metrics.long_flat_backtest(
+                    metrics.price_to_signal(p, last_close),
+                    realised,
+                    horizon=horizon,
+                    cost_bps=cost_bps,
+                )
+                for name, p in forecasts.items()
+                if name != "naive"  # a random walk predicts no change: never long
+            }
+            trade["buy_and_hold"] = metrics.buy_and_hold(
+                realised, horizon=horizon, cost_bps=cost_bps
+            )
+        return Scores(table, tests, trade)
+
+    def verdict_sentence(self, skill: dict[str, Any]) -> str:
+        verdict = skill.get("verdict", "")
+        lead = f"Diebold-Mariano vs the random walk: {verdict}"
+        if verdict.startswith("worse"):
+            return lead + (
+                " — the LSTM's price forecasts are significantly worse than 'tomorrow = today'."
+            )
+        if not verdict.startswith("beats"):
+            return lead + (
+                " — the LSTM's price forecasts are not significantly better than "
+                "'tomorrow = today'."
+            )
+        return lead + "."
+
+    def fold_summary(self, metrics):
+        m = metrics["lstm"]
+        summary = {
+            "rmse": m["rmse"],
+            "naive_rmse": metrics["naive"]["rmse"],
+            "theils_u": m["theils_u"],
+            "directional_accuracy": m["directional_accuracy"],
+        }
+        return summary, bool(m["rmse"] < metrics["naive"]["rmse"])
+
+    def summary_row(self, metrics):
+        m = metrics["lstm"]
+        return {
+            "rmse": m["rmse"],
+            "naive_rmse": metrics["naive"]["rmse"],
+            "theils_u": m["theils_u"],
+        }
+
+    def forecast_table(self, targets, forecasts):
+        return {"actual": self.truth(targets), **forecasts}
+
+    # ------------------------------------------------------------------ training
+    def val_metrics(self, scaling, raw, val_targets, train_targets) -> dict[str, float]:
+        """RMSE and MAE of the predicted price (currency) and, for scale, the RMSE of
+        the random-walk (naive) forecast ``price[t+h] = close[t]``."""
+        close_t = _closes(val_targets)
+        actual = self.truth(val_targets)
+        err = self.decode(scaling, raw, val_targets) - actual
+        return {
+            "rmse": float(np.sqrt(np.mean(err**2))),
+            "mae": float(np.mean(np.abs(err))),
+            "naive_rmse": float(np.sqrt(np.mean((close_t - actual) ** 2))),
+        }
+
+    def val_rows(self, val):
+        return [
+            (
+                "val RMSE",
+                f"{val['rmse']:.4f} (naive random walk {val['naive_rmse']:.4f}), currency",
+            ),
+            ("val MAE", f"{val['mae']:.4f}"),
+        ]
+
+    # ------------------------------------------------------------------ forecast log
+    def log_values(self, forecast: float, close_as_of: float) -> dict[str, Any]:
+        return {"forecast_price": float(forecast), "prob_up": None}
+
+    def log_display(self, row):
+        v = row.get("forecast_price")
+        return "—" if v is None else f"{v:.2f}"
+
+    def score_logged(self, row, realised_close):
+        up = realised_close > row["close_as_of"]
+        return {
+            "error": realised_close - row["forecast_price"],
+            "naive_error": realised_close - row["close_as_of"],
+            "direction_correct": int((row["forecast_price"] > row["close_as_of"]) == up),
+        }
+
+    def live_summary(self, rows):
+        """MAE, RMSE (currency) of the model and the random walk, Theil's U, direction."""
+        err = np.array([r["error"] for r in rows], dtype="float64")
+        naive = np.array([r["naive_error"] for r in rows], dtype="float64")
+        out: dict[str, Any] = {"n_scored": len(rows), "directional_accuracy": None}
+        dirs = [r["direction_correct"] for r in rows if r["direction_correct"] is not None]
+        if dirs:
+            out["directional_accuracy"] = float(np.mean(dirs))
+        if err.size:
+            out.update(
+                mae=float(np.mean(np.abs(err))),
+                rmse=float(np.sqrt(np.mean(err**2))),
+                naive_mae=float(np.mean(np.abs(naive))),
+                naive_rmse=float(np.sqrt(np.mean(naive**2))),
+            )
+            out["theils_u"] = out["rmse"] / out["naive_rmse"] if out["naive_rmse"] > 0 else None
+            out["beats_naive_rmse"] = bool(out["rmse"] < out["naive_rmse"])
+        return out
+
+    # ------------------------------------------------------------------ plot
+    def plot(self, path, targets, forecasts, title):
+        plt = pyplot()
+        dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
+        fig, ax = plt.subplots(figsize=(11, 5))
+        ax.plot(dates, self.truth(targets), label="actual close", color="black", lw=1.2)
+        ax.plot(dates, forecasts["lstm"], label="LSTM forecast", color="tab:blue", lw=1.0)
+        ax.plot(
+            dates,
+            forecasts["naive"],
+            label="naive (random walk)",
+            color="tab:orange",
+            lw=0.8,
+            ls="--",
+        )
+        ax.set_ylabel("price (currency)")
+        ax.set_title(title)
+        ax.legend(loc="upper left", fontsize=8)
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        save_figure(fig, path)
+
+
+def _closes(targets) -> np.ndarray:
+    """Close at each window's end ``t`` from target rows (or an array of closes)."""
+    if hasattr(targets, "columns"):
+        return np.asarray(targets["close"], dtype="float64").reshape(-1)
+    return np.asarray(targets, dtype="float64").reshape(-1)
