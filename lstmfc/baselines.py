@@ -17,12 +17,12 @@ last day (``t``):
 
 Price forecasters (``fit(closes, train_end_rows, horizon) -> self``,
 ``predict(closes, end_rows) -> (n_windows,)`` forecasts of ``close[t+h]`` in currency):
-:class:`NaiveForecaster`, :class:`SMAForecaster`, :class:`EMAForecaster`,
-:class:`OLSForecaster`.
+:class:`NaiveForecaster`, :class:`DriftForecaster`, :class:`SMAForecaster`,
+:class:`EMAForecaster`, :class:`OLSForecaster`.
 
 Direction classifiers (same ``fit``; ``predict_proba(closes, end_rows) -> (n_windows,)``
 probability that ``close[t+h] > close[t]``, ``predict -> (n_windows,)`` 0/1 calls):
-:class:`MajorityClassifier`, :class:`LastSignClassifier`,
+:class:`MajorityClassifier`, :class:`DriftSignClassifier`, :class:`LastSignClassifier`,
 :class:`LogisticWindowClassifier`.
 
 A prediction at row ``t`` reads ``closes[: t + 1]`` only: changing any later close never
@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DriftForecaster",
+    "DriftSignClassifier",
     "EMAForecaster",
     "LastSignClassifier",
     "LogisticWindowClassifier",
@@ -280,6 +282,56 @@ class NaiveForecaster(_Baseline):
         return c[rows].copy()
 
 
+def training_drift(closes: np.ndarray, rows: np.ndarray, h: int) -> tuple[float, float]:
+    """Mean and standard deviation of the daily log returns of the training span.
+
+    The span runs from the close at the first training window's end ``t0 = min(rows)``
+    to the last training target ``t1 = max(rows) + h``: every daily log return
+    ``r_s = log(c[s] / c[s-1])``, ``s = t0+1 .. t1``. Its mean is
+    ``mu = log(c[t1] / c[t0]) / (t1 - t0)`` (the log returns telescope); ``sigma`` is
+    their population standard deviation. Only closes up to the last training target
+    are read.
+
+    Returns
+    -------
+    (float, float)
+        ``mu`` and ``sigma``, log return per session.
+    """
+    t0, t1 = int(rows.min()), int(rows.max()) + h
+    r = np.diff(np.log(closes[t0 : t1 + 1]))
+    return float(np.log(closes[t1] / closes[t0]) / (t1 - t0)), float(np.std(r))
+
+
+class DriftForecaster(_Baseline):
+    """Random walk with drift: ``close[t+h]`` forecast as ``close[t] * exp(h * mu)``.
+
+    ``mu`` is the mean daily log return of the training span (:func:`training_drift`),
+    fit on training rows only and then held fixed. With a drifting series it is the
+    optimal squared-error forecast among random walks, so a network that "beats
+    naive" only by learning the drift does not beat it (Hyndman & Athanasopoulos,
+    *Forecasting: Principles and Practice*, 3rd ed., section 5.2, "Drift method",
+    which estimates the drift from the first and last observations the same way).
+    """
+
+    name = "drift"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mu_: float | None = None
+        self.sigma_: float | None = None
+
+    def _fit(self, closes: np.ndarray, rows: np.ndarray, h: int) -> None:
+        self.mu_, self.sigma_ = training_drift(closes, rows, h)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"mu": self.mu_, "sigma": self.sigma_}
+
+    def predict(self, closes, end_rows) -> np.ndarray:
+        """Forecast ``close[t+h]`` for each end row (see :meth:`NaiveForecaster.predict`)."""
+        c, rows = self._prepare(closes, end_rows)
+        return c[rows] * np.exp(self.horizon_ * self.mu_)
+
+
 class SMAForecaster(_Baseline):
     """Simple moving average: ``close[t+h]`` forecast as the mean of the last ``k`` closes.
 
@@ -357,9 +409,8 @@ class OLSForecaster(_Baseline):
     ``close[t] * exp(predicted log return)`` (currency).
 
     Why log returns and not price levels: prices are non-stationary and leave the
-    training range in the test period, so a regression on levels extrapolates
-    (the seed notes: raw prices "saturate", "must feed log returns or differenced
-    data"); log returns are scale-free and roughly stationary, and mapping back through
+    training range in the test period, so a regression on levels extrapolates;
+    log returns are scale-free and roughly stationary, and mapping back through
     ``close[t]`` keeps the forecast anchored at the last price like the random walk.
 
     Parameters
@@ -464,6 +515,43 @@ class MajorityClassifier(_Classifier):
         return np.full(rows.size, self.up_rate_, dtype=np.float64)
 
 
+class DriftSignClassifier(_Classifier):
+    """Always the sign of the training drift: up every session when ``mu > 0``.
+
+    The direction forecast of the random walk with drift (:class:`DriftForecaster`,
+    same ``mu`` and ``sigma`` from :func:`training_drift`). Its probability of up is
+    that model's, with Gaussian daily log returns: ``P(r_h > 0) = Phi(h mu /
+    (sigma sqrt(h)))`` (a constant), so its calls are up exactly when ``mu > 0``.
+    """
+
+    name = "drift"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mu_: float | None = None
+        self.sigma_: float | None = None
+
+    def _fit(self, closes: np.ndarray, rows: np.ndarray, h: int) -> None:
+        self.mu_, self.sigma_ = training_drift(closes, rows, h)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"mu": self.mu_, "sigma": self.sigma_}
+
+    def up_probability(self) -> float:
+        """``Phi(h mu / (sigma sqrt(h)))``; 0.5 when ``sigma`` is 0 and ``mu`` is 0."""
+        from scipy.stats import norm
+
+        h = self.horizon_
+        if not self.sigma_:
+            return 1.0 if self.mu_ > 0 else (0.0 if self.mu_ < 0 else 0.5)
+        return float(norm.cdf(h * self.mu_ / (self.sigma_ * np.sqrt(h))))
+
+    def predict_proba(self, closes, end_rows) -> np.ndarray:
+        """Probability of up (constant) for each end row, shape ``(n_windows,)``."""
+        _, rows = self._prepare(closes, end_rows)
+        return np.full(rows.size, self.up_probability(), dtype=np.float64)
+
+
 class LastSignClassifier(_Classifier):
     """Persistence of direction: up next when the last daily log return was positive.
 
@@ -548,7 +636,7 @@ class LogisticWindowClassifier(_Classifier):
 
 
 def price_baselines(*, lookback: int = 60, sma_k: int = 20, ema_span: int = 20) -> dict:
-    """Unfitted price baselines keyed by report name: naive, sma, ema, ols.
+    """Unfitted price baselines keyed by report name: naive, drift, sma, ema, ols.
 
     Parameters
     ----------
@@ -562,11 +650,12 @@ def price_baselines(*, lookback: int = 60, sma_k: int = 20, ema_span: int = 20) 
     Returns
     -------
     dict[str, object]
-        ``{"naive": NaiveForecaster(), "sma": SMAForecaster(sma_k), "ema": ...,
-        "ols": OLSForecaster(lookback)}``.
+        ``{"naive": NaiveForecaster(), "drift": DriftForecaster(), "sma":
+        SMAForecaster(sma_k), "ema": ..., "ols": OLSForecaster(lookback)}``.
     """
     return {
         "naive": NaiveForecaster(),
+        "drift": DriftForecaster(),
         "sma": SMAForecaster(sma_k),
         "ema": EMAForecaster(ema_span),
         "ols": OLSForecaster(lookback),
@@ -574,7 +663,8 @@ def price_baselines(*, lookback: int = 60, sma_k: int = 20, ema_span: int = 20) 
 
 
 def direction_baselines(*, lookback: int = 60) -> dict:
-    """Unfitted direction baselines keyed by report name: majority, last_sign, logistic.
+    """Unfitted direction baselines keyed by report name: majority, drift, last_sign,
+    logistic.
 
     Parameters
     ----------
@@ -587,6 +677,7 @@ def direction_baselines(*, lookback: int = 60) -> dict:
     """
     return {
         "majority": MajorityClassifier(),
+        "drift": DriftSignClassifier(),
         "last_sign": LastSignClassifier(),
         "logistic": LogisticWindowClassifier(lookback),
     }

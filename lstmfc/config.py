@@ -1,4 +1,4 @@
-"""Workspace paths (DESIGN.md, "Workspace").
+"""Workspace paths (docs/architecture.md, "Workspace").
 
 Every command takes ``--home DIR`` (environment variable ``LSTMFC_HOME``; default: the
 current directory). Under it live ``data/`` (raw series, prepared datasets, the

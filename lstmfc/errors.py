@@ -1,4 +1,4 @@
-"""Error classes of lstmfc, caught only at the CLI edge (see DESIGN.md).
+"""Error classes of lstmfc, caught only at the CLI edge (docs/architecture.md).
 
 Each kind carries the process exit code the CLI maps it to:
 

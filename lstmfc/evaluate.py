@@ -11,9 +11,13 @@ Report (``evaluation.json`` in the bundle folder, and the ``--json`` document)
 ``lookback``, ``n_test``, ``test_start``, ``test_end`` (ISO dates of the test
 targets), ``metrics`` keyed by model name (``lstm`` and each baseline), ``skill`` (the
 headline test), ``skill_tests`` (all tests, each with ``model`` and ``benchmark``),
-``trading`` (long/flat strategy per model and buy-and-hold), ``conclusion`` (plain
-sentences), ``plot`` (path of the PNG), ``baselines`` (their parameters), plus the
-head's own keys (``price_target``).
+``best_baseline`` (the strongest simple baseline, chosen on the VALIDATION split by the
+head's criterion, never on the test split: ``name``, ``criterion``, each baseline's
+validation loss), ``verdict`` (one line: against the headline benchmark and against
+the strongest baseline), ``trading`` (long/flat strategy per model and buy-and-hold),
+``conclusion`` (plain sentences), ``plot`` (path of the PNG), ``baselines`` (their
+parameters), ``out_of_range_share`` (share of the test windows' scaled inputs outside
+the training range) and ``warnings``, plus the head's own keys (``price_target``).
 """
 
 from __future__ import annotations
@@ -117,7 +121,7 @@ def evaluate(
         Bad option values.
     """
     from lstmfc.artifacts import json_clean, load_bundle
-    from lstmfc.windows import load_prepared
+    from lstmfc.windows import load_prepared, out_of_range_share, out_of_range_warnings
 
     check_options(sma_k, ema_span, cost_bps, alpha)
     t = normalize_ticker(ticker)
@@ -128,20 +132,27 @@ def evaluate(
     h = prepared.horizon
     tt = prepared.split_targets("test")
     closes = prepared.targets["close"].to_numpy(dtype="float64")
-    test_rows = prepared.split_rows("test")
-    forecasts = {"lstm": bundle.forecast(prepared.windows("test"), tt)}
+    x_test = prepared.windows("test")
+    forecasts = {"lstm": bundle.forecast(x_test, tt)}
     baselines = fit_baselines(
         head.baselines(lookback=prepared.lookback, sma_k=sma_k, ema_span=ema_span),
         closes,
         prepared.split_rows("train"),
         h,
     )
+    val_rows = prepared.split_rows("val")
+    val_forecasts = {}
     for name, b in baselines.items():
-        forecasts[name] = head.baseline_forecast(b, closes, test_rows)
+        forecasts[name] = head.baseline_forecast(b, closes, prepared.split_rows("test"))
+        val_forecasts[name] = head.baseline_forecast(b, closes, val_rows)
+    best = head.choose_best(prepared.split_targets("val"), val_forecasts)
     try:
-        scores = head.score(tt, forecasts, horizon=h, cost_bps=cost_bps, alpha=alpha)
+        scores = head.score(
+            tt, forecasts, horizon=h, cost_bps=cost_bps, alpha=alpha, best=best["name"]
+        )
     except ValueError as exc:
         raise DataError(f"{t}: {exc}") from None
+    share = out_of_range_share(x_test)
 
     target_dates = np.asarray(tt["target_date"].to_numpy(), dtype="datetime64[ns]")
     report: dict[str, Any] = {
@@ -160,12 +171,16 @@ def evaluate(
         "metrics": scores.metrics,
         "skill": scores.tests[0],
         "skill_tests": scores.tests,
+        "best_baseline": best,
+        "verdict": head.verdict_line(scores.tests, best["name"]),
         "trading": scores.trading,
         "cost_bps": cost_bps,
         "alpha": alpha,
         "baselines": {name: b.get_params() for name, b in baselines.items()},
+        "out_of_range_share": share,
+        "warnings": out_of_range_warnings(t, "test windows'", share),
     }
-    report["conclusion"] = head.conclusion(scores.tests, scores.trading)
+    report["conclusion"] = head.conclusion(scores.tests, scores.trading, best["name"])
     if write:
         plot_path = bundle.path / PLOT_FILE
         head.plot(
@@ -173,9 +188,85 @@ def evaluate(
             tt,
             forecasts,
             f"{t} test split ({report['test_start']} .. {report['test_end']}), run {bundle.run_id}",
+            best=best["name"],
         )
         report["plot"] = str(plot_path)
         atomic_write_text(
             bundle.path / EVALUATION_FILE, json.dumps(json_clean(report), indent=2) + "\n"
         )
     return json_clean(report)
+
+
+def skill_summary(docs: dict[str, dict[str, Any] | None], alpha: float) -> dict[str, Any]:
+    """Skill across a universe of tickers, with multiple-testing adjusted p-values.
+
+    Parameters
+    ----------
+    docs : dict
+        Ticker -> its scoring document (an ``evaluate`` report or a backtest's
+        ``overall``: ``skill``, ``skill_tests``, ``best_baseline``, ``verdict``), or
+        ``None`` for a ticker that failed.
+    alpha : float
+        Significance level.
+
+    Returns
+    -------
+    dict
+        ``method`` (:data:`lstmfc.metrics.MULTIPLE_TESTING_METHOD`), ``alpha``,
+        ``rows`` (per ticker: ``test``, ``statistic``, ``p_value`` and
+        ``p_value_adjusted`` of the headline test, ``best_baseline``, ``p_value_best``
+        and ``p_value_best_adjusted`` of the test against it, ``verdict``,
+        ``beats_benchmark`` / ``beats_benchmark_adjusted``), ``n_ok``, ``n_beat``,
+        ``n_beat_adjusted``, ``n_beat_best_adjusted``. Each family (headline tests;
+        tests against the strongest baseline) is adjusted on its own.
+    """
+    from lstmfc.metrics import MULTIPLE_TESTING_METHOD, adjust_p_values
+
+    rows = []
+    for t, doc in docs.items():
+        if doc is None:
+            rows.append({"ticker": t, "ok": False})
+            continue
+        sk = doc["skill"]
+        best = (doc.get("best_baseline") or {}).get("name")
+        vs_best = next(
+            (
+                x
+                for x in doc.get("skill_tests", [])
+                if x.get("model") == "lstm" and x.get("benchmark") == best
+            ),
+            sk if best == sk.get("benchmark") else None,
+        )
+        rows.append(
+            {
+                "ticker": t,
+                "ok": True,
+                "test": sk.get("test"),
+                "statistic": sk.get("statistic"),
+                "p_value": sk.get("p_value"),
+                "best_baseline": best,
+                "p_value_best": (vs_best or {}).get("p_value"),
+                "verdict": doc.get("verdict") or sk.get("verdict"),
+            }
+        )
+    ok = [r for r in rows if r["ok"]]
+    for key in ("p_value", "p_value_best"):
+        for r, adj in zip(ok, adjust_p_values([r[key] for r in ok]), strict=True):
+            r[f"{key}_adjusted"] = adj
+    for r in ok:
+        r["beats_benchmark"] = r["p_value"] is not None and r["p_value"] < alpha
+        r["beats_benchmark_adjusted"] = (
+            r["p_value_adjusted"] is not None and r["p_value_adjusted"] < alpha
+        )
+        r["beats_best_adjusted"] = (
+            r["p_value_best_adjusted"] is not None and r["p_value_best_adjusted"] < alpha
+        )
+    return {
+        "method": MULTIPLE_TESTING_METHOD,
+        "alpha": alpha,
+        "rows": rows,
+        "n_ok": len(ok),
+        "n_beat": sum(r["beats_benchmark"] for r in ok),
+        "n_beat_adjusted": sum(r["beats_benchmark_adjusted"] for r in ok),
+        "n_beat_best_adjusted": sum(r["beats_best_adjusted"] for r in ok),
+    }

@@ -20,10 +20,13 @@ macd      ``macd macd_signal macd_hist`` (12/26/9)   fraction of close          
 bbp       ``bb_pctb``: Bollinger %B (20, 2)          band fraction              19
 ========  =========================================  =========================  =======
 
-``close`` is the reference model's single input (seed 004: "use 60 past days ... to
-predict the next day's close"). The seeds also warn that raw prices saturate the
-tanh/sigmoid gates once prices leave the training range (seed 001, exercise 1), hence
-``logret`` and the scale-free indicators (seed 004 names RSI, MACD and Bollinger).
+``logret`` is the default (:data:`DEFAULT_FEATURES`): it is roughly stationary, so
+its scaled values stay inside the training range. ``close`` is the classic tutorial
+model's single input ("60 past closes in, the next close out"), kept selectable as
+that reference; once prices leave their training range its MinMax-scaled values leave
+[0, 1] and the network extrapolates (``prepare.json`` records the share per split,
+and ``evaluate``/``predict``/``backtest`` warn above 1 %). RSI, MACD and Bollinger %B
+are scale-free as well.
 
 The indicators come from TA-Lib (the ``TA-Lib`` package, Python wrapper of the C
 library; the reference implementation most trading platforms are checked against).
@@ -91,7 +94,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "bbp": ("close",),
 }
 
-DEFAULT_FEATURES: tuple[str, ...] = ("close",)
+DEFAULT_FEATURES: tuple[str, ...] = ("logret",)
 
 RSI_PERIOD = 14
 MACD_FAST, MACD_SLOW, MACD_SIGNAL = 12, 26, 9

@@ -24,6 +24,7 @@ the live track record per ticker and run against the naive baseline.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -85,7 +86,7 @@ def next_sessions(as_of, horizon: int, calendar: str = DEFAULT_CALENDAR):
 def _forecast_one(ws: Workspace, ticker: str, run_id: str | None, calendar: str) -> dict:
     from lstmfc import artifacts
     from lstmfc.store import read_raw
-    from lstmfc.windows import window_from_raw
+    from lstmfc.windows import out_of_range_share, out_of_range_warnings, window_from_raw
 
     raw, _ = read_raw_or_hint(ws, ticker, read_raw)
     bundle = artifacts.load_bundle(ws, ticker, run_id)
@@ -95,6 +96,13 @@ def _forecast_one(ws: Workspace, ticker: str, run_id: str | None, calendar: str)
     close_as_of = float(raw["close"].loc[as_of])
     h = bundle.horizon
     forecast = bundle.forecast(window, np.array([close_as_of]))
+    values = head.log_values(
+        float(np.asarray(forecast).reshape(-1)[0]),
+        close_as_of,
+        live=bundle.manifest.get("live_baselines"),
+        horizon=h,
+    )
+    values["details"] = json.dumps(values.get("details") or {}, sort_keys=True)
     row: dict[str, Any] = {
         "ticker": ticker,
         "as_of": as_of.strftime("%Y-%m-%d"),
@@ -104,10 +112,15 @@ def _forecast_one(ws: Workspace, ticker: str, run_id: str | None, calendar: str)
         "run_id": bundle.run_id,
         "head": head.name,
         "close_as_of": close_as_of,
-        **head.log_values(float(np.asarray(forecast).reshape(-1)[0]), close_as_of),
+        **values,
         "made_at": utc_now_iso(),
     }
-    return row
+    share = out_of_range_share(window)
+    extra = {
+        "out_of_range_share": share,
+        "warnings": out_of_range_warnings(ticker, "forecast window's", share),
+    }
+    return row, extra
 
 
 def read_raw_or_hint(ws: Workspace, ticker: str, read_raw):
@@ -150,8 +163,10 @@ def predict(
     -------
     list of dict
         Per ticker: ``ticker``, ``ok`` and either the logged row plus ``logged`` (False
-        if that forecast was already in the log) or ``error`` and ``exit_code``. One
-        failing ticker does not stop the others; nothing is logged for it.
+        if that forecast was already in the log), ``out_of_range_share`` (of the
+        forecast window's scaled inputs) and ``warnings``, or ``error`` and
+        ``exit_code``. One failing ticker does not stop the others; nothing is logged
+        for it.
 
     Raises
     ------
@@ -169,10 +184,10 @@ def predict(
                 from lstmfc.fetch import fetch_ticker
 
                 fetch_ticker(ws, t, source=source, path=path)
-            row = _forecast_one(ws, t, run_id, calendar)
+            row, extra = _forecast_one(ws, t, run_id, calendar)
             with log.writer() as con:
                 logged = log.add(con, row)
-            res = {"ok": True, **row, "logged": logged}
+            res = {"ok": True, **row, **extra, "logged": logged}
         except LstmfcError as exc:
             res = {"ticker": raw_ticker, "ok": False, "error": str(exc), "exit_code": exc.exit_code}
         results.append(res)

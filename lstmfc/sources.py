@@ -476,7 +476,7 @@ def _session_close(calendar: str, day: pd.Timestamp) -> pd.Timestamp | None:
 def bar_is_final(day: pd.Timestamp, exchange_tz: str, now: pd.Timestamp | None = None) -> bool:
     """Whether the daily bar dated ``day`` is complete (its session has closed).
 
-    The rule (documented in docs/readme-fetch.md):
+    The rule (documented in docs/data.md):
 
     * ``day`` before today in the exchange's time zone: final;
     * ``day`` is today: for ``America/New_York`` listings final from

@@ -404,6 +404,9 @@ def train(
         "target": scaling,
         "windows": {"train": len(data[0]), "val": len(data[2])},
         "prepare": prep.meta,
+        "live_baselines": head.live_baselines(
+            prep.targets["close"].to_numpy(dtype="float64"), prep.split_rows("train"), prep.horizon
+        ),
         "members": members,
         "training": {**_training_doc(first), "val": val, "history": first.history},
         "versions": backend.package_versions(),

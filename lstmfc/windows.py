@@ -33,8 +33,9 @@ every training target is dated before the first validation target, and every
 validation target before the first test target. The MinMaxScaler is fit on rows
 ``0 .. R`` only, the rows that feed the training windows, and applied unchanged to
 every later row (values outside ``[0, 1]`` there are expected and never clipped).
-Seed 004: "Always fit the scaler on training data only to prevent data leakage";
-the keras-io weather example's ``normalize(data, train_split)`` does the same.
+Fitting the scaler on all rows would leak the future into training (Kaufman et al.
+2012, "Leakage in data mining", ACM TKDD 6(4)); the keras-io weather example's
+``normalize(data, train_split)`` fits on the training rows too.
 
 Memory
 ------
@@ -436,6 +437,25 @@ def out_of_range_share(scaled: np.ndarray, eps: float = 1e-6) -> float | None:
     if a.size == 0:
         return None
     return float(np.mean((a > 1.0 + eps) | (a < -eps)))
+
+
+#: Share of scaled inputs outside the training range above which a warning is printed.
+OUT_OF_RANGE_WARN = 0.01
+
+
+def out_of_range_warnings(ticker: str, what: str, share: float | None) -> list[str]:
+    """One warning line when more than 1 % of the scored inputs left the training range.
+
+    ``share`` comes from :func:`out_of_range_share`; ``what`` names the inputs (e.g.
+    ``"test windows'"``). Used by ``evaluate``, ``predict`` and ``backtest``.
+    """
+    if share is None or share <= OUT_OF_RANGE_WARN:
+        return []
+    return [
+        f"{ticker}: {100 * share:.1f}% of the {what} scaled inputs lie outside the training "
+        "range [0, 1], so the network extrapolates (level inputs such as --features close "
+        "leave it once prices trend; log returns do not)"
+    ]
 
 
 def target_frame(close, horizon: int):

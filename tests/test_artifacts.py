@@ -363,7 +363,7 @@ def test_check_compatible(ws, trained):
     artifacts.check_compatible(b, meta)  # the data it was trained on
     for key, value, shown in (
         ("lookback", 20, "lookback 10 but the prepared data for TEST has 20"),
-        ("features", ["close", "rsi"], "features [close] but the prepared data"),
+        ("features", ["close", "rsi"], "features [logret] but the prepared data"),
     ):
         changed = json.loads(json.dumps(meta))
         changed[key] = value

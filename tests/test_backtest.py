@@ -101,7 +101,9 @@ def test_no_training_target_reaches_into_the_test_block(h, window):
 
 
 def test_fold_plan_errors():
-    with pytest.raises(DataError, match=r"^6 test windows cannot make 7 folds; use at most 6 --folds$"):
+    with pytest.raises(
+        DataError, match=r"^6 test windows cannot make 7 folds; use at most 6 --folds$"
+    ):
         plan_folds(30, 10, 1, folds=7)
     # 30 rows, L=10: 20 windows (ends 9..28); 18 tested leave ends 9..10 for fold 1
     msg = (
@@ -249,7 +251,17 @@ def test_backtest_cli_report_files_and_a_failing_ticker(workspace, tmp_path):
     universe.write_text("AAA\nMISSING  # never fetched\n")
     result = runner.invoke(
         app,
-        ["backtest", "--tickers-file", str(universe), "--folds", "2", *TINY_ARGS, "--json"],
+        [
+            "backtest",
+            "--tickers-file",
+            str(universe),
+            "--folds",
+            "2",
+            *TINY_ARGS,
+            "--json",
+            "--features",
+            "close",
+        ],  # level input: the fold arithmetic below has no warm-up row
     )
     assert result.exit_code == 1, result.output
     lines = result.stderr.splitlines()
@@ -264,7 +276,21 @@ def test_backtest_cli_report_files_and_a_failing_ticker(workspace, tmp_path):
     }
     r = doc["tickers"]["AAA"]
     assert set(r["overall"]) >= {"metrics", "skill", "skill_tests", "trading", "conclusion"}
-    assert set(r["overall"]["metrics"]) == {"lstm", "naive", "sma", "ema", "ols"}
+    assert set(r["overall"]["metrics"]) >= {"lstm", "naive", "drift", "sma", "ema", "ols"}
+    chosen = r["overall"]["best_baseline"]["chosen_per_fit"]
+    assert len(chosen) == 2 and all(c in r["overall"]["metrics"] for c in chosen)
+    for fit in r["fits"]:  # chosen on the fit's validation windows, by the head's loss
+        best = fit["best_baseline"]
+        assert best["chosen_on"] == "validation" and best["criterion"] == "MSE"
+        assert best["n_validation"] == fit["n_val"]
+        assert best["name"] == min(best["validation"], key=best["validation"].get)
+    assert (
+        any(
+            t["benchmark"] == r["overall"]["best_baseline"]["name"]
+            for t in r["overall"]["skill_tests"]
+        )
+        or chosen[0] == "naive"
+    )
     # 240 rows, L=10: W=230, T=69 test windows, folds of 35 and 34 (ends 170..238)
     assert [(f["fold"], f["n"], f["test_rows"]) for f in r["folds"]] == [
         (1, 35, [170, 204]),
@@ -305,7 +331,7 @@ def test_backtest_direction_head_reuses_fits(workspace):
     r = doc["tickers"]["DIR"]
     assert r["ok"] and r["plan"]["fits"] == 1 and [f["fit"] for f in r["folds"]] == [1, 1, 1]
     assert [f["refit"] for f in r["folds"]] == [True, False, False]
-    assert set(r["overall"]["metrics"]) == {"lstm", "majority", "last_sign", "logistic"}
+    assert set(r["overall"]["metrics"]) >= {"lstm", "majority", "drift", "last_sign", "logistic"}
     assert r["overall"]["skill"]["test"] == "binomial"
     assert doc["summary"]["benchmark"] == "majority"
     assert not (workspace / r["path"] / "models").exists()
@@ -341,10 +367,12 @@ def test_backtest_usage_errors(workspace):
 def test_backtest_too_short_series_is_one_line(workspace):
     ws = Workspace.resolve(workspace)
     write_raw(ws.raw_path("TINY"), make_ohlcv(40), {"source": "test"})
-    # 40 rows, L=10: 30 windows, the last floor(0.3 * 30) = 9 tested
+    # 40 rows, one warm-up row for log returns, L=10: 29 windows, floor(0.3 * 29) = 8 tested
     result = runner.invoke(app, ["backtest", "TINY", "--folds", "10", *TINY_ARGS])
     assert result.exit_code == 1
-    assert result.stderr == "Error: TINY: 9 test windows cannot make 10 folds; use at most 9 --folds\n"
+    assert (
+        result.stderr == "Error: TINY: 8 test windows cannot make 10 folds; use at most 8 --folds\n"
+    )
 
 
 def test_source_sample_fetches_a_missing_sample_once(workspace):

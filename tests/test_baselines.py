@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from lstmfc.baselines import (
+    DriftForecaster,
+    DriftSignClassifier,
     EMAForecaster,
     LastSignClassifier,
     LogisticWindowClassifier,
@@ -62,6 +64,33 @@ def test_targets_hand_values():
 def test_naive_forecast_is_last_close():
     m = NaiveForecaster().fit(CLOSES, [0, 1, 2], horizon=1)
     np.testing.assert_array_equal(m.predict(CLOSES, [3, 5]), [13.0, 15.0])
+
+
+def test_drift_forecast_hand_values():
+    # closes 100, 101, 103, 102, 105, 104; training windows end at rows 0, 1, 2; h = 1:
+    # the span runs from row 0 to the last training target, row 3:
+    # mu = log(102 / 100) / 3 = 0.00660087577 (hand computation), the mean of
+    # log(101/100), log(103/101), log(102/103)
+    c = np.array([100.0, 101.0, 103.0, 102.0, 105.0, 104.0])
+    m = DriftForecaster().fit(c, [0, 1, 2], horizon=1)
+    mu = (math.log(101 / 100) + math.log(103 / 101) + math.log(102 / 103)) / 3
+    assert m.mu_ == pytest.approx(0.00660087577, abs=1e-11) and m.mu_ == pytest.approx(mu)
+    # forecast at row 4 (close 105) for row 5: 105 * exp(mu) = 105.6953845
+    assert m.predict(c, [4])[0] == pytest.approx(105 * math.exp(mu), rel=1e-12)
+    assert m.predict(c, [4])[0] == pytest.approx(105.6953845, abs=1e-6)
+    # h = 2: span rows 0..4, mu = log(105/100)/4, forecast close[t] * exp(2 mu)
+    m2 = DriftForecaster().fit(c, [0, 1, 2], horizon=2)
+    assert m2.mu_ == pytest.approx(math.log(1.05) / 4)
+    assert m2.predict(c, [3])[0] == pytest.approx(102 * 1.05**0.5)
+    # the direction version calls up when mu > 0; P(up) = Phi(mu / sigma) for h = 1
+    d = DriftSignClassifier().fit(c, [0, 1, 2], horizon=1)
+    r = np.diff(np.log(c[:4]))
+    from scipy.stats import norm
+
+    assert d.predict_proba(c, [4, 5])[0] == pytest.approx(norm.cdf(mu / r.std()))
+    assert list(d.predict(c, [4, 5])) == [1, 1]
+    falling = c[::-1].copy()
+    assert list(DriftSignClassifier().fit(falling, [0, 1, 2], 1).predict(falling, [4])) == [0]
 
 
 def test_sma_hand_values():
@@ -172,6 +201,8 @@ def test_logistic_learns_a_persistent_direction():
         (lambda: OLSForecaster(lookback=5), lambda m: np.r_[m.coef_, m.intercept_]),
         (lambda: LogisticWindowClassifier(lookback=5), lambda m: m.coef_.copy()),
         (lambda: MajorityClassifier(), lambda m: np.array([m.up_rate_])),
+        (lambda: DriftForecaster(), lambda m: np.array([m.mu_, m.sigma_])),
+        (lambda: DriftSignClassifier(), lambda m: np.array([m.mu_, m.sigma_])),
     ],
 )
 def test_fit_sees_training_rows_only(make, params):
@@ -199,11 +230,13 @@ def test_fit_sees_training_rows_only(make, params):
         SMAForecaster(5),
         EMAForecaster(5),
         OLSForecaster(5),
+        DriftForecaster(),
         MajorityClassifier(),
+        DriftSignClassifier(),
         LastSignClassifier(),
         LogisticWindowClassifier(5),
     ],
-    ids=lambda m: m.name,
+    ids=lambda m: f"{type(m).__name__}",
 )
 def test_prediction_at_t_reads_closes_up_to_t_only(model):
     c = random_closes(200, seed=11)
@@ -218,8 +251,9 @@ def test_prediction_at_t_reads_closes_up_to_t_only(model):
         np.testing.assert_allclose(model.predict(future, [t]), base[i], rtol=1e-12)
         if out is not None:
             np.testing.assert_allclose(model.predict_proba(future, [t]), out[i], rtol=1e-12)
-    # the test can fail: changing the close at t itself moves every forecast but majority
-    if model.name != "majority":
+    # the test can fail: changing the close at t itself moves every forecast but the
+    # constant ones (majority class, sign of the drift)
+    if not isinstance(model, MajorityClassifier | DriftSignClassifier):
         moved = c.copy()
         moved[rows[-1]] *= 0.5
         if out is not None:
@@ -255,9 +289,9 @@ def test_input_errors():
 
 def test_standard_baseline_sets():
     prices = price_baselines(lookback=30, sma_k=10, ema_span=15)
-    assert list(prices) == ["naive", "sma", "ema", "ols"]
+    assert list(prices) == ["naive", "drift", "sma", "ema", "ols"]
     assert prices["sma"].k == 10 and prices["ema"].span == 15 and prices["ols"].lookback == 30
     assert repr(prices["ols"]) == "OLSForecaster(lookback=30)"
     directions = direction_baselines(lookback=30)
-    assert list(directions) == ["majority", "last_sign", "logistic"]
+    assert list(directions) == ["majority", "drift", "last_sign", "logistic"]
     assert directions["logistic"].lookback == 30

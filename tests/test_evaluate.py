@@ -130,6 +130,17 @@ def test_predict_logs_once_per_day_and_score_fills_realised(workspace):
     summary = next(iter(s1["summary"].values()))
     assert summary["n_scored"] == 1
     assert summary["mae"] == pytest.approx(abs(realised - doc["forecast_price"]))
+    # the drift baseline is logged and scored too: mu is the mean daily log return of
+    # the training span (first training window end .. last training target), by hand
+    from lstmfc.windows import load_prepared
+
+    prep = load_prepared(ws, "SYN")
+    c = prep.targets["close"].to_numpy()
+    t0, t1 = prep.split_rows("train")[0], prep.split_rows("train")[-1] + 1
+    mu = float(np.mean(np.diff(np.log(c[t0 : t1 + 1]))))
+    drift_price = doc["close_as_of"] * np.exp(mu)
+    assert json.loads(row["details"])["drift_price"] == pytest.approx(drift_price, rel=1e-12)
+    assert summary["drift_rmse"] == pytest.approx(abs(realised - drift_price), rel=1e-9)
     csv_out = runner.invoke(app, ["forecasts", "--csv"]).stdout
     assert csv_out.splitlines()[0].startswith("id,ticker,as_of,target_date")
 

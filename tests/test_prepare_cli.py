@@ -23,7 +23,7 @@ def _store(ticker: str, frame) -> Workspace:
 
 def test_prepare_prints_split_table(workspace):
     _store("ABC", make_ohlcv(400))
-    result = runner.invoke(app, ["prepare", "ABC", "--lookback", "30"])
+    result = runner.invoke(app, ["prepare", "ABC", "--lookback", "30", "--features", "close"])
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "ABC: 370 windows of 30 rows x 1 features, horizon 1" in out
@@ -75,7 +75,7 @@ def test_home_option(tmp_path):
         (["prepare", "ABC", "--split", "x,y,z"], 300, 2,
          "Error: --split 'x,y,z' is not a comma list of numbers (e.g. 0.70,0.15,0.15)"),
         (["prepare", "ABC"], 63, 1,
-         "Error: ABC: need at least 64 rows, got 63 (lookback 60, horizon 1, 0 warm-up rows, "
+         "Error: ABC: need at least 65 rows, got 63 (lookback 60, horizon 1, 1 warm-up rows, "
          "4 windows for a 0.70/0.15/0.15 split)"),
         (["prepare", "ABC", "--features", "rsi", "--lookback", "10", "--horizon", "5"], 30, 1,
          "Error: ABC: need at least 32 rows, got 30 (lookback 10, horizon 5, 14 warm-up rows, "

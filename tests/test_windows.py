@@ -229,11 +229,17 @@ def test_scaled_training_inputs_span_zero_to_one_and_later_rows_are_not_clipped(
     ws = _ws()
     raw = _linear(200)  # rising: val/test closes exceed the training maximum
     _store(ws, "LIN", raw)
-    prepare(ws, "LIN", lookback=10)
+    meta = prepare(ws, "LIN", lookback=10, features="close")
     pr = load_prepared(ws, "LIN")
     fit_last = pr.meta["scaler"]["fit_rows"][1]
     assert pr.values[: fit_last + 1].min() == 0.0 and pr.values[: fit_last + 1].max() == 1.0
     assert pr.windows("test").max() > 1.0
+    # prepare.json records each split's share of scaled inputs outside [0, 1]. By hand:
+    # 190 windows -> 133 train (end rows 9..141), 28 val, 29 test (end rows 170..198);
+    # the scaler sees rows 0..141 (max close 142); the test windows read rows 161..198,
+    # all above it: share 1.0; the training inputs: 0.0
+    assert meta["split"]["train"]["out_of_range_share"] == 0.0
+    assert meta["split"]["test"]["out_of_range_share"] == 1.0
 
 
 def test_prepare_json_keys():
@@ -548,7 +554,7 @@ def test_sp500_defaults_done_when():
     raw = read_sample("SP500")[0][["open", "high", "low", "close", "volume"]]
     ws = _ws()
     _store(ws, "SP500", raw)
-    meta = prepare(ws, "SP500")
+    meta = prepare(ws, "SP500", features="close")  # the issue-3 done-when: level input
     n = meta["n_windows"]
     assert n == len(raw) - 60 - 1 + 1
     for name, f in zip(W.SPLITS, (0.70, 0.15, 0.15), strict=True):

@@ -37,8 +37,12 @@ from lstmfc.backtest.plan import (
 from lstmfc.backtest.unit import Unit, UnitResult
 from lstmfc.config import Workspace, normalize_ticker
 from lstmfc.errors import ArtifactError, DataError, LstmfcError, UsageError
+from lstmfc.features import DEFAULT_FEATURES
 
 BACKTESTS_DIR = "backtests"
+BEST = "best_simple"
+"""Name of the series of each fold's strongest simple baseline (chosen per fit on its
+validation windows) when the fits chose different ones."""
 BACKTEST_FILE = "backtest.json"
 FORECASTS_FILE = "forecasts.csv"
 
@@ -55,7 +59,7 @@ class BacktestConfig:
 
     lookback: int = 60
     horizon: int = 1
-    features: Any = ("close",)
+    features: Any = DEFAULT_FEATURES
     folds: int | None = None
     step: int | None = None
     test_size: int | None = None
@@ -340,7 +344,7 @@ def score_ticker(
     import pandas as pd
 
     from lstmfc.evaluate import fit_baselines
-    from lstmfc.windows import target_frame
+    from lstmfc.windows import out_of_range_warnings, target_frame
 
     plan, h, dates, closes = job.plan, job.plan.horizon, job.dates, job.close
     head = cfg.train_options().make_head()
@@ -349,13 +353,19 @@ def score_ticker(
     fits_doc: list[dict[str, Any]] = []
     frames = []
     series: dict[str, list[np.ndarray]] = {}
+    chosen: list[str] = []
     all_rows = []
     params = {}
     for fit, res in zip(plan.fits, results, strict=True):
         bl = head.baselines(lookback=plan.lookback, sma_k=cfg.sma_k, ema_span=cfg.ema_span)
         bl = fit_baselines(bl, closes, np.arange(fit.first_end, fit.train_last + 1), h)
         params = {name: b.get_params() for name, b in bl.items()}
-        fits_doc.append(_fit_doc(job, fit, res))
+        val_rows = np.arange(fit.train_last + 1, fit.last_end + 1)
+        best = head.choose_best(
+            targets.iloc[val_rows],
+            {n: head.baseline_forecast(b, closes, val_rows) for n, b in bl.items()},
+        )
+        fits_doc.append({**_fit_doc(job, fit, res), "best_baseline": best})
         offset = plan.folds[fit.folds[0]].test_first
         forecast = np.asarray(res.forecast, dtype="float64")
         for k in fit.folds:
@@ -367,13 +377,21 @@ def score_ticker(
             )
             try:
                 scores = head.score(
-                    tt, fc, horizon=h, cost_bps=cfg.cost_bps, alpha=cfg.alpha, trading=False
+                    tt,
+                    fc,
+                    horizon=h,
+                    cost_bps=cfg.cost_bps,
+                    alpha=cfg.alpha,
+                    trading=False,
+                    best=best["name"],
                 )
             except ValueError as exc:
                 raise DataError(f"fold {k + 1}: {exc}") from None
             summary, better = head.fold_summary(scores.metrics)
             for name, arr in fc.items():
                 series.setdefault(name, []).append(arr)
+            series.setdefault(BEST, []).append(fc[best["name"]])
+            chosen.append(best["name"])
             all_rows.append(rows)
             frames.append(
                 pd.DataFrame(
@@ -401,11 +419,18 @@ def score_ticker(
                     **summary,
                     "beats_benchmark": bool(better),
                     "skill": scores.tests[0] if scores.tests else None,
+                    "best_baseline": best["name"],
+                    "verdict": head.verdict_line(scores.tests, best["name"]),
                     "metrics": scores.metrics,
                 }
             )
-    overall = _overall(head, targets, np.concatenate(all_rows), series, dates, h, cfg)
+    overall = _overall(head, targets, np.concatenate(all_rows), series, chosen, dates, h, cfg)
     overall["baselines"] = params
+    shares = [r.out_of_range_share for r in results]
+    n_test = [sum(plan.folds[k].n for k in fit.folds) for fit in plan.fits]
+    overall["out_of_range_share"] = (
+        float(np.average(shares, weights=n_test)) if None not in shares else None
+    )
     doc = {
         "ticker": job.ticker,
         "ok": True,
@@ -436,16 +461,36 @@ def score_ticker(
         "folds": fold_rows,
         "fits": fits_doc,
         "overall": overall,
+        "warnings": out_of_range_warnings(
+            job.ticker, "test windows'", overall["out_of_range_share"]
+        ),
     }
     return doc, pd.concat(frames, ignore_index=True)
 
 
-def _overall(head, targets, rows, series, dates, h, cfg) -> dict[str, Any]:
-    """The out-of-sample report over every fold's forecasts, concatenated."""
+def _overall(head, targets, rows, series, chosen, dates, h, cfg) -> dict[str, Any]:
+    """The out-of-sample report over every fold's forecasts, concatenated.
+
+    The strongest simple baseline is chosen per fit on that fit's validation windows.
+    When every fit chose the same one, the network is tested against it by name;
+    otherwise against :data:`BEST`, the series of each fold's chosen baseline (a
+    forecast that, like every other here, used no test data to pick).
+    """
     cat = {name: np.concatenate(parts) for name, parts in series.items()}
+    names = list(dict.fromkeys(chosen))
+    if len(names) == 1:
+        cat.pop(BEST)
+        best = names[0]
+    else:
+        best = BEST
     try:
         scores = head.score(
-            targets.iloc[rows], cat, horizon=h, cost_bps=cfg.cost_bps, alpha=cfg.alpha
+            targets.iloc[rows],
+            cat,
+            horizon=h,
+            cost_bps=cfg.cost_bps,
+            alpha=cfg.alpha,
+            best=best,
         )
     except ValueError as exc:
         raise DataError(f"out-of-sample series: {exc}") from None
@@ -456,8 +501,10 @@ def _overall(head, targets, rows, series, dates, h, cfg) -> dict[str, Any]:
         "metrics": scores.metrics,
         "skill": scores.tests[0],
         "skill_tests": scores.tests,
+        "best_baseline": {"name": best, "chosen_per_fit": chosen, "chosen_on": "validation"},
+        "verdict": head.verdict_line(scores.tests, best),
         "trading": scores.trading,
-        "conclusion": head.conclusion(scores.tests, scores.trading),
+        "conclusion": head.conclusion(scores.tests, scores.trading, best),
     }
 
 
@@ -517,49 +564,50 @@ def _load_raw(ws: Workspace, t: str, source: str | None):
 
 
 def summarise(reports: dict[str, dict[str, Any]], head, alpha: float) -> dict[str, Any]:
-    """Summary across tickers: skill vs the head's benchmark per ticker, how many beat it.
+    """Summary across tickers: skill vs the head's benchmark and vs the strongest simple
+    baseline per ticker, with Holm-adjusted p-values (:func:`lstmfc.evaluate.skill_summary`).
 
     Returns
     -------
     dict
-        ``rows`` (one per ticker), ``n_tickers``, ``n_ok``, ``n_failed``,
-        ``n_beat`` (significantly better than the benchmark at ``alpha``),
-        ``benchmark``, ``alpha``.
+        ``rows`` (one per ticker), ``n_tickers``, ``n_ok``, ``n_failed``, ``n_beat``
+        (significantly better than the benchmark at ``alpha``), ``n_beat_adjusted``
+        (after the multiple-testing adjustment), ``n_beat_best_adjusted``,
+        ``benchmark``, ``method``, ``alpha``.
     """
+    from lstmfc.evaluate import skill_summary
+
+    skills = skill_summary(
+        {t: (r["overall"] if r.get("ok") else None) for t, r in reports.items()}, alpha
+    )
     rows = []
-    for t, r in reports.items():
+    for (t, r), sk in zip(reports.items(), skills["rows"], strict=True):
         if not r.get("ok"):
             rows.append({"ticker": t, "ok": False, "error": r.get("error")})
             continue
         o = r["overall"]
-        sk = o["skill"]
-        p = sk.get("p_value")
         rows.append(
             {
-                "ticker": t,
-                "ok": True,
+                **sk,
                 "n": o["n"],
                 "folds": len(r["folds"]),
                 "test_start": o["test_start"],
                 "test_end": o["test_end"],
-                "test": sk.get("test"),
-                "statistic": sk.get("statistic"),
-                "p_value": p,
-                "verdict": sk.get("verdict"),
-                "beats_benchmark": p is not None and p < alpha,
                 "sharpe": (o["trading"].get("lstm") or {}).get("sharpe"),
                 "buy_and_hold_sharpe": (o["trading"].get("buy_and_hold") or {}).get("sharpe"),
                 **head.summary_row(o["metrics"]),
             }
         )
-    ok = [r for r in rows if r["ok"]]
     return {
         "benchmark": head.benchmark,
+        "method": skills["method"],
         "alpha": alpha,
         "n_tickers": len(rows),
-        "n_ok": len(ok),
-        "n_failed": len(rows) - len(ok),
-        "n_beat": sum(1 for r in ok if r["beats_benchmark"]),
+        "n_ok": skills["n_ok"],
+        "n_failed": len(rows) - skills["n_ok"],
+        "n_beat": skills["n_beat"],
+        "n_beat_adjusted": skills["n_beat_adjusted"],
+        "n_beat_best_adjusted": skills["n_beat_best_adjusted"],
         "rows": rows,
     }
 

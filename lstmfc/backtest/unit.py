@@ -110,6 +110,8 @@ class UnitResult:
         sha256 of the arrays and of each network's weights (``weights``: the first).
     model_bytes : list of bytes
         Each network's ``.keras`` file, when ``save_model``.
+    out_of_range_share : float or None
+        Share of the test windows' scaled inputs outside the fit's training range.
     """
 
     ok: bool
@@ -131,6 +133,7 @@ class UnitResult:
     members: list[dict[str, Any]] = field(default_factory=list)
     fingerprints: dict[str, Any] = field(default_factory=dict)
     model_bytes: list[bytes] = field(default_factory=list)
+    out_of_range_share: float | None = None
 
 
 def failed(unit: Unit, message: str, seconds: float = 0.0) -> UnitResult:
@@ -273,6 +276,7 @@ def _run_unit_locked(unit: Unit) -> UnitResult:
 
     from lstmfc import backend, models
     from lstmfc.train import fit_networks
+    from lstmfc.windows import out_of_range_share
 
     backend.limit_threads(unit.threads)
     arrays = fold_arrays(unit)
@@ -333,6 +337,7 @@ def _run_unit_locked(unit: Unit) -> UnitResult:
         ],
         fingerprints=fp,
         model_bytes=model_bytes,
+        out_of_range_share=out_of_range_share(arrays.x_test),
     )
     backend.clear_session()
     return out

@@ -37,6 +37,7 @@ from lstmfc.cli.app import (
     emit_json,
     handle_errors,
     ticker_names,
+    warn,
 )
 from lstmfc.features import DEFAULT_FEATURES
 
@@ -197,6 +198,9 @@ def backtest_cmd(
         scheduler=scheduler,
         progress=make_backtest_progress(sys.stderr),
     )
+    for r in result["tickers"].values():
+        for w in r.get("warnings", []):
+            warn(w)
     if json_out:
         emit_json(result)
     else:

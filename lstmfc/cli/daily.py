@@ -20,6 +20,7 @@ from lstmfc.cli.app import (
     multi_exit,
     ticker_error,
     ticker_names,
+    warn,
 )
 
 
@@ -62,6 +63,8 @@ def predict_cmd(
     def report(res: dict) -> None:
         if not res["ok"]:
             ticker_error(res)
+        for w in res.get("warnings", []):
+            warn(w)
 
     results = predict(
         ws,

@@ -156,6 +156,8 @@ def evaluate_cmd(
 
     def work(t: str) -> dict:
         report = evaluate(ws, t, model, sma_k=sma, ema_span=ema, cost_bps=cost_bps, alpha=alpha)
+        for w in report["warnings"]:
+            warn(w)
         if not json_out:
             from lstmfc.cli.render import render_evaluation
 
@@ -168,12 +170,15 @@ def evaluate_cmd(
             emit_json(report)
         return
     results = each_ticker(names, work)
+    from lstmfc.evaluate import skill_summary
+
+    summary = skill_summary({r["ticker"]: r.get("result") for r in results}, alpha)
     if json_out:
-        emit_json(results)
+        emit_json({"tickers": results, "summary": summary})
     else:
         from lstmfc.cli.render import render_universe
 
-        render_universe(results, alpha)
+        render_universe(summary)
     multi_exit(results)
 
 
@@ -260,6 +265,8 @@ def run_cmd(
     )
     say.print("[4/4] evaluate on the test split")
     report = evaluate(ws, t, trained["run_id"], cost_bps=cost_bps, alpha=alpha)
+    for w in report["warnings"]:
+        warn(w)
     if json_out:
         emit_json({"fetch": fetched, "prepare": meta, "train": trained, "evaluation": report})
         return

@@ -238,40 +238,58 @@ def render_evaluation(r: dict) -> None:
             f"Trading view: long/flat on the signal, cost {r['cost_bps']:g} bp per trade",
         )
     )
+    _print_verdict(out, r)
     out.print(f"[bold]Conclusion:[/bold] {r['conclusion']}")
     if r.get("plot"):
         out.print(f"Plot: {r['plot']}")
 
 
-def render_universe(results: list[dict], alpha: float) -> None:
-    """Summary across tickers: skill vs the benchmark per ticker, how many beat it."""
-    t = new_table("Across tickers: skill over the benchmark (test split)")
+def _print_verdict(out, r: dict) -> None:
+    """The one-line verdict and how the strongest simple baseline was chosen."""
+    best = r.get("best_baseline") or {}
+    if r.get("verdict"):
+        out.print(f"[bold]Verdict:[/bold] LSTM {r['verdict']}")
+    if best.get("validation"):
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in best["validation"].items())
+        out.print(
+            f"Strongest simple baseline: {best['name']}, chosen on the validation split by "
+            f"{best['criterion']} ({losses}); the test split was not used to choose it."
+        )
+
+
+def render_universe(summary: dict) -> None:
+    """Across tickers: the headline test and the test against the strongest simple
+    baseline per ticker, raw and multiple-testing adjusted p-values."""
+    method = summary["method"]
+    t = new_table(f"Across tickers: skill (test split; adjusted p-values: {method})")
     add_columns(
         t,
-        ("ticker", "run", "head", "headline test", "p-value", "verdict"),
+        ("ticker", "test", "p-value", f"{method} p", "best baseline", "p vs best",
+         f"{method} p vs best", "verdict"),
         right=False,
-        min_width={"run": RUN_WIDTH},
-    )
-    beat = 0
-    ok = [r for r in results if r["ok"]]
-    for r in results:
+    )  # fmt: skip
+    for r in summary["rows"]:
         if not r["ok"]:
-            t.add_row(r["ticker"], "—", "—", "—", "—", "error: " + r["error"][:60])
+            t.add_row(r["ticker"], "—", "—", "—", "—", "—", "—", "failed")
             continue
-        rep = r["result"]
-        sk = rep["skill"]
-        beat += sk["verdict"].startswith("beats")
         t.add_row(
-            rep["ticker"],
-            rep["run_id"],
-            rep["head"],
-            sk["test"],
-            fmt(sk.get("p_value"), ".4f"),
-            sk["verdict"],
+            r["ticker"],
+            r["test"] or "—",
+            fmt(r.get("p_value"), ".4f"),
+            fmt(r.get("p_value_adjusted"), ".4f"),
+            r.get("best_baseline") or "—",
+            fmt(r.get("p_value_best"), ".4f"),
+            fmt(r.get("p_value_best_adjusted"), ".4f"),
+            r.get("verdict") or "—",
         )
     out = stdout_console()
     out.print(t)
-    out.print(f"{beat} of {len(ok)} tickers beat their benchmark significantly (alpha {alpha:g}).")
+    out.print(
+        f"{summary['n_beat']} of {summary['n_ok']} tickers beat their benchmark significantly "
+        f"(alpha {summary['alpha']:g}); {summary['n_beat_adjusted']} after the {method} "
+        f"adjustment; {summary['n_beat_best_adjusted']} beat the strongest simple baseline "
+        "after it."
+    )
 
 
 # ======================================================================= daily
@@ -389,6 +407,13 @@ def _render_backtest_ticker(out, head, t: str, r: dict, cost_bps: float) -> None
     )
     out.print(skill_table(o["skill_tests"]))
     out.print(trading_table(o["trading"], f"Trading view: long/flat, cost {cost_bps:g} bp"))
+    if o.get("verdict"):
+        chosen = ", ".join((o.get("best_baseline") or {}).get("chosen_per_fit", []))
+        out.print(f"[bold]Verdict:[/bold] LSTM {o['verdict']}")
+        if chosen:
+            out.print(
+                f"Strongest simple baseline per fit (chosen on its validation windows): {chosen}"
+            )
     out.print(f"[bold]Conclusion:[/bold] {o['conclusion']}")
     if r.get("path"):
         out.print(f"Saved: {r['path']}")
@@ -405,12 +430,12 @@ def _render_backtest_summary(out, head, result: dict) -> None:
     sm = new_table(f"Summary across tickers (skill vs {bench}, alpha {s['alpha']:g})")
     summary_cols = [c for c in head.fold_columns if c.key != "directional_accuracy"]
     cols = ["ticker", "n", "folds", *(c.label for c in summary_cols)]
-    cols += ["p-value", "verdict", "Sharpe", "buy & hold Sharpe"]
+    cols += ["p-value", f"{s.get('method', 'holm')} p", "verdict", "Sharpe", "buy & hold Sharpe"]
     for c in cols:
         sm.add_column(c, justify="left" if c in ("ticker", "verdict") else "right", overflow="fold")
     for row in s["rows"]:
         if not row["ok"]:
-            sm.add_row(row["ticker"], *["—"] * (len(cols) - 3), "failed", "—", "—")
+            sm.add_row(row["ticker"], *["—"] * (len(cols) - 4), "failed", "—", "—", "—")
             continue
         sm.add_row(
             row["ticker"],
@@ -418,6 +443,7 @@ def _render_backtest_summary(out, head, result: dict) -> None:
             str(row["folds"]),
             *(fmt(row.get(c.key), c.fmt, c.scale) for c in summary_cols),
             fmt(row["p_value"], ".4f"),
+            fmt(row.get("p_value_adjusted"), ".4f"),
             row["verdict"] or "—",
             fmt(row["sharpe"], ".2f"),
             fmt(row["buy_and_hold_sharpe"], ".2f"),
@@ -425,6 +451,7 @@ def _render_backtest_summary(out, head, result: dict) -> None:
     out.print(sm)
     out.print(
         f"{s['n_beat']} of {s['n_ok']} tickers beat {bench} significantly"
+        + (f" ({s['n_beat_adjusted']} after the {s['method']} adjustment)" if "method" in s else "")
         + (f"; {s['n_failed']} failed" if s["n_failed"] else "")
         + f" ({result['n_units']} units, {result['seconds']:.0f} s, "
         f"executor {result['executor']['kind']})"

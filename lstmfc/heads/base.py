@@ -153,6 +153,46 @@ class Head:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ scoring
+    #: What :meth:`selection_loss` measures (shown in reports), e.g. ``"MSE"``.
+    selection_criterion: ClassVar[str] = ""
+
+    def selection_loss(self, targets, forecast: np.ndarray) -> float:
+        """Loss of one forecast series on ``targets`` (lower is better): the criterion
+        the strongest simple baseline is chosen by, the loss its skill test compares."""
+        raise NotImplementedError
+
+    def choose_best(self, val_targets, val_forecasts: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The strongest simple baseline, chosen on the VALIDATION windows only.
+
+        Parameters
+        ----------
+        val_targets : DataFrame
+            Target rows of the validation windows.
+        val_forecasts : dict
+            Each fitted baseline's forecasts of those windows (the network's are not
+            needed and are ignored if present).
+
+        Returns
+        -------
+        dict
+            ``name`` (lowest :meth:`selection_loss`; ties go to the earlier baseline),
+            ``criterion``, ``chosen_on`` (``"validation"``), ``n_validation`` and
+            ``validation``: the loss of every baseline.
+        """
+        losses = {
+            name: float(self.selection_loss(val_targets, f))
+            for name, f in val_forecasts.items()
+            if name != "lstm"
+        }
+        best = min(losses, key=lambda k: (losses[k], list(losses).index(k)))
+        return {
+            "name": best,
+            "criterion": self.selection_criterion,
+            "chosen_on": "validation",
+            "n_validation": int(len(val_targets)),
+            "validation": losses,
+        }
+
     def score(
         self,
         targets,
@@ -162,14 +202,53 @@ class Head:
         cost_bps: float = 0.0,
         alpha: float = 0.05,
         trading: bool = True,
+        best: str | None = None,
     ) -> Scores:
-        """Metrics per model, skill tests and the trading view on ``targets``' windows."""
+        """Metrics per model, skill tests and the trading view on ``targets``' windows.
+
+        ``best`` names the forecast (a key of ``forecasts``) of the strongest simple
+        baseline, chosen beforehand on validation data (:meth:`choose_best`); the network
+        is then also tested against it, right after the headline test.
+        """
         raise NotImplementedError
 
-    def conclusion(self, tests: list[dict[str, Any]], trading: dict[str, Any] | None) -> str:
-        """One plain paragraph: what the headline test says, then the trading view."""
+    def verdict_line(self, tests: list[dict[str, Any]], best: str | None = None) -> str:
+        """One line: the verdict against the headline benchmark and, when it differs,
+        against the strongest simple baseline, e.g. ``"beats naive (p=0.008) but not
+        drift (p=0.41)"``."""
+        head = next((t for t in tests if t.get("model") == "lstm"), {})
+        first = _phrase(head, head.get("benchmark") or self.benchmark)
+        if not best or best == self.benchmark:
+            extra = f"; {self.benchmark} is also the strongest simple baseline on validation"
+            return first + (extra if best == self.benchmark else "")
+        other = next(
+            (t for t in tests if t.get("model") == "lstm" and t.get("benchmark") == best), None
+        )
+        if other is None:
+            return first
+        beat_first = str(head.get("verdict", "")).startswith("beats")
+        verdict = str(other.get("verdict", ""))
+        if verdict.startswith("beats"):
+            return f"{first} {'and' if beat_first else 'but'} beats {best}{_p(other)}"
+        if verdict.startswith("worse"):
+            return f"{first} {'but is' if beat_first else 'and is'} {_phrase(other, best)}"
+        if beat_first:
+            return f"{first} but not {best}{_p(other)}"
+        return f"{first} nor over {best}{_p(other)}"
+
+    def conclusion(
+        self,
+        tests: list[dict[str, Any]],
+        trading: dict[str, Any] | None,
+        best: str | None = None,
+    ) -> str:
+        """Plain sentences: the headline test, the test against the strongest simple
+        baseline (chosen on validation), then the trading view."""
         skill = tests[0] if tests else {}
         lead = self.verdict_sentence(skill)
+        if best and best != self.benchmark:
+            line = self.verdict_line(tests, best)
+            lead += f" The LSTM {line} ({best}: the strongest simple baseline on validation)."
         model = (trading or {}).get("lstm") or {}
         bh = (trading or {}).get("buy_and_hold") or {}
         if model.get("n_trades") == 0:
@@ -207,8 +286,14 @@ class Head:
         return []
 
     # ------------------------------------------------------------------ forecast log
-    def log_values(self, forecast: float, close_as_of: float) -> dict[str, Any]:
-        """Forecast-log columns of one forecast (see :mod:`lstmfc.forecastlog`)."""
+    def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
+        """Parameters (JSON) of the baselines ``predict`` logs next to each forecast, fit
+        on the training rows at train time and stored in the manifest."""
+        return {}
+
+    def log_values(self, forecast, close_as_of, live=None, horizon: int = 1) -> dict[str, Any]:
+        """Forecast-log columns of one forecast (see :mod:`lstmfc.forecastlog`);
+        ``details`` (a dict) holds the logged baselines' forecasts from ``live``."""
         raise NotImplementedError
 
     def log_display(self, row: dict[str, Any]) -> str:
@@ -224,8 +309,10 @@ class Head:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ plot
-    def plot(self, path, targets, forecasts: dict[str, np.ndarray], title: str) -> None:
-        """Write the evaluation plot (PNG) of the test split to ``path`` atomically."""
+    def plot(self, path, targets, forecasts: dict[str, np.ndarray], title: str, best=None) -> None:
+        """Write the evaluation plot (PNG) of the test split to ``path`` atomically.
+
+        ``best`` names the strongest simple baseline (drawn as a benchmark too)."""
         raise NotImplementedError
 
 
@@ -264,3 +351,22 @@ def undefined_test(test: str, model: str, benchmark: str, n: int, exc: Exception
         "model": model,
         "benchmark": benchmark,
     }
+
+
+def _p(test: dict[str, Any]) -> str:
+    p = test.get("p_value")
+    return "" if p is None else f" (p={p:.3g})"
+
+
+def _phrase(test: dict[str, Any], benchmark: str) -> str:
+    """``"beats naive (p=0.008)"``, ``"worse than naive (p=...)"``, ``"no skill over naive
+    (p=0.41)"`` (the p-value of "better" in each case, so the line always shows it)."""
+    verdict = str(test.get("verdict", ""))
+    if verdict.startswith("beats"):
+        return f"beats {benchmark}{_p(test)}"
+    if verdict.startswith("worse"):
+        worse = (test.get("details") or {}).get("p_value_worse")
+        return f"worse than {benchmark}" + ("" if worse is None else f" (p={worse:.3g})")
+    if verdict == "undefined":
+        return f"untestable against {benchmark}"
+    return f"no skill over {benchmark}{_p(test)}"

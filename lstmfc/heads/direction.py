@@ -38,7 +38,10 @@ class DirectionHead(Head):
         Column("accuracy %", "accuracy", ".1f", 100),
         Column("majority %", "majority_accuracy", ".1f", 100),
     )
-    live_columns = (Column("dir. acc. %", "directional_accuracy", ".1f", 100),)
+    live_columns = (
+        Column("dir. acc. %", "directional_accuracy", ".1f", 100),
+        Column("drift acc. %", "drift_accuracy", ".1f", 100),
+    )
 
     def report_keys(self) -> dict[str, Any]:
         return {"price_target": None}
@@ -71,10 +74,20 @@ class DirectionHead(Head):
         return baseline.predict_proba(closes, rows)
 
     # ------------------------------------------------------------------ scoring
-    def score(self, targets, forecasts, *, horizon, cost_bps=0.0, alpha=0.05, trading=True):
-        """Accuracy, balanced accuracy, Brier, log loss, ROC AUC per model; binomial
-        tests of the LSTM's calls against the majority-class accuracy and against 0.5,
-        and Pesaran-Timmermann; long/flat on each model's calls."""
+    selection_criterion = "error rate"
+
+    def selection_loss(self, targets, forecast) -> float:
+        """Share of wrong calls (0-1 loss; a call is up when P(up) > 0.5)."""
+        calls = (np.asarray(forecast, dtype="float64") > 0.5).astype("int64")
+        return float(np.mean(calls != self.truth(targets)))
+
+    def score(
+        self, targets, forecasts, *, horizon, cost_bps=0.0, alpha=0.05, trading=True, best=None
+    ):
+        """Accuracy, balanced accuracy, Brier, log loss, ROC AUC per model; binomial tests
+        of the LSTM's calls against the majority-class accuracy and against 0.5; a
+        Diebold-Mariano (HLN) test on the 0-1 loss against ``best``; Pesaran-Timmermann;
+        long/flat on each model's calls."""
         from lstmfc import metrics
 
         y = self.truth(targets)
@@ -87,6 +100,16 @@ class DirectionHead(Head):
             if 0.0 < p0 < 1.0:
                 d = metrics.binomial_test(y, calls["lstm"], p0=p0, alpha=alpha, benchmark=bench)
                 tests.append({**d.to_dict(), "model": "lstm", "benchmark": bench})
+            if bench == "majority" and best and best != "majority" and best in calls:
+                wrong = (calls["lstm"] != y).astype("float64")
+                d = wrong - (calls[best] != y).astype("float64")
+                try:
+                    dm = metrics.diebold_mariano_differential(
+                        d, horizon=horizon, alpha=alpha, benchmark=best, loss="zero-one"
+                    )
+                    tests.append({**dm.to_dict(), "model": "lstm", "benchmark": best})
+                except ValueError as exc:
+                    tests.append(undefined_test("diebold-mariano", "lstm", best, len(y), exc))
         try:
             pt = metrics.pesaran_timmermann(y, calls["lstm"], alpha=alpha)
             tests.append({**pt.to_dict(), "model": "lstm", "benchmark": "chance"})
@@ -137,8 +160,20 @@ class DirectionHead(Head):
         ]
 
     # ------------------------------------------------------------------ forecast log
-    def log_values(self, forecast: float, close_as_of: float) -> dict[str, Any]:
-        return {"forecast_price": None, "prob_up": float(forecast)}
+    def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
+        """The drift baseline's P(up) (:class:`lstmfc.baselines.DriftSignClassifier`),
+        fit on the training rows, logged next to each forecast."""
+        from lstmfc.baselines import DriftSignClassifier
+
+        m = DriftSignClassifier().fit(np.asarray(closes, "float64"), train_rows, horizon)
+        return {"drift": {"mu": m.mu_, "sigma": m.sigma_, "prob_up": m.up_probability()}}
+
+    def log_values(self, forecast, close_as_of, live=None, horizon=1) -> dict[str, Any]:
+        details = {}
+        drift = (live or {}).get("drift")
+        if drift:
+            details["drift_prob_up"] = float(drift["prob_up"])
+        return {"forecast_price": None, "prob_up": float(forecast), "details": details}
 
     def log_display(self, row):
         v = row.get("prob_up")
@@ -153,30 +188,66 @@ class DirectionHead(Head):
         }
 
     def live_summary(self, rows):
+        """Directional accuracy of the network and, where logged, of the drift's call."""
+        from lstmfc.heads.price import _details
+
         dirs = [r["direction_correct"] for r in rows if r["direction_correct"] is not None]
-        return {
+        out: dict[str, Any] = {
             "n_scored": len(rows),
             "directional_accuracy": float(np.mean(dirs)) if dirs else None,
         }
+        drift = [
+            int((d["drift_prob_up"] > 0.5) == (r["realised_close"] > r["close_as_of"]))
+            for r in rows
+            if "drift_prob_up" in (d := _details(r))
+        ]
+        if drift:
+            out["drift_n"] = len(drift)
+            out["drift_accuracy"] = float(np.mean(drift))
+        return out
 
     # ------------------------------------------------------------------ plot
-    def plot(self, path, targets, forecasts, title):
+    def plot(self, path, targets, forecasts, title, best=None):
+        """(a) Cumulative wrong calls of the benchmarks minus the LSTM's (rising = LSTM
+        winning), (b) P(up) against the realised log return, (c) the last 60 test
+        sessions' closes with the LSTM's calls."""
         plt = pyplot()
         dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
-        up = self.truth(targets).astype(bool)
+        y = self.truth(targets)
+        wrong = {
+            n: ((p > 0.5).astype("int64") != y).astype("float64") for n, p in forecasts.items()
+        }
+        fig = plt.figure(figsize=(12, 8))
+        grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1])
+        ax_a = fig.add_subplot(grid[0, :])
+        ax_b = fig.add_subplot(grid[1, 0])
+        ax_c = fig.add_subplot(grid[1, 1])
+        for b in dict.fromkeys(x for x in ("majority", "drift", best) if x and x in wrong):
+            ax_a.plot(dates, np.cumsum(wrong[b] - wrong["lstm"]), lw=1.0, label=f"vs {b}")
+        ax_a.axhline(0.0, color="grey", lw=0.8)
+        ax_a.set_ylabel("cumulative wrong calls(benchmark) - LSTM's")
+        ax_a.set_title(f"{title}\n(a) rising = LSTM winning, falling = LSTM losing", fontsize=10)
+        ax_a.legend(loc="upper left", fontsize=8)
+
+        r = np.asarray(targets["target_logret"], dtype="float64")
         prob = forecasts["lstm"]
-        fig, (ax, ax2) = plt.subplots(
-            2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
-        )
-        ax.plot(dates, np.asarray(targets["close"]), color="black", lw=1.0, label="close at t")
-        ax.set_ylabel("price (currency)")
-        ax2.scatter(dates[up], prob[up], s=4, color="tab:green", label="realised up")
-        ax2.scatter(dates[~up], prob[~up], s=4, color="tab:red", label="realised down")
-        ax2.axhline(0.5, color="grey", lw=0.8)
-        ax2.set_ylabel("LSTM P(up)")
-        ax2.legend(loc="upper left", fontsize=8)
-        ax.set_title(title)
-        ax.legend(loc="upper left", fontsize=8)
-        fig.autofmt_xdate()
+        ax_b.scatter(prob, r, s=4, alpha=0.5, color="tab:blue")
+        ax_b.axvline(0.5, color="grey", lw=0.8)
+        ax_b.axhline(0.0, color="grey", lw=0.8)
+        ax_b.set_xlabel("LSTM P(up)")
+        ax_b.set_ylabel("realised log return")
+        ax_b.set_title("(b) P(up) vs realised", fontsize=10)
+
+        last = slice(max(0, len(y) - 60), len(y))
+        close = np.asarray(targets["close"], dtype="float64")
+        up = prob[last] > 0.5
+        ax_c.plot(dates[last], close[last], color="black", lw=1.0, label="close at t")
+        ax_c.scatter(dates[last][up], close[last][up], s=10, color="tab:green", label="call up")
+        ax_c.scatter(dates[last][~up], close[last][~up], s=10, color="tab:red", label="call down")
+        ax_c.set_ylabel("price (currency)")
+        ax_c.set_title("(c) last 60 test sessions", fontsize=10)
+        ax_c.legend(loc="upper left", fontsize=8)
+        for ax in (ax_a, ax_c):
+            ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         fig.tight_layout()
         save_figure(fig, path)

@@ -6,7 +6,7 @@ Target (``--price-target``)
   ``r = log(close[t+h] / close[t])`` and ``mean``, ``std`` of the TRAINING windows'
   log returns; a prediction becomes ``close[t] * exp(mean + std * z)`` (currency).
   The forecast stays anchored at the last close like the random walk.
-* ``level`` (the reference model of the course notes): the close ``close[t+h]``
+* ``level`` (the classic tutorial model): the close ``close[t+h]``
   min-max scaled with the training targets' min and max,
   ``y = (p - min) / (max - min)``; a prediction becomes ``min + y * (max - min)``.
   It extrapolates badly once prices leave the training range.
@@ -55,6 +55,7 @@ class PriceHead(Head):
         Column("naive MAE", "naive_mae", ".2f"),
         Column("RMSE", "rmse", ".2f"),
         Column("naive RMSE", "naive_rmse", ".2f"),
+        Column("drift RMSE", "drift_rmse", ".2f"),
         Column("Theil's U", "theils_u", ".3f"),
         Column("dir. acc. %", "directional_accuracy", ".1f", 100),
     )
@@ -139,9 +140,19 @@ class PriceHead(Head):
         return baseline.predict(closes, rows)
 
     # ------------------------------------------------------------------ scoring
-    def score(self, targets, forecasts, *, horizon, cost_bps=0.0, alpha=0.05, trading=True):
-        """RMSE/MAE/MAPE/directional accuracy/Theil's U per model; Diebold-Mariano (HLN)
-        of every non-naive model against naive; long/flat on each model's direction."""
+    selection_criterion = "MSE"
+
+    def selection_loss(self, targets, forecast) -> float:
+        """Mean squared error of the price forecast (currency squared), the loss of the
+        Diebold-Mariano tests."""
+        return float(np.mean((self.truth(targets) - np.asarray(forecast, dtype="float64")) ** 2))
+
+    def score(
+        self, targets, forecasts, *, horizon, cost_bps=0.0, alpha=0.05, trading=True, best=None
+    ):
+        """RMSE/MAE/MAPE/directional accuracy/Theil's U per model; Diebold-Mariano (HLN,
+        squared errors) of the LSTM against naive and against ``best``, and of every
+        baseline against naive; long/flat on each model's direction."""
         from lstmfc import metrics
 
         y_true = self.truth(targets)
@@ -152,15 +163,22 @@ class PriceHead(Head):
             name: metrics.price_metrics(y_true, p, last_close, y_naive=naive)
             for name, p in forecasts.items()
         }
+        pairs = [("lstm", "naive")]
+        if best and best != "naive" and best in forecasts:
+            pairs.append(("lstm", best))
+        pairs += [(n, "naive") for n in forecasts if n not in ("naive", "lstm")]
         tests = []
-        for name in (n for n in forecasts if n != "naive"):
+        for name, bench in pairs:
+            if name not in forecasts:
+                continue
             try:
                 d = metrics.diebold_mariano(
-                    y_true, forecasts[name], naive, horizon=horizon, alpha=alpha
-                )
-                tests.append({**d.to_dict(), "model": name, "benchmark": "naive"})
+                    y_true, forecasts[name], forecasts[bench], horizon=horizon, alpha=alpha,
+                    benchmark=bench,
+                )  # fmt: skip
+                tests.append({**d.to_dict(), "model": name, "benchmark": bench})
             except ValueError as exc:  # e.g. a one-window fold
-                tests.append(undefined_test("diebold-mariano", name, "naive", len(y_true), exc))
+                tests.append(undefined_test("diebold-mariano", name, bench, len(y_true), exc))
         trade = None
         if trading:
             trade = {
@@ -236,8 +254,21 @@ class PriceHead(Head):
         ]
 
     # ------------------------------------------------------------------ forecast log
-    def log_values(self, forecast: float, close_as_of: float) -> dict[str, Any]:
-        return {"forecast_price": float(forecast), "prob_up": None}
+    def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
+        """Parameters of the baselines ``predict`` logs next to each forecast, fit on the
+        training rows (stored in the manifest): the drift ``mu`` (and ``sigma``) of
+        :func:`lstmfc.baselines.training_drift`."""
+        from lstmfc.baselines import training_drift
+
+        mu, sigma = training_drift(np.asarray(closes, "float64"), np.asarray(train_rows), horizon)
+        return {"drift": {"mu": mu, "sigma": sigma}}
+
+    def log_values(self, forecast, close_as_of, live=None, horizon=1) -> dict[str, Any]:
+        details = {}
+        drift = (live or {}).get("drift")
+        if drift:
+            details["drift_price"] = float(close_as_of * np.exp(horizon * drift["mu"]))
+        return {"forecast_price": float(forecast), "prob_up": None, "details": details}
 
     def log_display(self, row):
         v = row.get("forecast_price")
@@ -252,7 +283,8 @@ class PriceHead(Head):
         }
 
     def live_summary(self, rows):
-        """MAE, RMSE (currency) of the model and the random walk, Theil's U, direction."""
+        """MAE, RMSE (currency) of the model, the random walk and the random walk with
+        drift (from the logged drift forecast, where logged), Theil's U, direction."""
         err = np.array([r["error"] for r in rows], dtype="float64")
         naive = np.array([r["naive_error"] for r in rows], dtype="float64")
         out: dict[str, Any] = {"n_scored": len(rows), "directional_accuracy": None}
@@ -268,29 +300,95 @@ class PriceHead(Head):
             )
             out["theils_u"] = out["rmse"] / out["naive_rmse"] if out["naive_rmse"] > 0 else None
             out["beats_naive_rmse"] = bool(out["rmse"] < out["naive_rmse"])
+            drift = [
+                r["realised_close"] - d["drift_price"]
+                for r in rows
+                if "drift_price" in (d := _details(r))
+            ]
+            if drift:
+                out["drift_n"] = len(drift)
+                out["drift_rmse"] = float(np.sqrt(np.mean(np.square(drift))))
         return out
 
     # ------------------------------------------------------------------ plot
-    def plot(self, path, targets, forecasts, title):
+    def plot(self, path, targets, forecasts, title, best=None):
+        """Three panels: where skill comes from, not lines lying on top of each other.
+
+        (a) The cumulative squared-error difference of the LSTM against naive and against
+        drift (and the strongest simple baseline) over the test period: a rising line
+        means the LSTM is winning, a falling one losing (Goyal & Welch 2008, "A
+        comprehensive look at the empirical performance of equity premium prediction",
+        RFS 21(4), Fig. 1). (b) Forecast against realised log return with the 45-degree
+        line. (c) Levels over the last 60 test sessions only.
+        """
         plt = pyplot()
         dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
-        fig, ax = plt.subplots(figsize=(11, 5))
-        ax.plot(dates, self.truth(targets), label="actual close", color="black", lw=1.2)
-        ax.plot(dates, forecasts["lstm"], label="LSTM forecast", color="tab:blue", lw=1.0)
-        ax.plot(
-            dates,
-            forecasts["naive"],
-            label="naive (random walk)",
-            color="tab:orange",
-            lw=0.8,
-            ls="--",
+        y = self.truth(targets)
+        close = _closes(targets)
+        fig = plt.figure(figsize=(12, 8))
+        grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1])
+        ax_a = fig.add_subplot(grid[0, :])
+        ax_b = fig.add_subplot(grid[1, 0])
+        ax_c = fig.add_subplot(grid[1, 1])
+        se = {name: (y - f) ** 2 for name, f in forecasts.items()}
+        benches = [b for b in ("naive", "drift", best) if b and b in se]
+        for b in dict.fromkeys(benches):
+            ax_a.plot(dates, np.cumsum(se[b] - se["lstm"]), lw=1.0, label=f"vs {b}")
+        ax_a.axhline(0.0, color="grey", lw=0.8)
+        ax_a.set_ylabel("cumulative SE(benchmark) - SE(LSTM)")
+        ax_a.set_title(f"{title}\n(a) rising = LSTM winning, falling = LSTM losing", fontsize=10)
+        ax_a.legend(loc="upper left", fontsize=8)
+
+        f_ret = np.log(forecasts["lstm"] / close)
+        r = np.log(y / close)
+        ax_b.scatter(f_ret, r, s=4, alpha=0.5, color="tab:blue")
+        lim = float(np.nanmax(np.abs(np.r_[r, f_ret]))) or 1.0
+        ax_b.plot([-lim, lim], [-lim, lim], color="grey", lw=0.8, ls="--", label="45-degree line")
+        ax_b.set_xlim(-lim, lim)
+        ax_b.set_ylim(-lim, lim)
+        corr = np.corrcoef(f_ret, r)[0, 1] if np.std(f_ret) > 0 else float("nan")
+        ax_b.text(
+            0.98,
+            0.02,
+            f"sd forecast {np.std(f_ret):.2e}, sd realised {np.std(r):.2e}, corr {corr:.3f}",
+            transform=ax_b.transAxes,
+            ha="right",
+            fontsize=8,
         )
-        ax.set_ylabel("price (currency)")
-        ax.set_title(title)
-        ax.legend(loc="upper left", fontsize=8)
-        fig.autofmt_xdate()
+        ax_b.set_xlabel("LSTM forecast log return")
+        ax_b.set_ylabel("realised log return")
+        ax_b.set_title("(b) forecast vs realised", fontsize=10)
+        ax_b.legend(loc="upper left", fontsize=8)
+
+        last = slice(max(0, len(y) - 60), len(y))
+        ax_c.plot(dates[last], y[last], color="black", lw=1.2, label="actual close")
+        ax_c.plot(dates[last], forecasts["lstm"][last], color="tab:blue", lw=1.0, label="LSTM")
+        ax_c.plot(dates[last], forecasts["naive"][last], color="tab:orange", lw=0.8, ls="--",
+                  label="naive")  # fmt: skip
+        if "drift" in forecasts:
+            ax_c.plot(dates[last], forecasts["drift"][last], color="tab:green", lw=0.8, ls=":",
+                      label="drift")  # fmt: skip
+        ax_c.set_ylabel("price (currency)")
+        ax_c.set_title("(c) last 60 test sessions", fontsize=10)
+        ax_c.legend(loc="upper left", fontsize=8)
+        for ax in (ax_a, ax_c):
+            ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         fig.tight_layout()
         save_figure(fig, path)
+
+
+def _details(row) -> dict:
+    """A log row's ``details`` JSON as a dict (empty when absent or unreadable)."""
+    import json
+
+    raw = row.get("details")
+    if not raw:
+        return {}
+    try:
+        out = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (ValueError, TypeError):
+        return {}
+    return out if isinstance(out, dict) else {}
 
 
 def _closes(targets) -> np.ndarray:
