@@ -52,10 +52,8 @@ import math
 import os
 import re
 import secrets
-import shutil
 import stat
 import tempfile
-import time
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -215,15 +213,6 @@ def write_history_png(history: dict[str, list[float]], path: Path, title: str) -
 
 
 # ------------------------------------------------------------------ writing
-def _remove_stale_temp(root: Path, max_age_s: float = 86400.0) -> None:
-    """Delete hidden ``.<run>.*.tmp`` folders left by a killed run more than a day ago."""
-    now = time.time()
-    for p in root.glob(".*.tmp"):
-        with contextlib.suppress(OSError):
-            if p.is_dir() and not p.is_symlink() and now - p.stat().st_mtime > max_age_s:
-                shutil.rmtree(p, ignore_errors=True)
-
-
 def save_bundle(
     ws: Workspace,
     ticker: str,
@@ -270,7 +259,6 @@ def save_bundle(
     if final.exists() or final.is_symlink():
         raise ArtifactError(f"model run {run_id} already exists in {_rel(ws, root)}")
     root.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temp(root)
     history = (manifest.get("training") or {}).get("history") or {}
     nets = list(model) if isinstance(model, list | tuple) else [model]
     members = [dict(m) for m in manifest.get("members") or [{} for _ in nets]]

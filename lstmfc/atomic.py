@@ -3,6 +3,12 @@
 ``os.replace`` is atomic on POSIX within one file system, so a reader (or a crash)
 sees either the old file or the complete new one, never a partial file. This is the
 "nothing lost" rule of the developers' guide.
+
+Temporaries are hidden siblings named ``.<target>.<pid>.<8 random chars><suffix>``
+(suffix ``.tmp``, or ``.old`` for a folder being replaced). A process killed with
+``SIGKILL`` cannot remove its own; :func:`sweep_stale` removes those whose process is
+gone, and every writer here calls it on its folder first, so the next write cleans
+up after a killed one (a live process's temporaries are never touched).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +33,52 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]{8}.*\.(tmp|old)$")
+
+
+def temp_prefix(name: str) -> str:
+    """Prefix of this process's temporaries for target ``name``: ``.<name>.<pid>.``."""
+    return f".{name}.{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (owned by someone else), or unknowable: keep its files
+    return True
+
+
+def sweep_stale(folder: str | os.PathLike) -> list[Path]:
+    """Remove temporaries in ``folder`` left by lstmfc processes that no longer run.
+
+    Only hidden entries named like this module's temporaries
+    (``.<name>.<pid>.<random><suffix>.tmp`` / ``.old``) whose ``pid`` is not a running
+    process are removed (files or folders). Returns what was removed.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = _TEMP_RE.match(p.name)
+        if m is None or _pid_alive(int(m.group("pid"))):
+            continue
+        with contextlib.suppress(OSError):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed.append(p)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path in ``target``'s folder; on success rename it onto ``target``.
@@ -34,8 +88,11 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target.parent)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix or target.suffix + ".tmp", dir=target.parent
+        prefix=temp_prefix(target.name),
+        suffix=suffix or target.suffix + ".tmp",
+        dir=target.parent,
     )
     os.close(fd)
     tmp_path = Path(tmp)
@@ -71,7 +128,8 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    sweep_stale(target.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         for p in tmp.rglob("*"):
@@ -95,7 +153,9 @@ def replace_dir(target: str | os.PathLike, build: Path) -> None:
     target = Path(target)
     old = None
     if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        old = Path(
+            tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".old", dir=target.parent)
+        )
         os.rmdir(old)
         os.rename(target, old)
     try:
@@ -113,7 +173,8 @@ def atomic_symlink(link: str | os.PathLike, points_to: str) -> None:
     """Point symlink ``link`` at ``points_to`` (relative), switching atomically."""
     link = Path(link)
     link.parent.mkdir(parents=True, exist_ok=True)
-    tmp = link.parent / f".{link.name}.{os.getpid()}.tmp"
+    sweep_stale(link.parent)
+    tmp = link.parent / f"{temp_prefix(link.name)}{secrets.token_hex(4)}.tmp"
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     os.symlink(points_to, tmp)

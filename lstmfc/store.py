@@ -79,7 +79,8 @@ def read_raw(path: str | Path):
     Raises
     ------
     DataError
-        If the file does not exist or cannot be read as Parquet.
+        If the file does not exist, cannot be read as Parquet, or its provenance
+        metadata is not a JSON object.
     """
     import pyarrow.parquet as pq
 
@@ -91,7 +92,15 @@ def read_raw(path: str | Path):
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise DataError(f"cannot read {path}: {exc}") from exc
     meta = table.schema.metadata or {}
-    provenance = json.loads(meta[_META_KEY]) if _META_KEY in meta else {}
+    try:
+        provenance = json.loads(meta[_META_KEY]) if _META_KEY in meta else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"cannot read {path}: its provenance metadata is not JSON ({exc}); "
+            "fetch the series again"
+        ) from None
+    if not isinstance(provenance, dict):
+        raise DataError(f"cannot read {path}: its provenance metadata is not a JSON object")
     frame = table.to_pandas()
     frame.index.name = "date"
     return frame, provenance

@@ -638,10 +638,13 @@ def _split_doc(plan: SplitPlan, dates, scaled: np.ndarray) -> dict[str, Any]:
 
 def _write_prepared(target: Path, scaled, targets, meta: dict[str, Any]) -> None:
     """Write the three files into a temporary folder and swap it in at ``target``."""
-    from lstmfc.atomic import replace_dir, sha256_file
+    from lstmfc.atomic import replace_dir, sha256_file, sweep_stale, temp_prefix
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    sweep_stale(target.parent)
+    build = Path(
+        tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=target.parent)
+    )
     try:
         scaled.to_parquet(build / FEATURES_FILE, engine="pyarrow")
         targets.to_parquet(build / TARGETS_FILE, engine="pyarrow")

@@ -436,14 +436,26 @@ def test_ctrl_c_while_saving_writes_nothing(ws, monkeypatch):
     _assert_untouched(ws, runs, latest)
 
 
-def test_stale_temp_folders_are_cleaned_after_a_day(ws):
+def test_temporaries_of_dead_processes_are_swept_by_the_next_write(ws):
+    """A train killed with SIGKILL leaves its hidden temporary run folder; the next
+    bundle written beside it removes it. A live process's temporary is kept."""
+    import subprocess
+    import sys
+
+    from lstmfc.atomic import sweep_stale
+
     root = ws.model_root(T)
-    old, fresh = root / ".x.abc.tmp", root / ".y.abc.tmp"
-    old.mkdir()
-    fresh.mkdir()
-    os.utime(old, (1, 1))
-    artifacts._remove_stale_temp(root)
-    assert not old.exists() and fresh.exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(dead.stdout)  # a process that has exited
+    gone = root / f".20990101T000000Z-aaaaaa.{pid}.abcd1234.tmp"
+    mine = root / f".20990101T000000Z-bbbbbb.{os.getpid()}.efgh5678.tmp"
+    other = root / ".notes.tmp"  # not one of ours: left alone
+    for p in (gone, mine, other):
+        p.mkdir()
+    train.train(ws, T, seed=0, **{**TINY, "epochs": 1})
+    assert not gone.exists() and mine.exists() and other.exists()
+    assert sweep_stale(root) == []  # nothing else to remove
 
 
 def test_train_rejects_bad_options_before_reading_data(tmp_path):
