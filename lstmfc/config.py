@@ -17,6 +17,12 @@ from lstmfc.errors import UsageError
 
 HOME_ENV = "LSTMFC_HOME"
 
+DEFAULT_FEATURES: tuple[str, ...] = ("logret",)
+"""Default input feature sets (``--features``): log returns, roughly stationary, so the
+scaled inputs stay in the training range (:mod:`lstmfc.features` describes every set).
+Kept here, in a module without NumPy or pandas, so the command line can show it in
+``--help`` without importing them."""
+
 # Yahoo symbols: letters, digits and . - ^ = (e.g. BRK-B, ^GSPC, EURUSD=X, 7203.T).
 _TICKER_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.\-^=_]{0,31}$")
 

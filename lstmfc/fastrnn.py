@@ -44,9 +44,11 @@ import contextlib
 import inspect
 import os
 
-SUPPORTED_KERAS = ((3, 14), (3, 16))
+SUPPORTED_KERAS = ((3, 15), (3, 16))
 """Keras versions ``[low, high)`` whose torch ``rnn.py`` this patch was checked
-against (3.15.1 read line by line)."""
+against (3.15.1 read line by line). Keras 3.14's private ``_cudnn_lstm`` unpacks
+``torch._VF.lstm``'s result wrongly ("too many values to unpack"; fixed in 3.15.0),
+so 3.14 takes the stock path."""
 
 _LSTM_PARAMS = [
     "inputs",

@@ -41,10 +41,42 @@ from typing import Any
 
 from lstmfc.backend import keras_module, tensorflow_left_unloaded
 from lstmfc.errors import ArtifactError, UsageError
+from lstmfc.limits import MAX_PARAMS
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 """``--cell`` choices -> Keras layer class (LSTM: Hochreiter & Schmidhuber 1997; GRU: Cho
 et al. 2014; SimpleRNN: Elman 1990)."""
+
+
+#: Weight matrices per recurrent layer: LSTM 4 gates, GRU 3, SimpleRNN 1 (Keras 3).
+_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def estimate_params(cell: str, units, dense: int, n_features: int, n_outputs: int = 1) -> int:
+    """Trainable weights of the network :func:`build_model` would build.
+
+    Per recurrent layer with ``u`` units on ``i`` inputs: ``g * (u * (i + u) + u)``
+    with ``g`` gates (LSTM 4, SimpleRNN 1), and ``3 * (u * (i + u) + 2 * u)`` for
+    Keras's GRU (``reset_after=True``: two bias vectors); then ``d * (i + 1)`` for the
+    hidden Dense layer and ``n_outputs * (i + 1)`` for the output (Keras 3 layer
+    definitions, ``keras/src/layers/rnn/{lstm,gru,simple_rnn}.py``; checked against
+    ``Model.count_params()`` in ``tests/test_cli_robust.py``).
+
+    Returns
+    -------
+    int
+        The count (exact for the layers above; no weights for Dropout).
+    """
+    g = _GATES[cell]
+    total, i = 0, int(n_features)
+    for u in units:
+        u = int(u)
+        total += g * (u * (i + u) + u) + (3 * u if cell == "gru" else 0)
+        i = u
+    if dense > 0:
+        total += dense * (i + 1)
+        i = dense
+    return total + n_outputs * (i + 1)
 
 
 @dataclass(frozen=True)
@@ -97,12 +129,13 @@ class ModelSpec:
         self.validate()
 
     def validate(self) -> None:
-        """Check every field.
+        """Check every field, and the size of the network before it is built.
 
         Raises
         ------
         UsageError
-            Naming the first invalid option (one line).
+            Naming the first invalid option (one line); a network of more than
+            :data:`MAX_PARAMS` weights (:func:`estimate_params`) names the estimate.
         """
         from lstmfc.heads import head_class
 
@@ -128,6 +161,17 @@ class ModelSpec:
         if self.lookback < 1 or self.n_features < 1:
             raise UsageError(
                 f"lookback and n_features must be >= 1, got {self.lookback}, {self.n_features}"
+            )
+        n = estimate_params(
+            self.cell, self.units, self.dense, self.n_features, head_class(self.head).n_outputs
+        )
+        if n > MAX_PARAMS:
+            arch = ",".join(str(u) for u in self.units)
+            raise UsageError(
+                f"--units {arch} --dense {self.dense} would build a network of {n:,} weights "
+                f"({self.cell}, {self.n_features} input feature"
+                f"{'s' if self.n_features != 1 else ''}), above the cap of {MAX_PARAMS:,}; "
+                "use fewer or smaller layers"
             )
 
     def to_json(self) -> dict[str, Any]:
@@ -177,12 +221,13 @@ def build_model(spec: ModelSpec, head=None):
         x = layers.Dense(spec.dense, kernel_regularizer=reg, name="dense")(x)
     outputs = head.build_output(keras, x, reg)
     model = keras.Model(inputs, outputs, name=f"lstmfc_{spec.cell}_{head.name}")
+    loss = head.make_loss(keras)
 
     optimizer = keras.optimizers.Adam(
         learning_rate=spec.learning_rate,
         global_clipnorm=spec.clipnorm if spec.clipnorm > 0 else None,
     )
-    model.compile(optimizer=optimizer, loss=head.loss, metrics=list(head.compile_metrics))
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(head.compile_metrics))
     return model
 
 
@@ -393,9 +438,30 @@ def predict(model, x, batch_size: int = 256):
 
 
 def save_model(model, path: str | os.PathLike) -> None:
-    """Save ``model`` in the Keras 3 ``.keras`` zip format at ``path`` (must end in .keras)."""
+    """Save ``model`` in the Keras 3 ``.keras`` zip format at ``path`` (must end in .keras).
+
+    The file carries the architecture and the weights but no compile configuration
+    (optimizer, loss, metrics): inference loads it with ``compile=False`` anyway, and
+    a head's own loss (:mod:`lstmfc.losses`) then never has to be deserialised, so the
+    class allowlist of :func:`lstmfc.artifacts.check_keras_archive` stays closed.
+    """
+    import json
+    import zipfile
+
+    path = Path(path)
     with tensorflow_left_unloaded():
         model.save(str(path))
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    config = json.loads(members["config.json"])
+    if config.pop("compile_config", None) is None:
+        return
+    members["config.json"] = json.dumps(config).encode("utf-8")
+    tmp = path.with_name(path.name + ".strip")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    os.replace(tmp, path)
 
 
 def load_model_file(path: str | os.PathLike):

@@ -34,6 +34,12 @@ from typing import Any
 
 from lstmfc.config import Workspace, normalize_ticker
 from lstmfc.errors import DataError, UsageError
+from lstmfc.limits import (
+    MAX_BATCH,
+    MAX_ENSEMBLE,
+    MAX_EPOCHS,
+    MAX_TRAIN_BYTES,
+)
 
 DEFAULTS: dict[str, Any] = {
     "head": "price",
@@ -50,7 +56,12 @@ DEFAULTS: dict[str, Any] = {
     "price_target": "logret",
     "ensemble": 1,
 }
-MAX_ENSEMBLE = 50
+
+#: float32 values kept per recurrent unit, time step and window of a batch for the
+#: backward pass, measured as peak resident memory of one training epoch on the torch
+#: backend (Keras 3.15, fused kernels of :mod:`lstmfc.fastrnn`): LSTM about 17, GRU 11,
+#: SimpleRNN 4 (units 64-512, lookback 60-200, batch 256-4096).
+_ACTIVATION_FLOATS = {"lstm": 17, "gru": 12, "rnn": 4}
 
 
 def parse_units(text: str | Any) -> tuple[int, ...]:
@@ -76,6 +87,34 @@ def parse_units(text: str | Any) -> tuple[int, ...]:
     if not out or len(out) > 8 or any(u < 1 or u > 4096 for u in out):
         raise UsageError(f"--units must be 1 to 8 layer sizes between 1 and 4096, got {text!r}")
     return out
+
+
+def estimate_train_bytes(
+    cell: str,
+    units,
+    batch_size: int,
+    lookback: int,
+    n_features: int,
+    n_windows: int,
+    n_params: int,
+) -> int:
+    """Peak memory of training one network, estimated before anything is built (bytes).
+
+    ``4 * (b * L * k * sum(units) + n_windows * L * F + 4 * n_params)``: the
+    activations kept for the backward pass of one batch of ``b = min(batch_size,
+    n_windows)`` windows (``k`` float32 values per unit and step, ``_ACTIVATION_FLOATS``,
+    measured), the float32 copies of the training and validation windows ``(n_windows,
+    L, F)``, and the weights with their gradients and Adam's two moment buffers
+    (Kingma & Ba 2015).
+
+    Returns
+    -------
+    int
+        Bytes (an estimate within a factor of about 1.5 on the torch backend).
+    """
+    b = max(1, min(int(batch_size), int(n_windows)))
+    acts = b * lookback * _ACTIVATION_FLOATS[cell] * sum(int(u) for u in units)
+    return 4 * (acts + int(n_windows) * lookback * n_features + 4 * int(n_params))
 
 
 def check_int(name: str, value: Any, lo: int, hi: int) -> int:
@@ -124,18 +163,34 @@ class TrainOptions:
     patience: int = DEFAULTS["patience"]
     ensemble: int = DEFAULTS["ensemble"]
 
-    def validate(self) -> TrainOptions:
-        """Check every option before any data is read (returns ``self``).
+    def validate(
+        self,
+        *,
+        lookback: int | None = None,
+        n_features: int | None = None,
+        n_windows: int | None = None,
+    ) -> TrainOptions:
+        """Check every option (returns ``self``); with the data's shape, its size too.
+
+        Without arguments it runs before any data is read: value ranges, and the
+        network's weight count for one input feature (:data:`lstmfc.models.MAX_PARAMS`).
+        Given the windows' shape (``lookback``, ``n_features``) and ``n_windows``
+        (training plus validation windows of one fit), it also checks the weight count
+        for that many features and the training memory
+        (:func:`estimate_train_bytes`, at most :data:`MAX_TRAIN_BYTES`).
 
         Raises
         ------
         UsageError
             One line naming the first invalid option.
+        DataError
+            The training memory for this data would exceed :data:`MAX_TRAIN_BYTES`
+            (one line naming the estimate and the options to lower).
         """
         self.units = parse_units(self.units)
-        self.epochs = check_int("--epochs", self.epochs, 1, 10000)
-        self.batch_size = check_int("--batch-size", self.batch_size, 1, 1 << 16)
-        self.patience = check_int("--patience", self.patience, 0, 10000)
+        self.epochs = check_int("--epochs", self.epochs, 1, MAX_EPOCHS)
+        self.batch_size = check_int("--batch-size", self.batch_size, 1, MAX_BATCH)
+        self.patience = check_int("--patience", self.patience, 0, MAX_EPOCHS)
         self.dense = check_int("--dense", self.dense, 0, 4096)
         self.ensemble = check_int("--ensemble", self.ensemble, 1, MAX_ENSEMBLE)
         for name, v in (
@@ -148,6 +203,27 @@ class TrainOptions:
                 raise UsageError(f"{name} must be a number, got {v!r}")
         self.make_head()
         self.spec(1, 1)
+        if lookback is not None and n_features is not None:
+            spec = self.spec(int(lookback), int(n_features))  # weights for F features
+            if n_windows is not None:
+                from lstmfc.models import estimate_params
+
+                n_params = estimate_params(
+                    spec.cell, spec.units, spec.dense, spec.n_features,
+                    self.make_head().n_outputs,
+                )  # fmt: skip
+                need = estimate_train_bytes(
+                    self.cell, self.units, self.batch_size, int(lookback), int(n_features),
+                    int(n_windows), n_params,
+                )  # fmt: skip
+                if need > MAX_TRAIN_BYTES:
+                    raise DataError(
+                        f"training would need about {need / 2**30:.1f} GiB of memory "
+                        f"(--batch-size {self.batch_size} x lookback {lookback} x --units "
+                        f"{','.join(str(u) for u in self.units)}, {n_windows} windows), above "
+                        f"the cap of {MAX_TRAIN_BYTES / 2**30:.0f} GiB; use a smaller "
+                        "--batch-size, --units or --lookback"
+                    )
         return self
 
     def make_head(self):
@@ -343,6 +419,11 @@ def train(
     head = opts.make_head()
 
     prep = load_prepared(ws, t)
+    n_fit = len(prep.split_rows("train")) + len(prep.split_rows("val"))
+    try:  # the network's size and training memory for this data
+        opts.validate(lookback=prep.lookback, n_features=prep.n_features, n_windows=n_fit)
+    except DataError as exc:
+        raise DataError(f"{t}: {exc}") from None
     warnings: list[str] = []
     if prep.is_stale(ws):
         warnings.append(
@@ -449,7 +530,8 @@ def _options(options: TrainOptions | None, kwargs: dict[str, Any]) -> TrainOptio
     head_opts = {k: v for k, v in kwargs.items() if k not in names}
     from lstmfc.heads import head_class
 
-    allowed = set(head_class(plain.get("head", DEFAULTS["head"])).OPTIONS) | {"price_target"}
+    allowed = set(head_class(plain.get("head", DEFAULTS["head"])).OPTIONS)
+    allowed |= {"price_target", "loss", "quantiles"}
     unknown = set(head_opts) - allowed
     if unknown:
         raise TypeError(f"unknown training option(s): {', '.join(sorted(unknown))}")

@@ -93,7 +93,7 @@ def good_workspace(tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_kill_9_at_random_moments_loses_nothing(tmp_path, good_workspace, command):
-    home = tmp_path / "ws"
+    home = tmp_path / "killed"
     shutil.copytree(good_workspace, home, symlinks=True)
     duration = _run(home, COMMANDS[command])  # how long this command takes here
     rng = random.Random(f"kill-{command}")

@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.backtest.executors import EXECUTORS, execute_units, scheduler_address
+from lstmfc.backtest.executors import EXECUTORS, check_jobs, execute_units, scheduler_address
 from lstmfc.backtest.plan import (
     DEFAULT_VAL_FRACTION,
     FoldPlan,
     _pos_int,
+    check_fit_count,
     check_plan_options,
     plan_folds,
 )
@@ -81,6 +82,8 @@ class BacktestConfig:
     ensemble: int = 1
     seed: int | None = None
     price_target: str = "logret"
+    loss: str | None = None
+    quantiles: Any = None
     sma_k: int = 20
     ema_span: int = 20
     cost_bps: float = 0.0
@@ -94,7 +97,11 @@ class BacktestConfig:
 
         return TrainOptions(
             head=self.head,
-            head_options={"price_target": self.price_target},
+            head_options={
+                "price_target": self.price_target,
+                "loss": self.loss,
+                "quantiles": self.quantiles,
+            },
             cell=self.cell,
             units=self.units,
             dropout=self.dropout,
@@ -244,14 +251,25 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
         retrain_every=cfg.retrain_every,
         val_fraction=cfg.val_fraction,
     )
+    check_fit_count(plan, cfg.ensemble)
+    names = tuple(frame.columns)
+    opts = cfg.train_options().validate(
+        lookback=plan.lookback,
+        n_features=len(names),
+        n_windows=max(f.last_end - f.first_end + 1 for f in plan.fits),
+    )
+    _check_baseline_history(plan, cfg, opts)
     x = frame.to_numpy(dtype="float64")
     close = raw["close"].iloc[warmup:].to_numpy(dtype="float64")
-    names = tuple(frame.columns)
-    opts = cfg.train_options().validate()
     units = []
+    # heads calibrated on the validation split (quantile: CQR) need the network's
+    # validation forecasts too: their units forecast from the first validation window on
+    calibrates = hasattr(opts.make_head(), "fit_calibration")
     for fit in plan.fits:
         fds = [plan.folds[k] for k in fit.folds]
         a, b = fds[0].test_first, fds[-1].test_last
+        if calibrates:
+            a = fit.train_last + 1
         units.append(
             Unit(
                 ticker=t,
@@ -273,6 +291,31 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
             )
         )
     return TickerJob(t, frame.index, x, close, list(names), warmup, plan, units)
+
+
+def _check_baseline_history(plan: FoldPlan, cfg: BacktestConfig, opts) -> None:
+    """Refuse before any fit a baseline that no fit has the history for (``--sma``).
+
+    The same condition as :func:`lstmfc.evaluate.fit_baselines`, which would raise it
+    only after the networks were trained: a fit's baselines are fitted on its training
+    windows that end at row ``min_history`` or later.
+
+    Raises
+    ------
+    DataError
+        Naming the baseline, the rows it needs and the option to change.
+    """
+    first = min(f.train_last for f in plan.fits)
+    bl = opts.make_head().baselines(lookback=plan.lookback, sma_k=cfg.sma_k, ema_span=cfg.ema_span)
+    for name, b in bl.items():
+        need = getattr(b, "min_history", 0)
+        if need > first:
+            opt = {"sma": "a smaller --sma, ", "ema": "a smaller --ema, "}.get(name, "")
+            raise DataError(
+                f"baseline {name} needs {need} rows of history before its first training "
+                f"window, fit 1 trains on windows ending by row {first}; use {opt}fewer "
+                "--folds or a longer history"
+            )
 
 
 def _iso(ts) -> str:
@@ -356,6 +399,7 @@ def score_ticker(
     chosen: list[str] = []
     all_rows = []
     params = {}
+    carry = None  # online calibration state (ACI) carried from fit to fit
     for fit, res in zip(plan.fits, results, strict=True):
         bl = head.baselines(lookback=plan.lookback, sma_k=cfg.sma_k, ema_span=cfg.ema_span)
         bl = fit_baselines(bl, closes, np.arange(fit.first_end, fit.train_last + 1), h)
@@ -366,8 +410,20 @@ def score_ticker(
             {n: head.baseline_forecast(b, closes, val_rows) for n, b in bl.items()},
         )
         fits_doc.append({**_fit_doc(job, fit, res), "best_baseline": best})
-        offset = plan.folds[fit.folds[0]].test_first
+        offset = job.units[fit.index].test_first
         forecast = np.asarray(res.forecast, dtype="float64")
+        calibrated: dict[str, np.ndarray] = {}
+        if hasattr(head, "fit_calibration"):  # fit on this fit's validation windows only
+            cal = head.fit_calibration(targets.iloc[val_rows], forecast[val_rows - offset])
+            fits_doc[-1]["calibration"] = cal
+            fit_rows = np.concatenate(
+                [np.arange(plan.folds[k].test_first, plan.folds[k].test_last + 1)
+                 for k in fit.folds]
+            )  # fmt: skip
+            calibrated, carry = head.calibrate(
+                cal, targets.iloc[fit_rows], forecast[fit_rows - offset], rows=fit_rows,
+                horizon=h, carry=carry,
+            )  # fmt: skip
         for k in fit.folds:
             fd = plan.folds[k]
             rows = np.arange(fd.test_first, fd.test_last + 1)
@@ -375,6 +431,12 @@ def score_ticker(
             fc = _forecasts(
                 head, bl, forecast[fd.test_first - offset : fd.test_last - offset + 1], closes, rows
             )
+            if calibrated:  # right after the network's own forecast
+                fc = {
+                    "lstm": fc.pop("lstm"),
+                    **{n: v[np.searchsorted(fit_rows, rows)] for n, v in calibrated.items()},
+                    **fc,
+                }
             try:
                 scores = head.score(
                     tt,
@@ -505,6 +567,7 @@ def _overall(head, targets, rows, series, chosen, dates, h, cfg) -> dict[str, An
         "verdict": head.verdict_line(scores.tests, best),
         "trading": scores.trading,
         "conclusion": head.conclusion(scores.tests, scores.trading, best),
+        **scores.extra,
     }
 
 
@@ -593,8 +656,10 @@ def summarise(reports: dict[str, dict[str, Any]], head, alpha: float) -> dict[st
                 "folds": len(r["folds"]),
                 "test_start": o["test_start"],
                 "test_end": o["test_end"],
-                "sharpe": (o["trading"].get("lstm") or {}).get("sharpe"),
-                "buy_and_hold_sharpe": (o["trading"].get("buy_and_hold") or {}).get("sharpe"),
+                "sharpe": ((o["trading"] or {}).get("lstm") or {}).get("sharpe"),
+                "buy_and_hold_sharpe": ((o["trading"] or {}).get("buy_and_hold") or {}).get(
+                    "sharpe"
+                ),
                 **head.summary_row(o["metrics"]),
             }
         )
@@ -620,11 +685,11 @@ def _check_run_options(source, executor, jobs, scheduler):
         )
     if executor not in EXECUTORS:
         raise UsageError(f"--executor must be local or dask, not {executor!r}")
-    jobs = _pos_int("--jobs", jobs)
     if executor == "dask":
         scheduler = scheduler_address(scheduler)
     elif scheduler:
         raise UsageError("--scheduler needs --executor dask")
+    jobs = check_jobs(jobs, remote=executor == "dask" and scheduler is not None)
     return jobs, scheduler
 
 

@@ -23,10 +23,37 @@ from collections.abc import Callable, Sequence
 from lstmfc.backtest.plan import _pos_int
 from lstmfc.backtest.unit import Unit, UnitResult, failed, run_unit, run_unit_safe
 from lstmfc.errors import TemporaryFailure, UsageError
+from lstmfc.limits import MAX_JOBS_PER_CORE
 
 EXECUTORS = ("local", "dask")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 CONNECT_TIMEOUT = "15s"  # to reach a remote scheduler
+
+
+def check_jobs(jobs, *, remote: bool = False) -> int:
+    """``--jobs`` as an int from 1 to :data:`MAX_JOBS_PER_CORE` x the usable cores.
+
+    With a remote Dask scheduler (``remote``) the value is not used (the cluster has
+    its own workers), so only ``>= 1`` is checked.
+
+    Raises
+    ------
+    UsageError
+        One line naming the bound and the machine's cores.
+    """
+    from lstmfc.backend import cpu_count
+
+    if remote:
+        return _pos_int("--jobs", jobs)
+    cores = cpu_count()
+    cap = MAX_JOBS_PER_CORE * cores
+    jobs = _pos_int("--jobs", jobs)
+    if jobs > cap:
+        raise UsageError(
+            f"--jobs must be from 1 to {cap} ({MAX_JOBS_PER_CORE} x the {cores} core"
+            f"{'s' if cores != 1 else ''} this process may use), got {jobs}"
+        )
+    return jobs
 
 
 def _indexed(fn: Callable, i: int, unit: Unit) -> tuple[int, UnitResult]:
@@ -188,13 +215,15 @@ def execute_units(
     Raises
     ------
     UsageError
-        Unknown executor or ``jobs < 1``.
+        Unknown executor, ``jobs < 1`` or above :func:`check_jobs`'s bound. Fewer units
+        than ``jobs`` start only one worker per unit.
     TemporaryFailure
         The Dask scheduler cannot be reached.
     """
     if executor not in EXECUTORS:
         raise UsageError(f"--executor must be local or dask, not {executor!r}")
-    jobs = _pos_int("--jobs", jobs)
+    jobs = check_jobs(jobs, remote=executor == "dask" and scheduler_address(scheduler) is not None)
+    jobs = max(1, min(jobs, len(units)))  # a worker per unit at most: no idle processes
     if executor == "local":
         return _run_local(list(units), jobs, on_result, fn or run_unit_safe)
     return _run_dask(list(units), jobs, scheduler, on_result, fn or run_unit, notify)

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from lstmfc.errors import DataError, UsageError
+from lstmfc.limits import MAX_FITS, MAX_HORIZON, MAX_LOOKBACK
 
 DEFAULT_FOLDS = 5
 DEFAULT_TEST_FRACTION = 0.30
@@ -148,12 +149,35 @@ class FoldPlan:
         return sum(f.n for f in self.folds)
 
 
-def _pos_int(name: str, value: Any, minimum: int = 1) -> int | None:
+def _pos_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise UsageError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise UsageError(f"{name} must be an integer from {minimum} to {maximum}, got {value!r}")
     return int(value)
+
+
+def check_fit_count(plan: FoldPlan, ensemble: int = 1, ticker: str = "") -> None:
+    """Refuse a plan of more than :data:`MAX_FITS` network fits (fits x ``ensemble``).
+
+    Raises
+    ------
+    DataError
+        One line naming the count, the cap and the options that lower it.
+    """
+    n = len(plan.fits) * ensemble
+    if n <= MAX_FITS:
+        return
+    who = f"{ticker}: " if ticker else ""
+    what = f"{len(plan.fits)} fits x --ensemble {ensemble}, " if ensemble > 1 else ""
+    raise DataError(
+        f"{who}the plan needs {n} network fits ({what}{len(plan.folds)} folds over "
+        f"{plan.test_size} test days), above the cap of {MAX_FITS}; use --retrain-every D "
+        "to refit only every D trading days, fewer --folds"
+        + (", a larger --step or a smaller --ensemble" if ensemble > 1 else " or a larger --step")
+    )
 
 
 def _test_blocks(
@@ -214,7 +238,10 @@ def check_plan_options(
     """Check the plan's option values and combinations without building anything.
 
     Constant time whatever the values (``--folds 100000`` is checked against the
-    series in :func:`plan_folds`, not by planning a huge one).
+    series in :func:`plan_folds`, not by planning a huge one). ``lookback`` and
+    ``horizon`` are at most :data:`lstmfc.train.MAX_LOOKBACK` and
+    :data:`lstmfc.train.MAX_HORIZON`; the number of fits is bounded after planning
+    (:func:`check_fit_count`).
 
     Returns
     -------
@@ -227,8 +254,8 @@ def check_plan_options(
     UsageError
         One line naming the option.
     """
-    lookback = _pos_int("lookback", lookback)
-    horizon = _pos_int("horizon", horizon)
+    lookback = _pos_int("--lookback", lookback, maximum=MAX_LOOKBACK)
+    horizon = _pos_int("--horizon", horizon, maximum=MAX_HORIZON)
     folds = _pos_int("--folds", folds)
     step = _pos_int("--step", step)
     test_size = _pos_int("--test-size", test_size)

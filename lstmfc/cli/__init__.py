@@ -4,8 +4,9 @@ Layout: :mod:`lstmfc.cli.app` (the Typer app, shared options, the error contract
 one module per command group (:mod:`~lstmfc.cli.data`: fetch, samples, prepare;
 :mod:`~lstmfc.cli.model`: train, evaluate, run; :mod:`~lstmfc.cli.daily`: predict,
 forecasts, score; :mod:`~lstmfc.cli.backtest`), :mod:`~lstmfc.cli.render` (every rich
-table) and :mod:`~lstmfc.cli.progress` (progress displays). Commands stay thin: they
-parse options, call the library and render its result.
+table), :mod:`~lstmfc.cli.progress` (progress displays) and :mod:`~lstmfc.cli.reference`
+(generates docs/cli.md). Commands stay thin: they parse options, call the library and
+render its result.
 """
 
 import importlib

@@ -7,7 +7,10 @@ on stderr plus the exit code of their kind (1 user-fixable, 2 usage, 75 temporar
 instead of click's boxed multi-line message (:class:`OneLineErrors`). With ``--json``
 stdout carries exactly one JSON document and everything else goes to stderr.
 
-No pandas, NumPy or Keras at import time: ``lstmfc --help`` starts fast.
+No Keras, TensorFlow or torch at import time: ``lstmfc --help`` starts fast. The
+option bounds shown in ``--help`` come from the library's constants
+(:data:`lstmfc.train.MAX_LOOKBACK`, :data:`lstmfc.models.MAX_PARAMS` ...), so help
+text and checks cannot drift apart.
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ from typer.core import TyperGroup
 
 from lstmfc import __version__
 from lstmfc.errors import LstmfcError
+from lstmfc.limits import (
+    MAX_BASELINE_WINDOW,
+    MAX_BATCH,
+    MAX_ENSEMBLE,
+    MAX_EPOCHS,
+    MAX_HORIZON,
+    MAX_LOOKBACK,
+    MAX_PARAMS,
+    MAX_TRAIN_BYTES,
+)
 
 
 class OneLineErrors(TyperGroup):
@@ -50,7 +63,7 @@ class OneLineErrors(TyperGroup):
                 where = f" (see `{ctx.command_path} --help`)"
             typer.echo("Error: " + " ".join(exc.format_message().split()) + where, err=True)
             sys.exit(exc.exit_code)
-        except _click.exceptions.Abort:
+        except typer.Abort:  # Typer's own (its vendored click has no exceptions.Abort)
             typer.echo("Error: aborted", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -97,40 +110,81 @@ ModelOpt = Annotated[
 ]
 
 # ------------------------------------------------ model options (train, run, backtest)
+# Every numeric option is bounded (the library checks it; the bound is in the help):
+# values that would make time or memory explode are refused with one line, exit 2
+# (or exit 1 where the bound depends on the data, e.g. the training memory).
 HeadOpt = Annotated[
     str,
     typer.Option("--head", help="price (close h sessions ahead) or direction (P(up))."),
 ]
 CellOpt = Annotated[str, typer.Option("--cell", help="Recurrent layer: lstm, gru or rnn.")]
 UnitsOpt = Annotated[
-    str, typer.Option("--units", help="Units per stacked recurrent layer, comma list.")
+    str,
+    typer.Option(
+        "--units",
+        help="Units per stacked recurrent layer, comma list: 1 to 8 layers of 1 to 4096 "
+        f"units, at most {MAX_PARAMS:,} weights in all (the estimate is checked first).",
+    ),
 ]
 DropoutOpt = Annotated[
     float, typer.Option("--dropout", help="Dropout after each recurrent layer, [0, 1).")
 ]
 DenseOpt = Annotated[
-    int, typer.Option("--dense", help="Hidden Dense units before the output (0 = none).")
+    int, typer.Option("--dense", help="Hidden Dense units before the output, 0 (none) to 4096.")
 ]
-EpochsOpt = Annotated[int, typer.Option("--epochs", help="Maximum epochs (per network).")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", help="Mini-batch size.")]
-LrOpt = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]
+EpochsOpt = Annotated[
+    int, typer.Option("--epochs", help=f"Maximum epochs (per network), 1 to {MAX_EPOCHS}.")
+]
+BatchOpt = Annotated[
+    int,
+    typer.Option(
+        "--batch-size",
+        help=f"Mini-batch size, 1 to {MAX_BATCH}; training memory (batch x lookback x "
+        f"units) may be at most {MAX_TRAIN_BYTES // 2**30} GiB.",
+    ),
+]
+LrOpt = Annotated[float, typer.Option("--lr", help="Adam learning rate, > 0.")]
 ClipOpt = Annotated[
-    float, typer.Option("--clipnorm", help="Clip gradients by global norm (0 = off).")
+    float, typer.Option("--clipnorm", help="Clip gradients by global norm, >= 0 (0 = off).")
 ]
-L2Opt = Annotated[float, typer.Option("--l2", help="L2 penalty on all kernels (0 = off).")]
+L2Opt = Annotated[float, typer.Option("--l2", help="L2 penalty on all kernels, >= 0 (0 = off).")]
 PatienceOpt = Annotated[
-    int, typer.Option("--patience", help="Early-stopping patience (epochs, on val_loss).")
+    int,
+    typer.Option(
+        "--patience", help=f"Early-stopping patience (epochs, on val_loss), 0 to {MAX_EPOCHS}."
+    ),
 ]
 EnsembleOpt = Annotated[
     int,
     typer.Option(
         "--ensemble",
-        help="Networks per fit, seeds seed..seed+N-1; the forecast is their mean.",
+        help=f"Networks per fit (1 to {MAX_ENSEMBLE}), seeds seed..seed+N-1; the forecast is "
+        "their mean.",
     ),
 ]
 SeedOpt = Annotated[
     int | None,
-    typer.Option("--seed", help="Random seed (default: drawn and recorded).", show_default=False),
+    typer.Option(
+        "--seed",
+        help="Random seed, 0 to 2**32 - 1 - ensemble (default: drawn and recorded).",
+        show_default=False,
+    ),
+]
+LossOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--loss",
+        help="Volatility head: qlike (default) or mse.",
+        show_default=False,
+    ),
+]
+QuantilesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--quantiles",
+        help="Quantile head: comma list of levels (default 0.01,0.025,0.05,0.5,0.95,0.975,0.99).",
+        show_default=False,
+    ),
 ]
 PriceTargetOpt = Annotated[
     str,
@@ -146,26 +200,58 @@ FeaturesOpt = Annotated[
         help="Comma list of feature sets: logret, close, ohlcv, volume, rsi, macd, bbp.",
     ),
 ]
-LookbackOpt = Annotated[int, typer.Option("--lookback", help="Rows (sessions) per input window.")]
-HorizonOpt = Annotated[int, typer.Option("--horizon", help="Sessions ahead of a window's end.")]
-SmaOpt = Annotated[int, typer.Option("--sma", help="Moving-average baseline window (sessions).")]
-EmaOpt = Annotated[int, typer.Option("--ema", help="EMA baseline span (sessions).")]
-CostOpt = Annotated[
-    float, typer.Option("--cost-bps", help="Trading view: cost per position change, bp.")
+LookbackOpt = Annotated[
+    int,
+    typer.Option("--lookback", help=f"Rows (sessions) per input window, 1 to {MAX_LOOKBACK}."),
 ]
-AlphaOpt = Annotated[float, typer.Option("--alpha", help="Significance level of verdicts.")]
+HorizonOpt = Annotated[
+    int, typer.Option("--horizon", help=f"Sessions ahead of a window's end, 1 to {MAX_HORIZON}.")
+]
+SmaOpt = Annotated[
+    int,
+    typer.Option(
+        "--sma", help=f"Moving-average baseline window (sessions), 1 to {MAX_BASELINE_WINDOW}."
+    ),
+]
+EmaOpt = Annotated[
+    int, typer.Option("--ema", help=f"EMA baseline span (sessions), 1 to {MAX_BASELINE_WINDOW}.")
+]
+CostOpt = Annotated[
+    float,
+    typer.Option("--cost-bps", help="Trading view: cost per position change, bp, [0, 10000)."),
+]
+AlphaOpt = Annotated[float, typer.Option("--alpha", help="Significance level of verdicts, (0, 1).")]
+
+
+def check_seed(seed: int | None, ensemble: int) -> None:
+    """``--seed`` in ``0 .. 2**32 - 1 - ensemble`` (before any data is read).
+
+    Raises
+    ------
+    UsageError
+        One line naming the range.
+    """
+    from lstmfc.train import check_int
+
+    if seed is not None:
+        top = 2**32 - 1 - (ensemble if isinstance(ensemble, int) and ensemble > 0 else 1)
+        check_int("--seed", seed, 0, top)
 
 
 def train_options(
     head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience, ensemble,
-    price_target,
+    price_target, loss=None, quantiles=None,
 ):  # fmt: skip
-    """The :class:`lstmfc.train.TrainOptions` of the shared model options."""
+    """The :class:`lstmfc.train.TrainOptions` of the shared model options.
+
+    The head options of every head are passed through; the head keeps its own
+    (:func:`lstmfc.heads.make_head`).
+    """
     from lstmfc.train import TrainOptions
 
     return TrainOptions(
         head=head,
-        head_options={"price_target": price_target},
+        head_options={"price_target": price_target, "loss": loss, "quantiles": quantiles},
         cell=cell,
         units=units,
         dropout=dropout,

@@ -26,9 +26,11 @@ from lstmfc.cli.app import (
     JsonOpt,
     L2Opt,
     LookbackOpt,
+    LossOpt,
     LrOpt,
     PatienceOpt,
     PriceTargetOpt,
+    QuantilesOpt,
     SeedOpt,
     SmaOpt,
     TickersFileOpt,
@@ -39,7 +41,8 @@ from lstmfc.cli.app import (
     ticker_names,
     warn,
 )
-from lstmfc.features import DEFAULT_FEATURES
+from lstmfc.config import DEFAULT_FEATURES
+from lstmfc.limits import MAX_FITS, MAX_JOBS_PER_CORE
 
 
 @app.command("backtest")
@@ -62,17 +65,27 @@ def backtest_cmd(
     ] = None,
     folds: Annotated[
         int | None,
-        typer.Option("--folds", help="Consecutive test blocks (default 5).", show_default=False),
+        typer.Option(
+            "--folds",
+            help="Consecutive test blocks, >= 1 and at most the test windows (default 5).",
+            show_default=False,
+        ),
     ] = None,
     step: Annotated[
         int | None,
-        typer.Option("--step", help="Trading days per test block.", show_default=False),
+        typer.Option(
+            "--step",
+            help=f"Trading days per test block, >= 1 (at most {MAX_FITS} fits per ticker: "
+            "pair a small step with --retrain-every).",
+            show_default=False,
+        ),
     ] = None,
     test_size: Annotated[
         int | None,
         typer.Option(
             "--test-size",
-            help="Trading days tested in all (default: the last 30% of windows).",
+            help="Trading days tested in all, >= 1 and fewer than the windows (default: "
+            "the last 30% of windows).",
             show_default=False,
         ),
     ] = None,
@@ -80,7 +93,8 @@ def backtest_cmd(
         int | None,
         typer.Option(
             "--retrain-every",
-            help="Refit only after this many trading days (default: before every fold).",
+            help="Refit only after this many trading days, >= 1 (default: before every "
+            f"fold). Fits x --ensemble may be at most {MAX_FITS} per ticker.",
             show_default=False,
         ),
     ] = None,
@@ -91,12 +105,13 @@ def backtest_cmd(
         int | None,
         typer.Option(
             "--train-size",
-            help="Rolling window: windows per fit (default: as many as fold 1 has).",
+            help="Rolling window: windows per fit, >= 3 (default: as many as fold 1 has).",
             show_default=False,
         ),
     ] = None,
     val_fraction: Annotated[
-        float, typer.Option("--val-fraction", help="Share of each fit's windows for early stop.")
+        float,
+        typer.Option("--val-fraction", help="Share of each fit's windows for early stop, (0, 1)."),
     ] = 0.15,
     lookback: LookbackOpt = 60,
     horizon: HorizonOpt = 1,
@@ -115,6 +130,8 @@ def backtest_cmd(
     ensemble: EnsembleOpt = 1,
     seed: SeedOpt = None,
     price_target: PriceTargetOpt = "logret",
+    loss: LossOpt = None,
+    quantiles: QuantilesOpt = None,
     sma: SmaOpt = 20,
     ema: EmaOpt = 20,
     cost_bps: CostOpt = 0.0,
@@ -123,7 +140,12 @@ def backtest_cmd(
         str, typer.Option("--executor", help="local (joblib processes) or dask.")
     ] = "local",
     jobs: Annotated[
-        int, typer.Option("--jobs", help="Parallel worker processes (local, or a local Dask).")
+        int,
+        typer.Option(
+            "--jobs",
+            help="Parallel worker processes (local, or a local Dask cluster), 1 to "
+            f"{MAX_JOBS_PER_CORE} x the machine's cores; no more start than there are fits.",
+        ),
     ] = 1,
     scheduler: Annotated[
         str | None,
@@ -181,6 +203,8 @@ def backtest_cmd(
         ensemble=ensemble,
         seed=seed,
         price_target=price_target,
+        loss=loss,
+        quantiles=quantiles,
         sma_k=sma,
         ema_span=ema,
         cost_bps=cost_bps,

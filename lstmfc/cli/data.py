@@ -20,7 +20,8 @@ from lstmfc.cli.app import (
     ticker_error,
     ticker_names,
 )
-from lstmfc.features import DEFAULT_FEATURES
+from lstmfc.config import DEFAULT_FEATURES
+from lstmfc.limits import MAX_HORIZON, MAX_LOOKBACK, MIN_SPLIT_FRACTION
 
 SourceOpt = Annotated[
     str, typer.Option("--source", help="yahoo (network), sample (bundled) or csv (--path).")
@@ -136,15 +137,31 @@ def samples_cmd(
 def prepare_cmd(
     ticker: Annotated[str, typer.Argument(help="Ticker fetched before, e.g. SP500.")],
     lookback: Annotated[
-        int, typer.Option("--lookback", min=1, max=100_000, help="Rows per input window.")
+        int,
+        typer.Option(
+            "--lookback",
+            min=1,
+            max=MAX_LOOKBACK,
+            help=f"Rows per input window, 1 to {MAX_LOOKBACK}.",
+        ),
     ] = 60,
     horizon: Annotated[
         int,
-        typer.Option("--horizon", min=1, max=100_000, help="Rows ahead of a window's last row."),
+        typer.Option(
+            "--horizon",
+            min=1,
+            max=MAX_HORIZON,
+            help=f"Rows ahead of a window's last row, 1 to {MAX_HORIZON}.",
+        ),
     ] = 1,
     features: FeaturesOpt = ",".join(DEFAULT_FEATURES),
     split: Annotated[
-        str, typer.Option("--split", help="Train,val,test fractions of the windows.")
+        str,
+        typer.Option(
+            "--split",
+            help="Train,val,test fractions of the windows, summing to 1, each at least "
+            f"{MIN_SPLIT_FRACTION}.",
+        ),
     ] = "0.70,0.15,0.15",
     home: HomeOpt = None,
     json_out: JsonOpt = False,

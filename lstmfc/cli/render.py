@@ -5,19 +5,47 @@ Renderers read the plain result documents the library returns (the same dicts th
 validation rows of ``train``, the live track record) comes from the head's
 presentation attributes (:class:`lstmfc.heads.Column`).
 
-Values are never cut: off a terminal (cron logs) rich assumes 80 columns, so tables
-fold long cells onto a second line instead of ending them in an ellipsis, and dates,
-tickers, run ids and numbers are given a minimum width so that they stay whole.
+Width
+-----
+Tables fit the console: the terminal's width, ``$COLUMNS``, or 80 columns when stdout
+is not a terminal (a cron log, a pipe), the same for every command. Values are never
+cut: every column is at least as wide as its longest word (a date, a ticker, a run id,
+a number, a model name), longer text folds onto further lines at spaces, and where
+those minimum widths add up to more than the console has, low-priority columns are
+left out first (named in the table's caption; ``--json`` has every value). The
+walk-forward fold table becomes two tables (dates, then scores) instead.
+
+Plain lines (verdicts, conclusions, paths) are printed whole, one line each, whatever
+the width: a log keeps one message per line and a path can be copied. Each begins with
+one of :data:`MESSAGE_LABELS`.
 """
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Sequence
 from typing import Any
 
 #: Minimum cell widths that keep values whole: an ISO date, a run id.
 DATE_WIDTH = 10
 RUN_WIDTH = 23
+#: A date range ``YYYY-MM-DD .. YYYY-MM-DD`` folds after the ``..``.
+RANGE_WIDTH = DATE_WIDTH + 3
+
+#: How every plain (unwrapped) stdout line starts; everything else is a table.
+MESSAGE_LABELS = (
+    "Verdict:",
+    "Strongest simple baseline",
+    "Conclusion:",
+    "Plot:",
+    "Saved:",
+    "Scaler:",
+    "Data:",
+    "Wrote:",
+    "File:",
+    "Log:",
+    "Summary:",
+    "Live track record:",
+)
 
 
 def stdout_console():
@@ -41,23 +69,156 @@ def fmt(v, spec: str = ".4f", scale: float = 1.0, suffix: str = "") -> str:
     return f"{v * scale:{spec}}{suffix}"
 
 
-def new_table(title: str | None = None, **kwargs):
-    """A rich Table whose cells fold instead of being cut with an ellipsis."""
-    from rich.table import Table
+def _longest_word(text: str) -> int:
+    from rich.cells import cell_len
 
-    return Table(title=title, **kwargs)
+    return max((cell_len(w) for w in str(text).split()), default=0)
 
 
-def add_columns(table, names, *, right: bool = True, min_width: dict | None = None) -> None:
-    """Add columns (numbers right-aligned); every column folds rather than truncates."""
-    min_width = min_width or {}
-    for i, name in enumerate(names):
-        table.add_column(
-            name,
-            justify="right" if right and i > 0 else "left",
-            overflow="fold",
-            min_width=min_width.get(name),
+def _longest_line(text: str) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(line) for line in str(text).splitlines()), default=0)
+
+
+def fit_widths(mins: Sequence[int], maxs: Sequence[int], room: int) -> list[int]:
+    """Column widths in ``room`` characters: each column's widest line, narrowed one
+    character at a time from the widest column that is still above its minimum."""
+    w = [max(a, b) for a, b in zip(mins, maxs, strict=True)]
+    while sum(w) > room:
+        above = [i for i in range(len(w)) if w[i] > mins[i]]
+        if not above:
+            break
+        w[max(above, key=lambda i: (w[i], i))] -= 1
+    return w
+
+
+class Grid:
+    """A table's columns and rows, laid out for the console only when printed.
+
+    Parameters
+    ----------
+    title : str, optional
+        Wrapped (at spaces) to the table's width.
+    show_header : bool
+
+    Notes
+    -----
+    Column ``drop`` ranks say which columns may be left out when the columns' minimum
+    widths (their longest word, at least ``min_width``) do not fit the console: rank
+    1 first, then 2 ...; ``None`` never. Rich's default box adds 3 characters per
+    column and 1 at the edge (:meth:`min_total`).
+    """
+
+    def __init__(self, title: str | None = None, *, show_header: bool = True) -> None:
+        self.title = title
+        self.show_header = show_header
+        self.columns: list[dict[str, Any]] = []
+        self.rows: list[list[str]] = []
+
+    def column(
+        self,
+        label: str,
+        *,
+        right: bool = False,
+        drop: int | None = None,
+        min_width: int | None = None,
+        style: str | None = None,
+    ) -> Grid:
+        self.columns.append(
+            {"label": label, "right": right, "drop": drop, "min": min_width or 0, "style": style}
         )
+        return self
+
+    def columns_of(self, labels: Sequence[str], *, right: bool = True, **min_width) -> Grid:
+        """Add columns: the first left-aligned, the others right-aligned if ``right``."""
+        for i, label in enumerate(labels):
+            self.column(label, right=right and i > 0, min_width=min_width.get(label))
+        return self
+
+    def row(self, *cells: Any) -> Grid:
+        if len(cells) != len(self.columns):
+            raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append(["" if c is None else str(c) for c in cells])
+        return self
+
+    def _texts(self, i: int) -> list[str]:
+        cells = [r[i] for r in self.rows]
+        return [self.columns[i]["label"], *cells] if self.show_header else cells
+
+    def min_widths(self, keep: Sequence[int] | None = None) -> list[int]:
+        """Per kept column: its longest word (header included), at least ``min_width``."""
+        idx = range(len(self.columns)) if keep is None else keep
+        return [
+            max([self.columns[i]["min"], *(_longest_word(x) for x in self._texts(i))]) for i in idx
+        ]
+
+    def max_widths(self, keep: Sequence[int]) -> list[int]:
+        """Per kept column: its longest line."""
+        return [max([0, *(_longest_line(x) for x in self._texts(i))]) for i in keep]
+
+    def min_total(self, keep: Sequence[int] | None = None) -> int:
+        """Narrowest width the kept columns can have without breaking a word."""
+        w = self.min_widths(keep)
+        return sum(w) + 3 * len(w) + 1
+
+    def fits(self, width: int) -> bool:
+        return self.min_total() <= width
+
+    def layout(self, width: int) -> tuple[list[int], list[str]]:
+        """Indices of the columns kept at ``width`` and the labels left out."""
+        keep = list(range(len(self.columns)))
+        ranked = sorted((c["drop"], i) for i, c in enumerate(self.columns) if c["drop"] is not None)
+        dropped = []
+        for _, i in ranked:
+            if self.min_total(keep) <= width:
+                break
+            keep.remove(i)
+            dropped.append(self.columns[i]["label"])
+        return keep, dropped
+
+    def table(self, width: int):
+        """The rich Table for a console ``width`` columns wide."""
+        from rich.markup import escape
+        from rich.table import Table
+        from rich.text import Text
+
+        keep, dropped = self.layout(width)
+        caption = None
+        if dropped:
+            caption = f"left out at {width} columns: {', '.join(dropped)} (all in --json)"
+        widths = fit_widths(self.min_widths(keep), self.max_widths(keep), width - 3 * len(keep) - 1)
+        t = Table(
+            title=escape(self.title) if self.title else None,
+            caption=caption,
+            show_header=self.show_header,
+        )
+        for i, w in zip(keep, widths, strict=True):
+            c = self.columns[i]
+            t.add_column(
+                escape(c["label"]),
+                justify="right" if c["right"] else "left",
+                overflow="fold",
+                width=w,
+                style=c["style"],
+            )
+        for r in self.rows:
+            t.add_row(*(Text(r[i]) for i in keep))  # Text: a value is never read as markup
+        return t
+
+    def show(self, out) -> None:
+        """Print on ``out`` at its width (the title and caption wrap with the table)."""
+        out.print(self.table(out.width), soft_wrap=False)
+
+
+def message(out, label: str, text: str = "", *, markup: bool = True) -> None:
+    """One plain line, never wrapped: ``label`` (one of :data:`MESSAGE_LABELS`) + text."""
+    if not label.startswith(MESSAGE_LABELS):
+        raise ValueError(f"{label!r} is not one of MESSAGE_LABELS")
+    bold = f"[bold]{label}[/bold]" if markup else label
+    from rich.markup import escape
+
+    out.print(f"{bold} {escape(text)}".rstrip(), soft_wrap=True)
 
 
 def _head(name: str):
@@ -66,14 +227,31 @@ def _head(name: str):
     return make_head(name)
 
 
+def _head_columns(grid: Grid, columns, *, first_rank: int = 1, keep_first: bool = True) -> int:
+    """Add a head's metric columns; benchmark columns (``naive ...``, ``drift ...``) may
+    be left out first, then the others from the right (the first one always stays).
+    Returns the next free drop rank."""
+    cols = list(columns)
+    bench = [c for c in cols if c.label.split()[0] in ("naive", "drift", "majority")]
+    rank = {id(c): first_rank + k for k, c in enumerate(bench)}
+    nxt = first_rank + len(bench)
+    for c in reversed(cols[1:] if keep_first else cols):
+        if id(c) not in rank:
+            rank[id(c)] = nxt
+            nxt += 1
+    for c in cols:
+        grid.column(c.label, right=True, drop=rank.get(id(c)))
+    return nxt
+
+
 # ======================================================================= data
 def render_fetch(results: list[dict]) -> None:
-    t = new_table("Stored daily OHLCV")
-    add_columns(
-        t,
-        ("ticker", "rows", "first", "last", "source", "status", "path"),
+    out = stdout_console()
+    g = Grid("Stored daily OHLCV").columns_of(
+        ("ticker", "rows", "first", "last", "source", "status"),
         right=False,
-        min_width={"first": DATE_WIDTH, "last": DATE_WIDTH},
+        first=DATE_WIDTH,
+        last=DATE_WIDTH,
     )
     for r in results:
         status = r["status"] + (f" (+{r['new_rows']})" if r["status"] == "updated" else "")
@@ -81,65 +259,64 @@ def render_fetch(results: list[dict]) -> None:
             status += f", {r['dropped_missing']} missing days dropped"
         if r.get("close_only"):
             status += ", close only"
-        t.add_row(
-            r["ticker"], str(r["rows"]), r["first"], r["last"], r["source"], status, r["path"]
-        )
-    stdout_console().print(t)
+        g.row(r["ticker"], r["rows"], r["first"], r["last"], r["source"], status)
+    g.show(out)
+    for r in results:
+        message(out, "File:", str(r["path"]))
 
 
 def render_samples(samples: dict) -> None:
-    t = new_table("Bundled samples (lstmfc fetch NAME --source sample)")
-    add_columns(
-        t,
+    g = Grid("Bundled samples (lstmfc fetch NAME --source sample)").columns_of(
         ("ticker", "description", "first", "last", "rows", "source"),
         right=False,
-        min_width={"first": DATE_WIDTH, "last": DATE_WIDTH},
+        first=DATE_WIDTH,
+        last=DATE_WIDTH,
     )
     for name, s in samples.items():
-        t.add_row(
-            name, s["description"], s["first_date"], s["last_date"], str(s["rows"]), s["source"]
-        )
-    stdout_console().print(t)
+        g.row(name, s["description"], s["first_date"], s["last_date"], s["rows"], s["source"])
+    g.show(stdout_console())
 
 
 def render_prepare(meta: dict, where: str) -> None:
     out = stdout_console()
     t = meta["ticker"]
-    table = new_table(
+    g = Grid(
         f"{t}: {meta['n_windows']} windows of {meta['lookback']} rows x "
         f"{len(meta['feature_names'])} features, horizon {meta['horizon']}"
-    )
-    add_columns(
-        table,
+    ).columns_of(
         ("split", "windows", "share", "first target", "last target", "end rows", "out of range"),
-        min_width={"first target": DATE_WIDTH, "last target": DATE_WIDTH},
+        **{"first target": DATE_WIDTH, "last target": DATE_WIDTH},
     )
     for name in ("train", "val", "test"):
         s = meta["split"][name]
-        table.add_row(
+        g.row(
             name,
-            str(s["n"]),
+            s["n"],
             f"{100 * s['n'] / meta['n_windows']:.1f}%",
             s["start"],
             s["end"],
             f"{s['first_row']}..{s['last_row']}",
             fmt(s.get("out_of_range_share"), ".1f", 100, "%"),
         )
-    out.print(table)
+    g.show(out)
     sc = meta["scaler"]
-    out.print(
-        f"MinMax scaler fit on the training inputs only: rows "
-        f"{sc['fit_rows'][0]}..{sc['fit_rows'][1]} ({sc['fit_start_date']} to {sc['fit_end_date']})"
+    message(
+        out,
+        "Scaler:",
+        f"MinMax, fit on the training inputs only: rows {sc['fit_rows'][0]}..{sc['fit_rows'][1]}"
+        f" ({sc['fit_start_date']} to {sc['fit_end_date']})",
     )
-    st = new_table()
-    add_columns(st, ("feature", "data_min", "data_max"))
+    st = Grid().columns_of(("feature", "data_min", "data_max"))
     for name, lo, hi in zip(sc["feature_names"], sc["data_min"], sc["data_max"], strict=True):
-        st.add_row(name, f"{lo:.6g}", f"{hi:.6g}")
-    out.print(st)
-    out.print(
+        st.row(name, f"{lo:.6g}", f"{hi:.6g}")
+    st.show(out)
+    message(
+        out,
+        "Data:",
         f"{meta['n_rows']} rows {meta['first_date']} to {meta['last_date']} "
-        f"({meta['warmup_rows_dropped']} warm-up rows dropped); wrote {where}"
+        f"({meta['warmup_rows_dropped']} warm-up rows dropped)",
     )
+    message(out, "Wrote:", where)
 
 
 # ======================================================================= train
@@ -153,13 +330,12 @@ def render_train(r: dict) -> None:
     what = head.describe() if hasattr(head, "describe") else r["head"]
     if r.get("price_target") and r["head"] == "price":
         what = f"price ({r['price_target']})"
-    table = new_table(
+    g = Grid(
         f"{r['ticker']}: trained {r['cell'].upper()} {arch}, {what} head"
         + (f", ensemble of {n}" if n > 1 else ""),
         show_header=False,
     )
-    table.add_column("item", style="bold")
-    table.add_column("value", overflow="fold")
+    g.column("item", style="bold").column("value")
     stop = "early stop" if r["stopped_early"] else "epoch limit"
     rows = [
         ("run id", r["run_id"]),
@@ -172,17 +348,18 @@ def render_train(r: dict) -> None:
         ("seed", f"{r['seed']}" + (" (deterministic)" if r["deterministic"] else "")),
     ]
     for k, val in rows:
-        table.add_row(k, val)
-    stdout_console().print(table)
+        g.row(k, val)
+    g.show(stdout_console())
 
 
 # ======================================================================= evaluate
-def skill_table(tests: list[dict]):
-    """Rich table of skill tests (evaluate and backtest)."""
-    t = new_table("Skill tests (one-sided: model better than benchmark)")
-    add_columns(t, ("model", "benchmark", "test", "statistic", "p-value", "verdict"), right=False)
+def skill_table(tests: list[dict]) -> Grid:
+    """Skill tests (evaluate and backtest); the statistic is left out first when narrow."""
+    g = Grid("Skill tests (one-sided: model better than benchmark)")
+    g.column("model").column("benchmark").column("test")
+    g.column("statistic", drop=1).column("p-value").column("verdict")
     for test in tests:
-        t.add_row(
+        g.row(
             test.get("model", "lstm"),
             test.get("benchmark") or "—",
             test["test"],
@@ -190,36 +367,41 @@ def skill_table(tests: list[dict]):
             fmt(test.get("p_value"), ".4f"),
             test["verdict"],
         )
-    return t
+    return g
 
 
-def trading_table(trading: dict, title: str):
-    """Rich table of the long/flat trading view (evaluate and backtest)."""
-    t = new_table(title)
-    add_columns(
-        t, ("strategy", "ann. return %", "Sharpe", "max drawdown %", "hit rate %", "trades")
+def trading_table(trading: dict, title: str) -> Grid:
+    """The long/flat trading view (evaluate and backtest)."""
+    g = Grid(title).columns_of(
+        ("strategy", "ann. return %", "Sharpe", "max drawdown %", "hit rate %", "trades")
     )
     for name, m in trading.items():
-        t.add_row(
+        g.row(
             name,
             fmt(m.get("annualised_return"), ".2f", 100),
             fmt(m.get("sharpe"), ".2f"),
             fmt(m.get("max_drawdown"), ".2f", 100),
             fmt(m.get("hit_rate"), ".1f", 100),
-            str(m.get("n_trades", "—")),
+            m.get("n_trades", "—"),
         )
-    return t
+    return g
 
 
-def metrics_table(title: str, head, metrics: dict):
-    """Rich table of per-model metrics with the head's columns."""
-    t = new_table(title)
-    t.add_column("model", style="bold", overflow="fold")
-    for c in head.metric_columns:
-        t.add_column(c.label, justify="right", overflow="fold")
+def plain_table(spec: dict) -> Grid:
+    """A table from a head's plain table spec (:meth:`lstmfc.heads.Head.extra_tables`)."""
+    g = Grid(spec.get("title")).columns_of(spec["columns"])
+    for row in spec["rows"]:
+        g.row(*row)
+    return g
+
+
+def metrics_table(title: str, head, metrics: dict) -> Grid:
+    """Per-model metrics with the head's columns."""
+    g = Grid(title).column("model", style="bold")
+    _head_columns(g, head.metric_columns)
     for name, m in metrics.items():
-        t.add_row(name, *(fmt(m.get(c.key), c.fmt, c.scale) for c in head.metric_columns))
-    return t
+        g.row(name, *(fmt(m.get(c.key), c.fmt, c.scale) for c in head.metric_columns))
+    return g
 
 
 def render_evaluation(r: dict) -> None:
@@ -230,49 +412,51 @@ def render_evaluation(r: dict) -> None:
         f"{r['ticker']} — {r['head']} head, run {r['run_id']} — test split "
         f"{r['test_start']} .. {r['test_end']} ({r['n_test']} forecasts, horizon {r['horizon']})"
     )
-    out.print(metrics_table(title, head, r["metrics"]))
-    out.print(skill_table(r["skill_tests"]))
-    out.print(
+    metrics_table(title, head, r["metrics"]).show(out)
+    skill_table(r["skill_tests"]).show(out)
+    for spec in head.extra_tables(r):
+        plain_table(spec).show(out)
+    if r.get("trading"):
         trading_table(
             r["trading"],
             f"Trading view: long/flat on the signal, cost {r['cost_bps']:g} bp per trade",
-        )
-    )
+        ).show(out)
     _print_verdict(out, r)
-    out.print(f"[bold]Conclusion:[/bold] {r['conclusion']}")
+    message(out, "Conclusion:", r["conclusion"])
     if r.get("plot"):
-        out.print(f"Plot: {r['plot']}")
+        message(out, "Plot:", r["plot"], markup=False)
 
 
 def _print_verdict(out, r: dict) -> None:
     """The one-line verdict and how the strongest simple baseline was chosen."""
     best = r.get("best_baseline") or {}
     if r.get("verdict"):
-        out.print(f"[bold]Verdict:[/bold] LSTM {r['verdict']}")
+        message(out, "Verdict:", f"LSTM {r['verdict']}")
     if best.get("validation"):
         losses = ", ".join(f"{k} {v:.4g}" for k, v in best["validation"].items())
-        out.print(
-            f"Strongest simple baseline: {best['name']}, chosen on the validation split by "
-            f"{best['criterion']} ({losses}); the test split was not used to choose it."
+        message(
+            out,
+            "Strongest simple baseline:",
+            f"{best['name']}, chosen on the validation split by {best['criterion']} "
+            f"({losses}); the test split was not used to choose it.",
+            markup=False,
         )
 
 
 def render_universe(summary: dict) -> None:
     """Across tickers: the headline test and the test against the strongest simple
-    baseline per ticker, raw and multiple-testing adjusted p-values."""
+    baseline per ticker, raw and multiple-testing adjusted p-values (the raw ones are
+    left out first when narrow)."""
     method = summary["method"]
-    t = new_table(f"Across tickers: skill (test split; adjusted p-values: {method})")
-    add_columns(
-        t,
-        ("ticker", "test", "p-value", f"{method} p", "best baseline", "p vs best",
-         f"{method} p vs best", "verdict"),
-        right=False,
-    )  # fmt: skip
+    g = Grid(f"Across tickers: skill (test split; adjusted p-values: {method})")
+    g.column("ticker").column("test", drop=3).column("p-value", drop=1)
+    g.column(f"{method} p").column("best baseline").column("p vs best", drop=2)
+    g.column(f"{method} p vs best").column("verdict")
     for r in summary["rows"]:
         if not r["ok"]:
-            t.add_row(r["ticker"], "—", "—", "—", "—", "—", "—", "failed")
+            g.row(r["ticker"], "—", "—", "—", "—", "—", "—", "failed")
             continue
-        t.add_row(
+        g.row(
             r["ticker"],
             r["test"] or "—",
             fmt(r.get("p_value"), ".4f"),
@@ -283,27 +467,26 @@ def render_universe(summary: dict) -> None:
             r.get("verdict") or "—",
         )
     out = stdout_console()
-    out.print(t)
-    out.print(
+    g.show(out)
+    message(
+        out,
+        "Summary:",
         f"{summary['n_beat']} of {summary['n_ok']} tickers beat their benchmark significantly "
         f"(alpha {summary['alpha']:g}); {summary['n_beat_adjusted']} after the {method} "
         f"adjustment; {summary['n_beat_best_adjusted']} beat the strongest simple baseline "
-        "after it."
+        "after it.",
     )
 
 
 # ======================================================================= daily
 def render_predict(results: list[dict]) -> None:
-    t = new_table("Next-session forecasts")
-    add_columns(
-        t,
-        ("ticker", "as of", "close", "target", "forecast", "run", "logged"),
-        right=False,
-        min_width={"as of": DATE_WIDTH, "target": DATE_WIDTH, "run": RUN_WIDTH},
-    )
+    g = Grid("Next-session forecasts")
+    g.column("ticker").column("as of", drop=3, min_width=DATE_WIDTH)
+    g.column("close", drop=2).column("target", min_width=DATE_WIDTH).column("forecast")
+    g.column("run", min_width=RUN_WIDTH).column("logged", drop=1)
     for r in results:
         if r["ok"]:
-            t.add_row(
+            g.row(
                 r["ticker"],
                 r["as_of"],
                 f"{r['close_as_of']:.2f}",
@@ -312,19 +495,17 @@ def render_predict(results: list[dict]) -> None:
                 r["run_id"],
                 "new" if r["logged"] else "already",
             )
-    stdout_console().print(t)
+    g.show(stdout_console())
 
 
 def render_forecasts(rows: list[dict], where: str) -> None:
-    t = new_table(f"Forecast log {where} ({len(rows)} rows)")
-    add_columns(
-        t,
-        ("ticker", "as of", "target", "run", "close", "forecast", "realised", "error"),
-        right=False,
-        min_width={"as of": DATE_WIDTH, "target": DATE_WIDTH, "run": RUN_WIDTH},
-    )
+    out = stdout_console()
+    g = Grid(f"Forecast log ({len(rows)} rows)")
+    g.column("ticker").column("as of", drop=1, min_width=DATE_WIDTH)
+    g.column("target", min_width=DATE_WIDTH).column("run", drop=3, min_width=RUN_WIDTH)
+    g.column("close", drop=2).column("forecast").column("realised").column("error")
     for r in rows:
-        t.add_row(
+        g.row(
             r["ticker"],
             r["as_of"],
             r["target_date"],
@@ -334,89 +515,126 @@ def render_forecasts(rows: list[dict], where: str) -> None:
             fmt(r["realised_close"], ".2f"),
             fmt(r["error"], "+.2f"),
         )
-    stdout_console().print(t)
+    g.show(out)
+    message(out, "Log:", where)
 
 
 def render_score(res: dict) -> None:
     out = stdout_console()
-    out.print(f"Live track record: {res['newly_scored']} newly scored, {res['pending']} pending")
+    message(
+        out, "Live track record:", f"{res['newly_scored']} newly scored, {res['pending']} pending"
+    )
     by_head: dict[str, list[tuple[str, dict]]] = {}
     for key, s in res["summary"].items():
         by_head.setdefault(s.get("head", "price"), []).append((key, s))
     for name, items in by_head.items():
         head = _head(name)
-        t = new_table(f"{name} head")
-        t.add_column("ticker/run", overflow="fold", min_width=RUN_WIDTH)
-        t.add_column("n", justify="right")
-        for c in head.live_columns:
-            t.add_column(c.label, justify="right", overflow="fold")
+        g = Grid(f"{name} head").column("ticker").column("run", min_width=RUN_WIDTH)
+        g.column("n", right=True)
+        _head_columns(g, head.live_columns)
         for key, s in items:
-            t.add_row(
-                key,
-                str(s["n_scored"]),
+            ticker, _, run = key.partition("/")
+            g.row(
+                ticker,
+                run,
+                s["n_scored"],
                 *(fmt(s.get(c.key), c.fmt, c.scale) for c in head.live_columns),
             )
-        out.print(t)
+        g.show(out)
 
 
 # ======================================================================= backtest
 def render_backtest(result: dict) -> None:
-    """Rich tables of a backtest: per ticker folds and overall, then the summary."""
-    from rich.console import Console
+    """Rich tables of a backtest: per ticker folds and overall, then the summary.
 
-    # wide enough for the fold table when piped (rich assumes 80 columns off a terminal)
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    The same width as every other command (80 columns off a terminal): a cron log or a
+    pager shows 80 columns, where a wider table would wrap line by line; ``COLUMNS``
+    widens it.
+    """
+    out = stdout_console()
     head = _head(result["settings"]["model"]["head"])
+    if not result["summary"]["n_ok"]:
+        return  # every ticker failed: the errors are on stderr, nothing to tabulate
     for t, r in result["tickers"].items():
         if r.get("ok"):
             _render_backtest_ticker(out, head, t, r, result["settings"]["cost_bps"])
     _render_backtest_summary(out, head, result)
 
 
-def _render_backtest_ticker(out, head, t: str, r: dict, cost_bps: float) -> None:
-    ft = new_table(
+def _fold_grids(head, t: str, r: dict) -> list[Grid]:
+    """The fold table, or at a narrow width its dates and its scores as two tables."""
+    title = (
         f"{t} — walk-forward, {r['plan']['window']} window, {len(r['folds'])} folds, "
         f"{r['plan']['fits']} fits, horizon {r['horizon']} (dates are target dates)"
     )
-    cols = ["fold", "fit", "trained on", "tested on", "n"]
-    cols += [c.label for c in head.fold_columns] + [f"{_test_abbrev(r)} p", f"vs {head.benchmark}"]
-    for c in cols:
-        dates = c in ("trained on", "tested on")
-        ft.add_column(c, justify="left" if dates else "right", no_wrap=dates)
-    for f in r["folds"]:
-        p = (f.get("skill") or {}).get("p_value")
-        ft.add_row(
+    test = f"{_test_abbrev(r)} p"
+    bench = f"vs {head.benchmark}"
+
+    def dates(g: Grid) -> Grid:
+        g.column("fold", right=True).column("fit", right=True)
+        g.column("trained on", min_width=RANGE_WIDTH).column("tested on", min_width=RANGE_WIDTH)
+        return g.column("n", right=True)
+
+    def scores(g: Grid) -> Grid:
+        for c in head.fold_columns:
+            g.column(c.label, right=True)
+        return g.column(test, right=True).column(bench, right=True)
+
+    def date_cells(f: dict) -> list[str]:
+        return [
             str(f["fold"]),
             f"{f['fit']}" + ("" if f["refit"] else " (re-used)"),
             f"{f['train_start']} .. {f['train_end']}",
             f"{f['test_start']} .. {f['test_end']}",
             str(f["n"]),
+        ]
+
+    def score_cells(f: dict) -> list[str]:
+        p = (f.get("skill") or {}).get("p_value")
+        return [
             *(fmt(f.get(c.key), c.fmt, c.scale) for c in head.fold_columns),
             fmt(p, ".3f"),
             "better" if f["beats_benchmark"] else "not better",
-        )
-    out.print(ft)
+        ]
+
+    one = scores(dates(Grid(title)))
+    a = dates(Grid(title))
+    b = scores(Grid(f"{t} — scores per fold").column("fold", right=True).column("n", right=True))
+    for f in r["folds"]:
+        one.row(*date_cells(f), *score_cells(f))
+        a.row(*date_cells(f))
+        b.row(str(f["fold"]), str(f["n"]), *score_cells(f))
+    return [one, a, b]
+
+
+def _render_backtest_ticker(out, head, t: str, r: dict, cost_bps: float) -> None:
+    one, dates, scores = _fold_grids(head, t, r)
+    for g in [one] if one.fits(out.width) else [dates, scores]:
+        g.show(out)
     o = r["overall"]
-    out.print(
-        metrics_table(
-            f"{t} — out-of-sample {o['test_start']} .. {o['test_end']} "
-            f"({o['n']} forecasts, all folds)",
-            head,
-            o["metrics"],
-        )
-    )
-    out.print(skill_table(o["skill_tests"]))
-    out.print(trading_table(o["trading"], f"Trading view: long/flat, cost {cost_bps:g} bp"))
+    metrics_table(
+        f"{t} — out-of-sample {o['test_start']} .. {o['test_end']} ({o['n']} forecasts, all folds)",
+        head,
+        o["metrics"],
+    ).show(out)
+    skill_table(o["skill_tests"]).show(out)
+    for spec in head.extra_tables(o):
+        plain_table(spec).show(out)
+    if o.get("trading"):
+        trading_table(o["trading"], f"Trading view: long/flat, cost {cost_bps:g} bp").show(out)
     if o.get("verdict"):
         chosen = ", ".join((o.get("best_baseline") or {}).get("chosen_per_fit", []))
-        out.print(f"[bold]Verdict:[/bold] LSTM {o['verdict']}")
+        message(out, "Verdict:", f"LSTM {o['verdict']}")
         if chosen:
-            out.print(
-                f"Strongest simple baseline per fit (chosen on its validation windows): {chosen}"
+            message(
+                out,
+                "Strongest simple baseline",
+                f"per fit (chosen on its validation windows): {chosen}",
+                markup=False,
             )
-    out.print(f"[bold]Conclusion:[/bold] {o['conclusion']}")
+    message(out, "Conclusion:", o["conclusion"])
     if r.get("path"):
-        out.print(f"Saved: {r['path']}")
+        message(out, "Saved:", r["path"], markup=False)
 
 
 def _test_abbrev(r: dict) -> str:
@@ -427,20 +645,22 @@ def _test_abbrev(r: dict) -> str:
 def _render_backtest_summary(out, head, result: dict) -> None:
     s = result["summary"]
     bench = s["benchmark"]
-    sm = new_table(f"Summary across tickers (skill vs {bench}, alpha {s['alpha']:g})")
+    method = s.get("method", "holm")
+    sm = Grid(f"Summary across tickers (skill vs {bench}, alpha {s['alpha']:g})")
     summary_cols = [c for c in head.fold_columns if c.key != "directional_accuracy"]
-    cols = ["ticker", "n", "folds", *(c.label for c in summary_cols)]
-    cols += ["p-value", f"{s.get('method', 'holm')} p", "verdict", "Sharpe", "buy & hold Sharpe"]
-    for c in cols:
-        sm.add_column(c, justify="left" if c in ("ticker", "verdict") else "right", overflow="fold")
+    sm.column("ticker").column("n", right=True).column("folds", right=True)
+    nxt = _head_columns(sm, summary_cols, first_rank=3)
+    sm.column("p-value", right=True, drop=nxt).column(f"{method} p", right=True)
+    sm.column("verdict").column("Sharpe", right=True, drop=2)
+    sm.column("buy & hold Sharpe", right=True, drop=1)
     for row in s["rows"]:
         if not row["ok"]:
-            sm.add_row(row["ticker"], *["—"] * (len(cols) - 4), "failed", "—", "—", "—")
+            sm.row(row["ticker"], *["—"] * (len(summary_cols) + 4), "failed", "—", "—")
             continue
-        sm.add_row(
+        sm.row(
             row["ticker"],
-            str(row["n"]),
-            str(row["folds"]),
+            row["n"],
+            row["folds"],
             *(fmt(row.get(c.key), c.fmt, c.scale) for c in summary_cols),
             fmt(row["p_value"], ".4f"),
             fmt(row.get("p_value_adjusted"), ".4f"),
@@ -448,13 +668,15 @@ def _render_backtest_summary(out, head, result: dict) -> None:
             fmt(row["sharpe"], ".2f"),
             fmt(row["buy_and_hold_sharpe"], ".2f"),
         )
-    out.print(sm)
-    out.print(
+    sm.show(out)
+    message(
+        out,
+        "Summary:",
         f"{s['n_beat']} of {s['n_ok']} tickers beat {bench} significantly"
         + (f" ({s['n_beat_adjusted']} after the {s['method']} adjustment)" if "method" in s else "")
         + (f"; {s['n_failed']} failed" if s["n_failed"] else "")
         + f" ({result['n_units']} units, {result['seconds']:.0f} s, "
-        f"executor {result['executor']['kind']})"
+        f"executor {result['executor']['kind']})",
     )
 
 
