@@ -266,9 +266,14 @@ def save_bundle(
         raise ValueError(f"{len(nets)} networks but {len(members)} member entries")
     names = [member_file(i) for i in range(len(nets))]
     with atomic_dir(final) as tmp:
-        for net, name, member in zip(nets, names, members, strict=True):
+        written = []
+        for i, (net, name, member) in enumerate(zip(nets, names, members, strict=True)):
             models.save_model(net, tmp / name)
             member["file"] = name
+            written.append(name)
+            onnx_name = _export_member(net, tmp, i, member)
+            if onnx_name:
+                written.append(onnx_name)
         write_history_png(
             history,
             tmp / HISTORY_FILE,
@@ -276,7 +281,7 @@ def save_bundle(
         )
         files = {
             name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-            for name in (*names, HISTORY_FILE)
+            for name in (*written, HISTORY_FILE)
         }
         doc = {
             "schema": MANIFEST_SCHEMA,
@@ -375,6 +380,8 @@ def _read_manifest(run: Path, label: str) -> dict[str, Any]:
         or not all(isinstance(m, dict) and isinstance(m.get("file"), str) for m in members)
     ):
         raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (bad 'members' entry)")
+    if not all(m.get("onnx") is None or isinstance(m.get("onnx"), str) for m in members):
+        raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (bad 'onnx' entry)")
     if members[0]["file"] != doc["model_file"]:
         raise ArtifactError(
             f"{label}/{MANIFEST_FILE} is malformed (model_file is not the first member)"
@@ -486,9 +493,30 @@ def check_keras_archive(data: bytes, label: str) -> None:
             stack.extend(node)
 
 
-def member_file(i: int) -> str:
-    """File name of ensemble member ``i`` (0-based): ``model.keras``, ``model-2.keras`` ..."""
-    return MODEL_FILE if i == 0 else f"model-{i + 1}.keras"
+def member_file(i: int, suffix: str = ".keras") -> str:
+    """File name of ensemble member ``i`` (0-based): ``model.keras``, ``model-2.keras`` ...
+    (``suffix=".onnx"``: its ONNX twin)."""
+    return f"model{suffix}" if i == 0 else f"model-{i + 1}{suffix}"
+
+
+def _export_member(net, folder: Path, i: int, member: dict[str, Any]) -> str | None:
+    """Write member ``i``'s ONNX twin into ``folder`` and record it in ``member``.
+
+    A network the exporter does not cover (:func:`lstmfc.onnxnet.onnx_bytes`) gets
+    ``onnx: None`` and the reason; ``predict`` then falls back to Keras for it.
+    """
+    from lstmfc.onnxnet import export_onnx
+
+    name = member_file(i, ".onnx")
+    try:
+        export_onnx(net, folder / name)
+    except ArtifactError as exc:
+        member["onnx"] = None
+        member["onnx_note"] = str(exc)
+        (folder / name).unlink(missing_ok=True)
+        return None
+    member["onnx"] = name
+    return name
 
 
 @dataclass
@@ -502,11 +530,13 @@ class Bundle:
         The run folder.
     manifest : dict
         ``manifest.json``.
-    models : list of keras.Model
-        The member networks (one unless trained with ``--ensemble N``), loaded with
-        ``safe_mode=True, compile=False``.
+    models : list of keras.Model or lstmfc.onnxnet.OnnxNetwork
+        The member networks (one unless trained with ``--ensemble N``): Keras models
+        loaded with ``safe_mode=True, compile=False``, or their ONNX twins.
     head : lstmfc.heads.Head
         The forecast head the bundle was trained with (decodes its output).
+    engine : {"keras", "onnx"}
+        What runs the networks.
     """
 
     run_id: str
@@ -514,6 +544,7 @@ class Bundle:
     manifest: dict[str, Any]
     models: list[Any]
     head: Any
+    engine: str = "keras"
 
     @property
     def model(self):
@@ -539,6 +570,8 @@ class Bundle:
 
     def member_raw(self, windows) -> list:
         """Each member's output ``(n, n_outputs)`` for ``windows`` ``(n, lookback, n_features)``."""
+        if self.engine == "onnx":
+            return [m.predict(windows) for m in self.models]
         from lstmfc import models
 
         return [models.predict(m, windows) for m in self.models]
@@ -564,13 +597,35 @@ class Bundle:
         return self.head.decode(self.target, self.predict_raw(windows), targets)
 
 
-def verify_bundle(run: Path, label: str | None = None) -> tuple[dict[str, Any], list[bytes]]:
+ENGINES = ("keras", "onnx", "auto")
+"""How :func:`load_bundle` runs the networks: Keras (``.keras`` files), ONNX Runtime
+(``.onnx`` twins; no Keras, TensorFlow or torch import), or ``auto`` (ONNX when every
+member has its twin and onnxruntime is installed, else Keras)."""
+
+
+def onnx_files(manifest: dict[str, Any]) -> list[str] | None:
+    """The members' ONNX file names, or ``None`` if any member has none (older bundles)."""
+    members = manifest.get("members") or [{}]
+    names = [m.get("onnx") for m in members]
+    return names if all(isinstance(n, str) for n in names) else None
+
+
+def verify_bundle(
+    run: Path, label: str | None = None, engine: str = "keras"
+) -> tuple[dict[str, Any], list[bytes]]:
     """Check a run folder and return ``(manifest, verified bytes of each member network)``.
+
+    Every file the manifest lists is read and checked against its size and sha256 (a
+    modified ONNX or history file fails the bundle like a modified model file).
+    ``engine="keras"`` returns the ``.keras`` members after
+    :func:`check_keras_archive`; ``"onnx"`` their ``.onnx`` twins (checked further by
+    :class:`lstmfc.onnxnet.OnnxNetwork` before ONNX Runtime reads them).
 
     Raises
     ------
     ArtifactError
-        One line naming the first problem (see the module docstring).
+        One line naming the first problem (see the module docstring); for ``"onnx"``
+        also a bundle without ONNX twins.
     """
     label = label or str(run)
     manifest = _read_manifest(run, label)
@@ -586,14 +641,34 @@ def verify_bundle(run: Path, label: str | None = None) -> tuple[dict[str, Any], 
             raise ArtifactError(f"{label}/{model_name} is {what}; refusing it")
         if model_name not in manifest["files"]:
             raise ArtifactError(f"{label}/{MANIFEST_FILE} has no checksum for {model_name}")
+    if engine == "onnx":
+        wanted = onnx_files(manifest)
+        if wanted is None:
+            raise ArtifactError(f"{label} has no ONNX files; run `lstmfc export` to add them")
+        for name in wanted:
+            _check_member_name(name, label)
+            if not name.endswith(".onnx") or name not in manifest["files"]:
+                raise ArtifactError(f"{label}/{MANIFEST_FILE} has no checksum for {name}")
+    else:
+        wanted = names
     blobs: dict[str, bytes] = {}
     for name, entry in manifest["files"].items():
         blob = _read_verified(run, name, entry, label)
-        if name in names:
+        if name in wanted:
             blobs[name] = blob
-    for name in names:
-        check_keras_archive(blobs[name], f"{label}/{name}")
-    return manifest, [blobs[name] for name in names]
+    if engine != "onnx":
+        for name in names:
+            check_keras_archive(blobs[name], f"{label}/{name}")
+    return manifest, [blobs[name] for name in wanted]
+
+
+def _auto_engine(manifest: dict[str, Any]) -> str:
+    """``onnx`` when every member has its ONNX twin and onnxruntime is installed."""
+    import importlib.util
+
+    if onnx_files(manifest) is None or importlib.util.find_spec("onnxruntime") is None:
+        return "keras"
+    return "onnx"
 
 
 def load_bundle(
@@ -601,6 +676,7 @@ def load_bundle(
     ticker: str,
     run_id: str | None = None,
     prepared_meta: dict[str, Any] | None = None,
+    engine: str = "keras",
 ) -> Bundle:
     """Resolve, verify and load a bundle (used by evaluate and predict).
 
@@ -612,25 +688,31 @@ def load_bundle(
         A run folder name; default (or ``"latest"``) the ``latest`` pointer.
     prepared_meta : dict, optional
         The current ``prepare.json``; if given, :func:`check_compatible` is applied.
+    engine : {"keras", "onnx", "auto"}
+        See :data:`ENGINES`. With ``onnx`` (or ``auto`` choosing it) nothing imports
+        Keras, TensorFlow or torch.
 
     Returns
     -------
     Bundle
+        ``engine`` says which one runs its networks.
 
     Raises
     ------
     ArtifactError
         Missing, tampered, malformed, unsafe or incompatible bundle (one line).
     UsageError
-        Malformed ``run_id``.
+        Malformed ``run_id`` or engine.
     """
-    from lstmfc import models
     from lstmfc.heads import head_from_manifest
 
     t = normalize_ticker(ticker)
     run = resolve_run(ws, t, run_id)
     label = _rel(ws, run)
-    manifest, blobs = verify_bundle(run, label)
+    if engine not in ENGINES:
+        raise UsageError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    chosen = _auto_engine(_read_manifest(run, label)) if engine == "auto" else engine
+    manifest, blobs = verify_bundle(run, label, chosen)
     if normalize_ticker(manifest["ticker"]) != t:
         raise ArtifactError(f"{label} was trained for {manifest['ticker']}, not {t}")
     head = head_from_manifest(manifest)  # checked by verify_bundle
@@ -639,28 +721,103 @@ def load_bundle(
         want = (None, int(prep["lookback"]), len(prep["feature_names"]))
     except (KeyError, TypeError, ValueError):
         raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (prepare entry)") from None
-    nets = []
-    names = [m["file"] for m in manifest.get("members", [{"file": manifest["model_file"]}])]
-    for name, data in zip(names, blobs, strict=True):
-        with tempfile.TemporaryDirectory(prefix="lstmfc-load-") as d:
-            private = Path(d) / MODEL_FILE
-            private.write_bytes(data)
-            try:
-                model = models.load_model_file(private)
-            except ArtifactError as exc:
-                raise ArtifactError(str(exc).replace(str(private), f"{label}/{name}")) from None
-        got = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
-        out = (None, head.n_outputs)
-        if got != want or tuple(model.output_shape) != out:
-            raise ArtifactError(
-                f"{label}/{name} has input {got} / output {model.output_shape}, "
-                f"but the manifest says {want} / {out}"
+    members = manifest.get("members", [{"file": manifest["model_file"]}])
+    if chosen == "onnx":
+        from lstmfc.onnxnet import OnnxNetwork
+
+        nets = [
+            OnnxNetwork(
+                data,
+                lookback=want[1],
+                n_features=want[2],
+                k=head.n_outputs,
+                label=f"{label}/{m['onnx']}",
             )
-        nets.append(model)
-    bundle = Bundle(run_id=run.name, path=run, manifest=manifest, models=nets, head=head)
+            for m, data in zip(members, blobs, strict=True)
+        ]
+    else:
+        nets = [
+            _load_keras(data, f"{label}/{m['file']}", want, head.n_outputs)
+            for m, data in zip(members, blobs, strict=True)
+        ]
+    bundle = Bundle(
+        run_id=run.name, path=run, manifest=manifest, models=nets, head=head, engine=chosen
+    )
     if prepared_meta is not None:
         check_compatible(bundle, prepared_meta)
     return bundle
+
+
+def _load_keras(data: bytes, label: str, want: tuple, n_outputs: int):
+    """A verified ``.keras`` member loaded from a private copy, its shapes checked."""
+    from lstmfc import models
+
+    with tempfile.TemporaryDirectory(prefix="lstmfc-load-") as d:
+        private = Path(d) / MODEL_FILE
+        private.write_bytes(data)
+        try:
+            model = models.load_model_file(private)
+        except ArtifactError as exc:
+            raise ArtifactError(str(exc).replace(str(private), label)) from None
+    got = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
+    out = (None, n_outputs)
+    if got != want or tuple(model.output_shape) != out:
+        raise ArtifactError(
+            f"{label} has input {got} / output {model.output_shape}, "
+            f"but the manifest says {want} / {out}"
+        )
+    return model
+
+
+def export_bundle(ws: Workspace, ticker: str, run_id: str | None = None) -> dict[str, Any]:
+    """Add the ONNX twin of every member network to an existing bundle.
+
+    Loads the bundle with Keras (all checks), exports each member
+    (:func:`lstmfc.onnxnet.export_onnx`, checked against Keras on probe windows),
+    writes each ``.onnx`` file atomically, then the re-hashed manifest atomically: an
+    interruption leaves the old manifest in force (an unlisted file is never read).
+    A bundle that already has its ONNX twins is left as it is.
+
+    Returns
+    -------
+    dict
+        ``ticker``, ``run_id``, ``path``, ``files`` (the ONNX files with sha256 and
+        size), ``status`` (``exported`` or ``already exported``).
+
+    Raises
+    ------
+    ArtifactError
+        The bundle fails its checks, or a member's architecture cannot be exported.
+    """
+    from lstmfc.atomic import atomic_path, atomic_write_text
+    from lstmfc.onnxnet import export_onnx
+
+    bundle = load_bundle(ws, ticker, run_id)
+    manifest = json.loads(json.dumps(bundle.manifest))
+    out = {"ticker": bundle.ticker, "run_id": bundle.run_id, "path": _rel(ws, bundle.path)}
+    if onnx_files(manifest) is not None:
+        names = onnx_files(manifest)
+        return {
+            **out,
+            "status": "already exported",
+            "files": {n: manifest["files"][n] for n in names},
+        }
+    members = manifest.get("members") or [{"file": manifest["model_file"]}]
+    for i, (net, member) in enumerate(zip(bundle.models, members, strict=True)):
+        name = member_file(i, ".onnx")
+        with atomic_path(bundle.path / name) as tmp:
+            export_onnx(net, tmp)
+        member["onnx"] = name
+        member.pop("onnx_note", None)
+        manifest["files"][name] = {
+            "sha256": sha256_file(bundle.path / name),
+            "bytes": (bundle.path / name).stat().st_size,
+        }
+    manifest["members"] = members
+    text = json.dumps(json_clean(manifest), indent=2, allow_nan=False) + "\n"
+    atomic_write_text(bundle.path / MANIFEST_FILE, text)
+    names = [m["onnx"] for m in members]
+    return {**out, "status": "exported", "files": {n: manifest["files"][n] for n in names}}
 
 
 def check_compatible(bundle: Bundle | dict[str, Any], prepared_meta: dict[str, Any]) -> None:

@@ -102,9 +102,10 @@ def problem(model, training: bool = True) -> str | None:
     ``return_state``), ``Dropout`` (no ``noise_shape``) and ``Dense`` layers on the
     CPU, each fed by the previous one (on CUDA, Keras already runs cuDNN and this
     loop is untested, so ``Model.fit`` trains there). For training it must also be
-    compiled with loss ``mean_squared_error`` or ``binary_crossentropy``, no metrics
-    but ``binary_accuracy`` and no ``add_loss`` terms. That is what
-    :func:`lstmfc.models.build_model` makes (and what a bundle loads back to).
+    compiled with loss ``mean_squared_error``, ``binary_crossentropy`` or a loss of
+    :mod:`lstmfc.losses`, no metrics but ``binary_accuracy`` and no ``add_loss``
+    terms. That is what :func:`lstmfc.models.build_model` makes (and what a bundle
+    loads back to).
     """
     why = status()
     if why != "active":
@@ -161,17 +162,27 @@ def _chain(model) -> list:
     return chain
 
 
-def _compiled(model) -> tuple[str, tuple[str, ...]]:
-    """``(loss function name, metric names)`` of a supported compile config."""
+def _compiled(model):
+    """``(loss, metric names)`` of a supported compile config.
+
+    ``loss`` is a Keras loss name of :data:`SUPPORTED_LOSSES`, or a loss function of
+    :mod:`lstmfc.losses` (tagged ``lstmfc_loss``; written in ``keras.ops``, so it runs on
+    torch tensors as it is).
+    """
     if getattr(model, "optimizer", None) is None:
         raise _Unsupported("the model is not compiled")
     from lstmfc.backend import tensorflow_left_unloaded
 
     with tensorflow_left_unloaded():
         cfg = model.get_compile_config() or {}
-    loss = cfg.get("loss")
-    if not isinstance(loss, str) or loss not in SUPPORTED_LOSSES:
-        raise _Unsupported(f"loss {loss!r} is not one this loop replays")
+    compiled = getattr(model, "loss", None)
+    if callable(compiled) and getattr(compiled, "lstmfc_loss", None):
+        loss = compiled
+    else:
+        loss = cfg.get("loss")
+        if not isinstance(loss, str) or loss not in SUPPORTED_LOSSES:
+            raise _Unsupported(f"loss {loss!r} is not one this loop replays")
+        loss = SUPPORTED_LOSSES[loss]
     metrics = cfg.get("metrics") or []
     if cfg.get("weighted_metrics") or cfg.get("loss_weights"):
         raise _Unsupported("weighted metrics or loss weights")
@@ -182,7 +193,7 @@ def _compiled(model) -> tuple[str, tuple[str, ...]]:
     n_regularised = sum(1 for v in model.trainable_weights if getattr(v, "regularizer", None))
     if len(model.losses) != n_regularised:
         raise _Unsupported("the model has losses added with add_loss")
-    return SUPPORTED_LOSSES[loss], tuple(metrics)
+    return loss, tuple(metrics)
 
 
 # ------------------------------------------------------------------ forward pass
@@ -419,8 +430,8 @@ class Trainer:
             raise ValueError(why)
         self.model = model
         self.chain = _chain(model)
-        loss_name, metric_names = _compiled(model)
-        self.loss_fn = keras.losses.get(loss_name)
+        loss, metric_names = _compiled(model)
+        self.loss_fn = loss if callable(loss) else keras.losses.get(loss)
         self.regularised = [v for v in model.trainable_variables if getattr(v, "regularizer", None)]
         self.accuracy = "binary_accuracy" in metric_names
         self.stepper = _Stepper(model)
@@ -428,7 +439,8 @@ class Trainer:
     def loss(self, y_true, y_pred):
         """``Trainer.compute_loss``: the compiled loss averaged over the batch
         (``sum_over_batch_size``) plus every weight regulariser's penalty, summed in
-        one reduction. ``y_true``, ``y_pred``: ``(batch, 1)``; returns a 0-d tensor."""
+        one reduction. ``y_true``, ``y_pred``: ``(batch, n_outputs)``; returns a 0-d
+        tensor."""
         import torch
 
         per_window = self.loss_fn(y_true, y_pred)  # (batch,): mean over the output axis
@@ -500,7 +512,7 @@ def fit(
     model : keras.Model
         Must qualify (:func:`problem` returns ``None``).
     x_train, x_val : ndarray, shape (n_windows, lookback, n_features), float32
-    y_train, y_val : ndarray, shape (n_windows,), float32
+    y_train, y_val : ndarray, shape (n_windows,) or (n_windows, n_outputs), float32
     reporter : object, optional
         :func:`lstmfc.models.fit`'s progress reporter (hooks ``on_train_begin(epochs,
         steps)``, ``on_epoch_begin(epoch)``, ``on_batch_end(step)`` when
@@ -524,9 +536,9 @@ def fit(
 
     trainer = Trainer(model)
     xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype="float32"))
-    yt = torch.from_numpy(np.ascontiguousarray(y_train, dtype="float32")).reshape(-1, 1)
+    yt = torch.from_numpy(np.ascontiguousarray(y_train, dtype="float32")).reshape(len(x_train), -1)
     xv = torch.from_numpy(np.ascontiguousarray(x_val, dtype="float32"))
-    yv = torch.from_numpy(np.ascontiguousarray(y_val, dtype="float32")).reshape(-1, 1)
+    yv = torch.from_numpy(np.ascontiguousarray(y_val, dtype="float32")).reshape(len(x_val), -1)
     n = len(xt)
     batch_size = int(batch_size)
     steps = int(math.ceil(n / batch_size))

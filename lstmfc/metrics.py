@@ -38,6 +38,7 @@ __all__ = [
     "long_flat_backtest",
     "mae",
     "mape",
+    "mase",
     "pesaran_timmermann",
     "price_metrics",
     "price_to_signal",
@@ -278,6 +279,35 @@ def price_metrics(y_true, y_pred, last_close, y_naive=None) -> dict[str, float |
         "directional_accuracy": directional_accuracy(y, f, c),
         "theils_u": u,
     }
+
+
+def mase(y_true, y_pred, scale: float) -> float | None:
+    """Mean absolute scaled error: ``mean(|y_true - y_pred|) / scale``.
+
+    Hyndman & Koehler (2006), "Another look at measures of forecast accuracy", IJF
+    22(4), eq. for MASE: ``scale`` is the in-sample (training) MAE of the naive
+    forecast at the same horizon, so MASE < 1 beats the random walk's typical error in
+    the training period and values are comparable across series and steps.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like, shape (n,)
+        Realised values and forecasts (currency for prices).
+    scale : float
+        Training-period MAE of the naive forecast, same units.
+
+    Returns
+    -------
+    float or None
+        Dimensionless ratio; ``None`` when ``scale`` is not positive.
+
+    Raises
+    ------
+    ValueError
+        Empty input, length mismatch, non-finite values.
+    """
+    err = mae(y_true, y_pred)
+    return err / float(scale) if scale and scale > 0 else None
 
 
 def price_to_signal(y_pred, last_close) -> np.ndarray:

@@ -90,7 +90,20 @@ ONNX "Versioning" docs)."""
 INPUT_NAME = "window"
 OUTPUT_NAME = "output"
 
-ALLOWED_OPS = frozenset({"Transpose", "LSTM", "GRU", "RNN", "Squeeze", "Gemm", "Sigmoid"})
+ALLOWED_OPS = frozenset(
+    {"Transpose", "LSTM", "GRU", "RNN", "Squeeze", "Gemm", "Sigmoid", "Softplus", "Exp", "Relu",
+     "Tanh"}
+)  # fmt: skip
+
+#: Keras Dense activations the exporter writes, and the ONNX operator of each.
+DENSE_ACTIVATIONS = {
+    "linear": None,
+    "sigmoid": "Sigmoid",
+    "softplus": "Softplus",
+    "exponential": "Exp",
+    "relu": "Relu",
+    "tanh": "Tanh",
+}
 """Every operator :func:`onnx_bytes` writes. Anything else is refused before loading."""
 
 ALLOWED_DOMAINS = frozenset({"", "ai.onnx"})
@@ -541,7 +554,7 @@ def _activation_name(keras, fn) -> str:
     ``layer.get_config()``: Keras 3.15 serialising a config asks whether TensorFlow is
     available, which imports it (~470 MiB) on the torch backend.
     """
-    for name in ("tanh", "sigmoid", "linear"):
+    for name in ("tanh", "sigmoid", "linear", "softplus", "exponential", "relu"):
         if fn is keras.activations.get(name):
             return name
     return str(getattr(fn, "__name__", fn))
@@ -667,8 +680,8 @@ def onnx_bytes(model) -> bytes:
             if cur_is_seq:
                 _refuse(layer, "Dense after a layer that returns sequences")
             act = _activation_name(keras, layer.activation)
-            if act not in ("linear", "sigmoid"):
-                _refuse(layer, f"activation {act!r} (only linear or sigmoid)")
+            if act not in DENSE_ACTIVATIONS:
+                _refuse(layer, f"activation {act!r} (only {', '.join(DENSE_ACTIVATIONS)})")
             ws = [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
             kernel = ws[0]
             bias = ws[1] if layer.use_bias else np.zeros(kernel.shape[1], np.float32)
@@ -677,10 +690,11 @@ def onnx_bytes(model) -> bytes:
             out = name(f"{layer.name}_out")
             ins = [cur, init(f"{layer.name}_kernel", kernel), init(f"{layer.name}_bias", bias)]
             nodes.append(helper.make_node("Gemm", ins, [out]))
-            if act == "sigmoid":
-                sig = name(f"{layer.name}_sigmoid")
-                nodes.append(helper.make_node("Sigmoid", [out], [sig]))
-                out = sig
+            op = DENSE_ACTIVATIONS[act]
+            if op is not None:
+                activated = name(f"{layer.name}_{act}")
+                nodes.append(helper.make_node(op, [out], [activated]))
+                out = activated
             cur, width = out, int(kernel.shape[1])
             continue
         _refuse(layer, "lstmfc exports only InputLayer, LSTM, GRU, SimpleRNN, Dropout, Dense")

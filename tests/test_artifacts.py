@@ -77,10 +77,15 @@ def test_bundle_layout_manifest_and_latest(trained):
     assert os.readlink(root / "latest") == direction["run_id"]
     assert not [p for p in os.listdir(root) if p.startswith(".")]  # no temp folders left
     run = root / price["run_id"]
-    assert sorted(os.listdir(run)) == ["history.png", "manifest.json", "model.keras"]
+    assert sorted(os.listdir(run)) == [
+        "history.png",
+        "manifest.json",
+        "model.keras",
+        "model.onnx",
+    ]
     assert (run / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     m = json.loads((run / "manifest.json").read_text())
-    for name in ("model.keras", "history.png"):
+    for name in ("model.keras", "model.onnx", "history.png"):
         assert m["files"][name]["sha256"] == sha256_file(run / name)
     prep = json.loads((ws.prepared_path(T) / "prepare.json").read_text())
     assert m["prepare"] == prep  # the full prepare.json, scaler included
@@ -139,7 +144,8 @@ def test_round_trip_gives_identical_predictions(ws, tmp_path):
     closes = tt["close"].to_numpy()
     prices = b.forecast(prep.windows("test"), tt)
     assert np.allclose(prices, closes * np.exp(before[:, 0]))
-    assert b.manifest["schema"] == 2 and b.manifest["members"] == [{"file": "model.keras"}]
+    assert b.manifest["schema"] == 2
+    assert b.manifest["members"] == [{"file": "model.keras", "onnx": "model.onnx"}]
 
 
 @pytest.mark.parametrize("which", ["price", "direction"])

@@ -198,7 +198,7 @@ def _swap_last_op(op_type: str, domain: str = ""):
 @pytest.mark.parametrize(
     "op_type,domain,fragment",
     [
-        ("Relu", "", "operator 'Relu'"),  # a real ONNX op, just not one lstmfc writes
+        ("Conv", "", "operator 'Conv'"),  # a real ONNX op, just not one lstmfc writes
         ("Gemm", "com.microsoft", "domain 'com.microsoft'"),  # contrib-op domain
         ("PyOp", "ai.onnx.contrib", "operator 'PyOp'"),  # onnxruntime-extensions Python op
     ],

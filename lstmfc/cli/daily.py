@@ -44,6 +44,14 @@ def predict_cmd(
         str,
         typer.Option("--calendar", help="Exchange calendar for the target date (or 'weekdays')."),
     ] = "XNYS",
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="What runs the networks: auto (ONNX Runtime when the bundle has ONNX "
+            "files, else Keras), onnx or keras.",
+        ),
+    ] = "auto",
     tickers_file: TickersFileOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -75,6 +83,7 @@ def predict_cmd(
         update=update,
         calendar=calendar,
         on_result=report,
+        engine=engine,
     )
     if json_out:
         emit_json(results)

@@ -27,15 +27,18 @@ from lstmfc.cli.app import (
     JsonOpt,
     L2Opt,
     LookbackOpt,
+    LossOpt,
     LrOpt,
     ModelOpt,
     PatienceOpt,
     PriceTargetOpt,
+    QuantilesOpt,
     SeedOpt,
     SmaOpt,
     TickersFileOpt,
     UnitsOpt,
     app,
+    check_seed,
     each_ticker,
     emit_json,
     handle_errors,
@@ -44,7 +47,7 @@ from lstmfc.cli.app import (
     train_options,
     warn,
 )
-from lstmfc.features import DEFAULT_FEATURES
+from lstmfc.config import DEFAULT_FEATURES
 
 
 @app.command("train")
@@ -73,6 +76,8 @@ def train_cmd(
         ),
     ] = False,
     price_target: PriceTargetOpt = "logret",
+    loss: LossOpt = None,
+    quantiles: QuantilesOpt = None,
     tickers_file: TickersFileOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -91,9 +96,10 @@ def train_cmd(
 
     opts = train_options(
         head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience,
-        ensemble, price_target,
+        ensemble, price_target, loss, quantiles,
     )  # fmt: skip
     opts.validate()  # before any ticker is read
+    check_seed(seed, opts.ensemble)
     ws = Workspace.resolve(home)
     names = ticker_names(ticker, tickers_file)
 
@@ -213,6 +219,8 @@ def run_cmd(
     ensemble: EnsembleOpt = 1,
     seed: SeedOpt = None,
     price_target: PriceTargetOpt = "logret",
+    loss: LossOpt = None,
+    quantiles: QuantilesOpt = None,
     cost_bps: CostOpt = 0.0,
     alpha: AlphaOpt = 0.05,
     home: HomeOpt = None,
@@ -231,12 +239,16 @@ def run_cmd(
     from lstmfc.evaluate import check_options, evaluate
     from lstmfc.features import parse_features
     from lstmfc.fetch import check_source, fetch_ticker
-    from lstmfc.train import train
+    from lstmfc.limits import MAX_HORIZON, MAX_LOOKBACK
+    from lstmfc.train import check_int, train
 
     opts = train_options(
         head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience,
-        ensemble, price_target,
+        ensemble, price_target, loss, quantiles,
     ).validate()  # fmt: skip
+    check_seed(seed, opts.ensemble)
+    check_int("--lookback", lookback, 1, MAX_LOOKBACK)
+    check_int("--horizon", horizon, 1, MAX_HORIZON)
     check_options(20, 20, cost_bps, alpha)
     check_source(source, str(path) if path else None)
     feats = parse_features(features)
@@ -273,3 +285,31 @@ def run_cmd(
     from lstmfc.cli.render import render_evaluation
 
     render_evaluation(report)
+
+
+@app.command("export")
+@handle_errors
+def export_cmd(
+    ticker: Annotated[str, typer.Argument(help="Ticker with a trained model, e.g. SP500.")],
+    model: ModelOpt = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Add the ONNX twin of a bundle's networks (bundles trained before lstmfc wrote them).
+
+    predict then runs the networks with ONNX Runtime and never loads Keras.
+
+    Example: lstmfc export SP500 --model 20250301T143015Z-3fa9c1
+    """
+    from lstmfc.artifacts import export_bundle
+    from lstmfc.config import Workspace
+
+    res = export_bundle(Workspace.resolve(home), ticker, model)
+    if json_out:
+        emit_json(res)
+        return
+    from lstmfc.cli.render import stdout_console
+
+    files = ", ".join(f"{n} ({e['bytes']} bytes)" for n, e in res["files"].items())
+    stdout_console().print(f"{res['ticker']} run {res['run_id']}: {res['status']}: {files}")

@@ -17,7 +17,7 @@ Shapes and frames used throughout
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,12 +49,17 @@ class Scores:
         Skill tests, JSON-ready; each has ``model``, ``benchmark``, ``test``,
         ``statistic``, ``p_value``, ``verdict``. The first is the headline test.
     trading : dict or None
-        Strategy name -> trading figures (:func:`lstmfc.metrics.long_flat_backtest`).
+        Strategy name -> trading figures (:func:`lstmfc.metrics.long_flat_backtest`);
+        None for heads without a trading view.
+    extra : dict
+        Head-specific report sections (e.g. ``mcs``, ``var_backtests``), merged into the
+        evaluation report at the top level and shown by :meth:`Head.extra_tables`.
     """
 
     metrics: dict[str, dict[str, Any]]
     tests: list[dict[str, Any]]
     trading: dict[str, dict[str, Any]] | None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Head:
@@ -105,6 +110,11 @@ class Head:
         return self.name
 
     # ------------------------------------------------------------------ network
+    def make_loss(self, keras):
+        """The loss the network is compiled with: :attr:`loss` (a Keras loss name) by
+        default; heads with their own loss return a function of :mod:`lstmfc.losses`."""
+        return self.loss
+
     def build_output(self, keras, x, regularizer=None):
         """The output layer(s) on top of the network's last hidden tensor ``x``.
 
@@ -263,6 +273,12 @@ class Head:
     def verdict_sentence(self, skill: dict[str, Any]) -> str:
         """The headline test's verdict as a sentence."""
         return f"{skill.get('test', 'skill test')}: {skill.get('verdict', 'undefined')}."
+
+    def extra_tables(self, report: dict[str, Any]) -> list[dict[str, Any]]:
+        """Tables of the head's extra report sections (:attr:`Scores.extra`, found at the
+        top level of ``report``), as plain data for the CLI:
+        ``{"title": str, "columns": [str, ...], "rows": [[str, ...], ...]}``."""
+        return []
 
     def fold_summary(self, metrics: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], bool]:
         """Per-fold figures for a backtest table, and whether the network beat the benchmark."""

@@ -2,11 +2,12 @@
 
 Target: ``target_direction`` = 1 if ``close[t+h] > close[t]`` else 0 (a flat close
 counts as 0), no scaling. Output: one sigmoid unit read as P(up), binary
-cross-entropy. Baselines: the training majority class, the sign of the last daily
-log return, a logistic regression on the window's log returns
-(:mod:`lstmfc.baselines`). A call is "up" when P(up) > 0.5. Headline test: exact
-binomial test of the network's accuracy against the majority-class accuracy; also
-against a coin (0.5) and the Pesaran-Timmermann (1992) test of independence.
+cross-entropy. Baselines: the training majority class, the sign of the training drift,
+the sign of the last daily log return, a logistic regression on the window's log
+returns (:mod:`lstmfc.baselines`). A call is "up" when P(up) > 0.5. Headline test:
+exact binomial test of the network's accuracy against the majority-class accuracy;
+a Diebold-Mariano test on the 0-1 loss against the strongest baseline chosen on
+validation; against a coin (0.5) and the Pesaran-Timmermann (1992) test.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ Target (``--price-target``)
   ``y = (p - min) / (max - min)``; a prediction becomes ``min + y * (max - min)``.
   It extrapolates badly once prices leave the training range.
 
-Output: one linear unit, mean squared error. Baselines: naive (random walk), SMA, EMA,
-OLS on the window's log returns (:mod:`lstmfc.baselines`). Headline test:
-Diebold-Mariano (HLN) against naive on squared errors.
+Output: one linear unit, mean squared error. Baselines: naive (random walk), drift
+(random walk with the training drift), SMA, EMA, OLS on the window's log returns
+(:mod:`lstmfc.baselines`). Headline test: Diebold-Mariano (HLN) against naive on
+squared errors; a second test against the strongest baseline chosen on validation.
 """
 
 from __future__ import annotations
