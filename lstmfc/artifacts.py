@@ -91,6 +91,14 @@ ALLOWED_CLASSES = frozenset(
         "SimpleRNN",
         "Dropout",
         "Dense",
+        # path strategies and attention (lstmfc.models: seq2seq, attention pooling)
+        "RepeatVector",
+        "TimeDistributed",
+        "Reshape",
+        "Softmax",
+        "Dot",
+        "Attention",
+        "Concatenate",
         "DTypePolicy",
         "FloatDTypePolicy",
         "GlorotUniform",
@@ -590,11 +598,14 @@ class Bundle:
         return outs[0] if len(outs) == 1 else np.mean(np.stack(outs), axis=0)
 
     def forecast(self, windows, targets):
-        """Forecasts in the head's natural units (currency, P(up) ...) for ``windows``.
+        """Forecasts in the head's natural units (currency, P(up) ...) for ``windows``:
+        ``(n,)``, or ``(n, steps)`` for a path (:meth:`lstmfc.heads.Head.forecast`).
 
         ``targets``: the windows' target rows (only their ``close`` at ``t`` is read).
         """
-        return self.head.decode(self.target, self.predict_raw(windows), targets)
+        return self.head.forecast(
+            self.target, self.predict_raw, windows, targets, self.manifest["prepare"]
+        )
 
 
 ENGINES = ("keras", "onnx", "auto")

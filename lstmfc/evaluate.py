@@ -15,7 +15,9 @@ headline test), ``skill_tests`` (all tests, each with ``model`` and ``benchmark`
 head's criterion, never on the test split: ``name``, ``criterion``, each baseline's
 validation loss), ``verdict`` (one line: against the headline benchmark and against
 the strongest baseline), ``trading`` (long/flat strategy per model and buy-and-hold),
-``conclusion`` (plain sentences), ``plot`` (path of the PNG), ``baselines`` (their
+``conclusion`` (plain sentences), ``engine`` (what ran the network: ``keras``, or
+``onnx`` when Keras was not loaded in this process and the bundle has ONNX twins),
+``plot`` (path of the PNG), ``baselines`` (their
 parameters), ``out_of_range_share`` (share of the test windows' scaled inputs outside
 the training range) and ``warnings``, plus the head's own keys (``price_target``).
 """
@@ -23,6 +25,7 @@ the training range) and ``warnings``, plus the head's own keys (``price_target``
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import numpy as np
@@ -30,6 +33,7 @@ import numpy as np
 from lstmfc.atomic import atomic_write_text
 from lstmfc.config import Workspace, normalize_ticker
 from lstmfc.errors import DataError, UsageError
+from lstmfc.limits import MAX_BASELINE_WINDOW
 
 EVALUATION_FILE = "evaluation.json"
 PLOT_FILE = "evaluation.png"
@@ -64,13 +68,22 @@ def fit_baselines(baselines: dict, closes: np.ndarray, train_rows: np.ndarray, h
 def check_options(sma_k: int, ema_span: int, cost_bps: float, alpha: float) -> None:
     """Validate the scoring options shared by ``evaluate`` and ``backtest``.
 
+    ``--sma`` and ``--ema`` are integers from 1 to :data:`MAX_BASELINE_WINDOW`,
+    ``--cost-bps`` in [0, 10000) basis points, ``--alpha`` in (0, 1).
+
     Raises
     ------
     UsageError
         One line naming the option.
     """
-    if sma_k < 1 or ema_span < 1:
-        raise UsageError("--sma and --ema must be >= 1")
+    for name, v in (("--sma", sma_k), ("--ema", ema_span)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise UsageError(f"{name} must be an integer, got {v!r}")
+        if not 1 <= v <= MAX_BASELINE_WINDOW:
+            raise UsageError(f"{name} must be from 1 to {MAX_BASELINE_WINDOW} sessions, got {v}")
+    for name, v in (("--cost-bps", cost_bps), ("--alpha", alpha)):
+        if isinstance(v, bool) or not isinstance(v, int | float | np.floating):
+            raise UsageError(f"{name} must be a number, got {v!r}")
     if not 0.0 <= cost_bps < 10_000:
         raise UsageError(f"--cost-bps must be in [0, 10000), got {cost_bps}")
     if not 0.0 < alpha < 1.0:
@@ -126,14 +139,25 @@ def evaluate(
     check_options(sma_k, ema_span, cost_bps, alpha)
     t = normalize_ticker(ticker)
     prepared = load_prepared(ws, t)
-    bundle = load_bundle(ws, t, run_id, prepared_meta=prepared.meta)
+    # ONNX Runtime when Keras is not loaded yet (seconds saved); Keras when it is (run)
+    engine = "keras" if "keras" in sys.modules else "auto"
+    bundle = load_bundle(ws, t, run_id, prepared_meta=prepared.meta, engine=engine)
     head = bundle.head
+    if head.steps > 1:  # a path: one report section per step (lstmfc.paths)
+        from lstmfc.paths import evaluate_path
+
+        return evaluate_path(
+            ws, t, prepared, bundle, sma_k=sma_k, ema_span=ema_span, cost_bps=cost_bps,
+            alpha=alpha, write=write,
+        )  # fmt: skip
 
     h = prepared.horizon
     tt = prepared.split_targets("test")
     closes = prepared.targets["close"].to_numpy(dtype="float64")
     x_test = prepared.windows("test")
     forecasts = {"lstm": bundle.forecast(x_test, tt)}
+    # e.g. quantile: split-conformal (validation) and online ACI; nothing for most heads
+    forecasts.update(head.calibrated_forecasts(bundle.manifest, tt, forecasts["lstm"], horizon=h))
     baselines = fit_baselines(
         head.baselines(lookback=prepared.lookback, sma_k=sma_k, ema_span=ema_span),
         closes,
@@ -163,6 +187,7 @@ def evaluate(
         **head.report_keys(),
         "cell": bundle.manifest.get("hyperparameters", {}).get("cell"),
         "ensemble": len(bundle.models),
+        "engine": bundle.engine,
         "horizon": h,
         "lookback": prepared.lookback,
         "n_test": int(len(tt)),
@@ -179,6 +204,7 @@ def evaluate(
         "baselines": {name: b.get_params() for name, b in baselines.items()},
         "out_of_range_share": share,
         "warnings": out_of_range_warnings(t, "test windows'", share),
+        **scores.extra,
     }
     report["conclusion"] = head.conclusion(scores.tests, scores.trading, best["name"])
     if write:

@@ -18,7 +18,27 @@ volume    ``volume_log1p`` = log(1 + volume)         log(1 + shares)            
 rsi       ``rsi_14``: RSI(14), Wilder's smoothing    0..100                     14
 macd      ``macd macd_signal macd_hist`` (12/26/9)   fraction of close          33
 bbp       ``bb_pctb``: Bollinger %B (20, 2)          band fraction              19
+absret    ``absret`` = abs(r_t)                      percent                    1
+sqret     ``sqret`` = r_t ** 2                       variance of percent ret.   1
+logrange  ``logrange`` = 100 ln(high_t / low_t)      percent                    0
+rv5       ``rv5``: mean of r ** 2 over 5 sessions    variance of percent ret.   5
+rv22      ``rv22``: mean of r ** 2 over 22 sessions  variance of percent ret.   22
+garch     ``garch``: GARCH(1,1) sigma2_{t+1|t}       variance of percent ret.   1
 ========  =========================================  =========================  =======
+
+The volatility sets (``absret`` .. ``garch``) use **percent** log returns
+``r_t = 100 * ln(close_t / close_{t-1})``, the units of :mod:`lstmfc.volatility`.
+``rv5`` and ``rv22`` are the zero-mean realised variances of the HAR model's weekly and
+monthly terms (Corsi 2009, "A simple approximate long-memory model of realized
+volatility", J. Financial Econometrics 7(2)). ``logrange`` needs the high and low
+columns (a close-only series refuses it, naming the missing column). ``garch`` is the
+one-step conditional variance of a GARCH(1,1) with normal errors (Bollerslev 1986)
+whose parameters are fit on the training rows only, the input of the LSTM-GARCH hybrid
+(Kim & Won 2018, "Forecasting the volatility of stock price index: A hybrid model
+integrating LSTM with multiple GARCH-type models", Expert Systems with Applications
+103): ``lstmfc prepare`` fits them (:func:`fit_garch_feature`) on the returns up to the
+last training target, stores them in ``prepare.json`` (key ``garch``), and every later
+rebuild (``predict``) filters the series with the stored parameters, never refitting.
 
 ``logret`` is the default (:data:`DEFAULT_FEATURES`): it is roughly stationary, so
 its scaled values stay inside the training range. ``close`` is the classic tutorial
@@ -48,6 +68,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from lstmfc.config import DEFAULT_FEATURES
 from lstmfc.errors import DataError, UsageError
 
 #: Feature-set name -> the columns it adds, in order.
@@ -59,6 +80,12 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "rsi": ("rsi_14",),
     "macd": ("macd", "macd_signal", "macd_hist"),
     "bbp": ("bb_pctb",),
+    "absret": ("absret",),
+    "sqret": ("sqret",),
+    "logrange": ("logrange",),
+    "rv5": ("rv5",),
+    "rv22": ("rv22",),
+    "garch": ("garch",),
 }
 
 #: One-line description of each feature set (shown in docs and ``--help``).
@@ -70,6 +97,12 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "rsi": "RSI(14), Wilder's smoothing, 0..100",
     "macd": "MACD(12,26,9) line, signal and histogram, divided by the close",
     "bbp": "Bollinger %B(20, 2): position of the close within the bands",
+    "absret": "absolute percent log return |r_t|",
+    "sqret": "squared percent log return r_t^2",
+    "logrange": "log range 100 ln(high/low), percent",
+    "rv5": "realised variance: mean r^2 over 5 sessions",
+    "rv22": "realised variance: mean r^2 over 22 sessions",
+    "garch": "GARCH(1,1) one-step variance, parameters fit on training rows",
 }
 
 #: Rows each feature set needs before its first defined value (TA-Lib lookbacks).
@@ -81,6 +114,12 @@ WARMUP_ROWS: dict[str, int] = {
     "rsi": 14,
     "macd": 33,
     "bbp": 19,
+    "absret": 1,
+    "sqret": 1,
+    "logrange": 0,
+    "rv5": 5,
+    "rv22": 22,
+    "garch": 1,
 }
 
 #: Raw columns each feature set reads.
@@ -92,9 +131,14 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "rsi": ("close",),
     "macd": ("close",),
     "bbp": ("close",),
+    "absret": ("close",),
+    "sqret": ("close",),
+    "logrange": ("high", "low"),
+    "rv5": ("close",),
+    "rv22": ("close",),
+    "garch": ("close",),
 }
 
-DEFAULT_FEATURES: tuple[str, ...] = ("logret",)
 
 RSI_PERIOD = 14
 MACD_FAST, MACD_SLOW, MACD_SIGNAL = 12, 26, 9
@@ -168,7 +212,10 @@ def _raw_column(raw: pd.DataFrame, col: str, feature: str) -> np.ndarray:
 
 
 def build_features(
-    raw: pd.DataFrame, features: str | Sequence[str] = DEFAULT_FEATURES
+    raw: pd.DataFrame,
+    features: str | Sequence[str] = DEFAULT_FEATURES,
+    *,
+    garch: dict | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Compute the unscaled feature frame of a raw OHLCV series.
 
@@ -179,6 +226,10 @@ def build_features(
         increasing; columns ``open high low close volume``, float64).
     features : str or sequence of str
         Feature-set names (see the module docstring), e.g. ``("close", "rsi")``.
+    garch : dict, optional
+        Parameters of the ``garch`` feature fit on the training rows
+        (:func:`fit_garch_feature`, stored in ``prepare.json``); required when
+        ``garch`` is among ``features``, ignored otherwise.
 
     Returns
     -------
@@ -192,7 +243,8 @@ def build_features(
     ------
     DataError
         Unknown feature name, a needed raw column missing, or a non-finite or
-        non-positive price (negative volume) in a needed column.
+        non-positive price (negative volume) in a needed column; ``garch`` asked for
+        without (valid) parameters.
     """
     import talib
 
@@ -237,6 +289,18 @@ def build_features(
                 pctb = (c - lower) / width
             pctb[np.isfinite(width) & (width <= 0)] = 0.5
             cols["bb_pctb"] = pctb
+        elif name in ("absret", "sqret", "rv5", "rv22", "garch"):
+            r = _percent_returns(inputs["close"])
+            if name == "absret":
+                cols["absret"] = np.abs(r)
+            elif name == "sqret":
+                cols["sqret"] = r * r
+            elif name == "garch":
+                cols["garch"] = np.r_[np.nan, garch_one_step(r[1:], _garch_params(garch))]
+            else:
+                cols[name] = _trailing_mean(r * r, int(name[2:]))
+        elif name == "logrange":
+            cols["logrange"] = 100.0 * np.log(inputs["high"] / inputs["low"])
     order = feature_columns(names)
     frame = pd.DataFrame({k: cols[k] for k in order}, index=raw.index)
     frame.index.name = "date"
@@ -250,6 +314,134 @@ def build_features(
         j = int(np.argmin(np.isfinite(values[i])))
         raise DataError(f"feature {order[j]!r} is not finite on {_iso(frame.index[i])}")
     return frame.iloc[warmup:].copy(), warmup
+
+
+def _percent_returns(close: np.ndarray) -> np.ndarray:
+    """``100 * ln(close_t / close_{t-1})`` per row, NaN in row 0, percent log returns."""
+    r = np.full(close.shape, np.nan)
+    r[1:] = 100.0 * np.diff(np.log(close))  # as lstmfc.volatility.percent_log_returns
+    return r
+
+
+def _trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """``mean(values[t-w+1 .. t])`` per row (NaN where any of them is NaN or missing)."""
+    out = np.full(values.shape, np.nan)
+    if values.size >= window:
+        view = np.lib.stride_tricks.sliding_window_view(values, window)
+        out[window - 1 :] = view.mean(axis=1)
+    return out
+
+
+#: Keys of the ``garch`` feature's stored parameters (``prepare.json`` key ``garch``).
+GARCH_KEYS: tuple[str, ...] = ("mu", "omega", "alpha", "beta", "backcast")
+
+
+def _garch_params(garch: dict | None) -> dict[str, float]:
+    """The stored GARCH(1,1) parameters, checked (DataError naming the problem)."""
+    if not isinstance(garch, dict):
+        raise DataError(
+            "feature 'garch' needs GARCH(1,1) parameters fit on the training rows; "
+            "`lstmfc prepare` fits them (walk-forward backtests do not offer this feature)"
+        )
+    out = {}
+    for key in GARCH_KEYS:
+        v = garch.get(key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
+            raise DataError(f"the stored 'garch' feature parameters lack a finite {key!r}")
+        out[key] = float(v)
+    if out["omega"] <= 0 or out["alpha"] < 0 or out["beta"] < 0 or out["backcast"] <= 0:
+        raise DataError("the stored 'garch' feature parameters are not a valid GARCH(1,1)")
+    return out
+
+
+def garch_one_step(returns: np.ndarray, params: dict[str, float]) -> np.ndarray:
+    """GARCH(1,1) one-step variance forecasts ``sigma2_{t+1|t}`` at each close, %^2.
+
+    ``e_t = r_t - mu``; ``sigma2_0 = omega + (alpha + beta) * backcast`` and
+    ``sigma2_t = omega + alpha * e_{t-1}**2 + beta * sigma2_{t-1}`` (Bollerslev 1986,
+    "Generalized autoregressive conditional heteroskedasticity", J. Econometrics 31(3),
+    with arch's start-up: the lagged squared residual and variance of ``t = 0`` are the
+    backcast, arch docs ``GARCH.compute_variance``); element ``t`` of the result is
+    ``omega + alpha * e_t**2 + beta * sigma2_t``, known at the close of ``t``.
+
+    Parameters
+    ----------
+    returns : ndarray, shape (n,)
+        Percent log returns, the first one ending at the second close of the series.
+    params : dict
+        ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``, ``backcast`` (%^2).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        Variance of percent returns; element ``t`` reads ``returns[: t + 1]`` only.
+    """
+    e2 = (np.asarray(returns, dtype="float64") - params["mu"]) ** 2
+    omega, alpha, beta = params["omega"], params["alpha"], params["beta"]
+    out = np.empty(e2.size)
+    s = omega + (alpha + beta) * params["backcast"]
+    for t, x in enumerate(e2.tolist()):
+        s = omega + alpha * x + beta * s
+        out[t] = s
+    return out
+
+
+def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:
+    """Fit the ``garch`` feature's GARCH(1,1) on raw closes ``0 .. last_row`` only.
+
+    Maximum likelihood with ``arch`` (constant mean, normal errors, through
+    :class:`lstmfc.volatility.GarchForecaster`) on the percent log returns ending at
+    raw rows ``1 .. last_row``; ``prepare`` passes the raw row of the last training
+    target, so no validation or test return reaches the parameters. The backcast is
+    arch's (``arch.univariate.GARCH().backcast``: an exponentially weighted mean of
+    the first 75 squared residuals).
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        Raw series with a ``close`` column (currency).
+    last_row : int
+        Last raw row the fit may read.
+
+    Returns
+    -------
+    dict
+        JSON-ready: :data:`GARCH_KEYS` plus ``model``, ``dist``, ``converged``,
+        ``loglikelihood``, ``fit_rows`` (raw rows), ``fit_start_date``,
+        ``fit_end_date``.
+
+    Raises
+    ------
+    DataError
+        Invalid closes, too few training returns (arch needs at least 250 here), or a
+        failed fit.
+    """
+    from arch.univariate import GARCH
+
+    from lstmfc.volatility import GarchForecaster
+
+    close = _raw_column(raw, "close", "garch")[: int(last_row) + 1]
+    r = 100.0 * np.diff(np.log(close))
+    try:
+        model = GarchForecaster("garch", "normal").fit(r, r.size - 1)
+    except ValueError as exc:
+        raise DataError(f"feature 'garch': {exc}") from None
+    p = model.params_
+    mu = float(p["mu"])
+    return {
+        "model": "GARCH(1,1)",
+        "dist": "normal",
+        "mu": mu,
+        "omega": float(p["omega"]),
+        "alpha": float(p["alpha[1]"]),
+        "beta": float(p["beta[1]"]),
+        "backcast": float(GARCH().backcast(r - mu)),
+        "converged": bool(model.converged_),
+        "loglikelihood": float(model.loglikelihood_),
+        "fit_rows": [0, int(last_row)],
+        "fit_start_date": _iso(raw.index[0]),
+        "fit_end_date": _iso(raw.index[int(last_row)]),
+    }
 
 
 def build_targets(close: pd.Series, horizon: int = 1) -> pd.DataFrame:

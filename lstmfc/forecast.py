@@ -4,7 +4,10 @@ predict, per ticker
 -------------------
 1. update the stored series (incremental fetch, exactly as ``lstmfc fetch``), unless
    ``update=False``;
-2. load the model bundle (``latest`` or a run id) with all its checks;
+2. load the model bundle (``latest`` or a run id) with all its checks, running its
+   networks with ONNX Runtime from the bundle's ``.onnx`` twins: ``predict`` never
+   imports Keras, TensorFlow or torch (a bundle without ONNX files falls back to Keras
+   with one note on stderr; ``lstmfc export`` adds them);
 3. rebuild the features of the stored series and scale them with the **bundle's**
    train-only scaler (never refit), take the last window ``(1, lookback, n_features)``;
 4. forecast the close ``horizon`` sessions after the last stored date (``as_of``); the
@@ -31,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from lstmfc.config import Workspace, normalize_ticker
-from lstmfc.errors import DataError, LstmfcError
+from lstmfc.errors import DataError, LstmfcError, UsageError
 from lstmfc.forecastlog import ForecastLog, utc_now_iso
 
 DEFAULT_CALENDAR = "XNYS"
@@ -83,44 +86,60 @@ def next_sessions(as_of, horizon: int, calendar: str = DEFAULT_CALENDAR):
     return pd.Timestamp(later[horizon - 1]).normalize()
 
 
-def _forecast_one(ws: Workspace, ticker: str, run_id: str | None, calendar: str) -> dict:
+def _forecast_one(
+    ws: Workspace, ticker: str, run_id: str | None, calendar: str, engine: str = "auto"
+) -> dict:
     from lstmfc import artifacts
     from lstmfc.store import read_raw
     from lstmfc.windows import out_of_range_share, out_of_range_warnings, window_from_raw
 
     raw, _ = read_raw_or_hint(ws, ticker, read_raw)
-    bundle = artifacts.load_bundle(ws, ticker, run_id)
+    bundle = artifacts.load_bundle(ws, ticker, run_id, engine=engine)
     head = bundle.head
     meta = bundle.manifest["prepare"]
     window, as_of = window_from_raw(raw, meta)
     close_as_of = float(raw["close"].loc[as_of])
     h = bundle.horizon
     forecast = bundle.forecast(window, np.array([close_as_of]))
-    values = head.log_values(
-        float(np.asarray(forecast).reshape(-1)[0]),
-        close_as_of,
-        live=bundle.manifest.get("live_baselines"),
-        horizon=h,
-    )
-    values["details"] = json.dumps(values.get("details") or {}, sort_keys=True)
-    row: dict[str, Any] = {
-        "ticker": ticker,
-        "as_of": as_of.strftime("%Y-%m-%d"),
-        "target_date": next_sessions(as_of, h, calendar).strftime("%Y-%m-%d"),
-        "horizon": h,
-        "step": 1,
-        "run_id": bundle.run_id,
-        "head": head.name,
-        "close_as_of": close_as_of,
-        **values,
-        "made_at": utc_now_iso(),
-    }
+    live = head.live_inputs(bundle, raw, as_of, ForecastLog(ws.forecast_db))
+    out = np.asarray(forecast)[0]  # a number, a row of k quantiles, or a K-step path
+    steps = head.steps
+    # a path logs one row per step (step k at horizon h + k - 1); one-step heads one row
+    per_step = [out[k] for k in range(steps)] if steps > 1 else [out]
+    one = head.step_head() if steps > 1 else head
+    rows = []
+    for k, value in enumerate(per_step, start=1):
+        hk = h + k - 1
+        values = one.log_values(
+            float(value) if np.ndim(value) == 0 else value,
+            close_as_of,
+            live=live,
+            horizon=hk,
+        )
+        values["details"] = json.dumps(values.get("details") or {}, sort_keys=True)
+        rows.append(
+            {
+                "ticker": ticker,
+                "as_of": as_of.strftime("%Y-%m-%d"),
+                "target_date": next_sessions(as_of, hk, calendar).strftime("%Y-%m-%d"),
+                "horizon": hk,
+                "step": k,
+                "run_id": bundle.run_id,
+                "head": head.name,
+                "close_as_of": close_as_of,
+                **values,
+                "made_at": utc_now_iso(),
+            }
+        )
     share = out_of_range_share(window)
-    extra = {
-        "out_of_range_share": share,
-        "warnings": out_of_range_warnings(ticker, "forecast window's", share),
-    }
-    return row, extra
+    notes = out_of_range_warnings(ticker, "forecast window's", share)
+    if bundle.engine != "onnx" and engine == "auto":
+        notes.append(
+            f"{ticker}: model {bundle.run_id} has no ONNX file, so predict loaded Keras "
+            f"(seconds of start-up); `lstmfc export {ticker} --model {bundle.run_id}` adds it"
+        )
+    extra = {"out_of_range_share": share, "engine": bundle.engine, "warnings": notes}
+    return rows, extra
 
 
 def read_raw_or_hint(ws: Workspace, ticker: str, read_raw):
@@ -141,6 +160,7 @@ def predict(
     update: bool = True,
     calendar: str = DEFAULT_CALENDAR,
     on_result=None,
+    engine: str = "auto",
 ) -> list[dict[str, Any]]:
     """Forecast the next session for each ticker and log it.
 
@@ -158,6 +178,9 @@ def predict(
         Exchange calendar for the target date (see :func:`next_sessions`).
     on_result : callable, optional
         Called with each ticker's result dict as soon as it is known.
+    engine : {"auto", "onnx", "keras"}
+        What runs the networks (:data:`lstmfc.artifacts.ENGINES`; ``auto``: ONNX
+        Runtime when the bundle has its ONNX twins).
 
     Returns
     -------
@@ -174,6 +197,10 @@ def predict(
         The forecast log exists but is not a usable SQLite file: checked before any
         ticker is fetched or forecast, so nothing happens.
     """
+    from lstmfc.artifacts import ENGINES
+
+    if engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     log = ForecastLog(ws.forecast_db)
     log.check()
     results: list[dict[str, Any]] = []
@@ -184,10 +211,12 @@ def predict(
                 from lstmfc.fetch import fetch_ticker
 
                 fetch_ticker(ws, t, source=source, path=path)
-            row, extra = _forecast_one(ws, t, run_id, calendar)
-            with log.writer() as con:
-                logged = log.add(con, row)
-            res = {"ok": True, **row, **extra, "logged": logged}
+            rows, extra = _forecast_one(ws, t, run_id, calendar, engine)
+            with log.writer() as con:  # the whole path in one transaction
+                logged = [log.add(con, row) for row in rows]
+            res = {"ok": True, **rows[0], **extra, "logged": any(logged)}
+            if len(rows) > 1:
+                res["path"] = rows
         except LstmfcError as exc:
             res = {"ticker": raw_ticker, "ok": False, "error": str(exc), "exit_code": exc.exit_code}
         results.append(res)
@@ -274,15 +303,31 @@ def score(ws: Workspace, ticker: str | None = None) -> dict[str, Any]:
     for r in log.rows(t):
         if r["realised_close"] is not None:
             groups.setdefault(f"{r['ticker']}/{r['run_id']}", []).append(r)
-    summary = {
-        k: {"head": v[0]["head"], **_head_of(v[0]).live_summary(v)}
-        for k, v in sorted(groups.items())
-    }
-    for v in summary.values():
-        for key, val in list(v.items()):
-            if isinstance(val, float) and not math.isfinite(val):
-                v[key] = None
+    summary = {k: _live_summary(v) for k, v in sorted(groups.items())}
     return {"newly_scored": newly, "pending": pending, "summary": summary}
+
+
+def _finite(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}
+
+
+def _live_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The live track record of one ticker's run (:meth:`lstmfc.heads.Head.live_summary`).
+
+    For a path model (rows of several steps) the top-level figures are step 1's and
+    ``by_step`` holds each step's, scored at its own horizon: mixing horizons would
+    average errors of different sizes."""
+    head = _head_of(rows[0])
+    by: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault(int(r.get("step") or 1), []).append(r)
+    out = {"head": rows[0]["head"], **_finite(head.live_summary(by[min(by)]))}
+    if max(by) > 1:
+        out["by_step"] = [
+            {"step": k, "horizon": int(v[0]["horizon"]), **_finite(head.live_summary(v))}
+            for k, v in sorted(by.items())
+        ]
+    return out
 
 
 def _head_of(row: dict[str, Any]):

@@ -58,3 +58,7 @@ MAX_JOBS_PER_CORE = 4
 loads the Keras backend (some hundreds of MB), each training with
 ``max(1, cores // jobs)`` threads, so beyond a few per core they only add memory and
 switching."""
+
+MAX_STEPS = 30
+"""Longest forecast path (``--steps``), six weeks of sessions: each step is another
+target, network output and evaluation."""

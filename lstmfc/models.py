@@ -111,6 +111,18 @@ class ModelSpec:
     clipnorm : float
         Global-norm gradient clipping threshold (default 5; Pascanu et al. 2013); 0
         disables it.
+    steps : int
+        Sessions in the forecast path (:mod:`lstmfc.paths`); 1 is a single forecast.
+    strategy : {"mimo", "seq2seq", "recursive"}
+        How a path is forecast (:data:`lstmfc.paths.STRATEGIES`): one network with one
+        output per step (MIMO; Ben Taieb et al. 2012), an encoder-decoder
+        (:func:`build_model` "seq2seq"), or the one-step network fed its own forecasts
+        (the network itself has one output).
+    attention : bool
+        Attention over the recurrent states: for ``seq2seq`` the decoder attends to the
+        encoder's states (Luong et al. 2015, dot-product ``Attention``); otherwise the
+        last recurrent layer's states are pooled by learned attention weights instead of
+        taking the last state (Bahdanau et al. 2015 style additive scores).
     """
 
     lookback: int
@@ -123,6 +135,9 @@ class ModelSpec:
     l2: float = 0.0
     learning_rate: float = 1e-3
     clipnorm: float = 5.0
+    steps: int = 1
+    strategy: str = "mimo"
+    attention: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "units", tuple(int(u) for u in self.units))
@@ -162,6 +177,9 @@ class ModelSpec:
             raise UsageError(
                 f"lookback and n_features must be >= 1, got {self.lookback}, {self.n_features}"
             )
+        from lstmfc.paths import check_path_options
+
+        check_path_options(self.steps, self.strategy, self.head)
         n = estimate_params(
             self.cell, self.units, self.dense, self.n_features, head_class(self.head).n_outputs
         )
@@ -188,7 +206,8 @@ def build_model(spec: ModelSpec, head=None):
     ----------
     spec : ModelSpec
     head : lstmfc.heads.Head, optional
-        The head instance (default: ``make_head(spec.head)``); it supplies the output
+        The head instance (default: ``make_head(spec.head)`` configured for
+        ``spec.steps`` and ``spec.strategy``); it supplies the output
         layer (:meth:`~lstmfc.heads.Head.build_output`), the loss and the compiled
         metrics.
 
@@ -202,24 +221,22 @@ def build_model(spec: ModelSpec, head=None):
     """
     from lstmfc.heads import make_head
 
-    head = head if head is not None else make_head(spec.head)
+    if head is None:  # the spec's head, configured for the spec's path
+        head = make_head(spec.head).configure_path(spec.steps, spec.strategy)
     keras = keras_module()
     layers = keras.layers
     reg = keras.regularizers.L2(spec.l2) if spec.l2 > 0 else None
-    rnn_cls = getattr(layers, CELLS[spec.cell])
 
     inputs = keras.Input(shape=(spec.lookback, spec.n_features), name="window")
-    x = inputs
-    for i, n in enumerate(spec.units):
-        last = i == len(spec.units) - 1
-        x = rnn_cls(
-            n, return_sequences=not last, kernel_regularizer=reg, name=f"{spec.cell}_{i + 1}"
-        )(x)
-        if spec.dropout > 0:
-            x = layers.Dropout(spec.dropout, name=f"dropout_{i + 1}")(x)
-    if spec.dense > 0:
-        x = layers.Dense(spec.dense, kernel_regularizer=reg, name="dense")(x)
-    outputs = head.build_output(keras, x, reg)
+    if spec.strategy == "seq2seq" and spec.steps > 1:
+        outputs = _seq2seq(keras, spec, head, inputs, reg)
+    else:
+        x = _recurrent_stack(keras, spec, inputs, reg, sequences=spec.attention)
+        if spec.attention:
+            x = _attention_pool(keras, x, reg)
+        if spec.dense > 0:
+            x = layers.Dense(spec.dense, kernel_regularizer=reg, name="dense")(x)
+        outputs = head.build_output(keras, x, reg)
     model = keras.Model(inputs, outputs, name=f"lstmfc_{spec.cell}_{head.name}")
     loss = head.make_loss(keras)
 
@@ -229,6 +246,78 @@ def build_model(spec: ModelSpec, head=None):
     )
     model.compile(optimizer=optimizer, loss=loss, metrics=list(head.compile_metrics))
     return model
+
+
+def _recurrent_stack(keras, spec: ModelSpec, x, reg, *, sequences: bool, prefix: str = ""):
+    """The stacked recurrent layers (each followed by Dropout). The last one returns its
+    final state, or every step's state when ``sequences`` (for attention)."""
+    rnn_cls = getattr(keras.layers, CELLS[spec.cell])
+    for i, n in enumerate(spec.units):
+        last = i == len(spec.units) - 1
+        x = rnn_cls(
+            n,
+            return_sequences=sequences or not last,
+            kernel_regularizer=reg,
+            name=f"{prefix}{spec.cell}_{i + 1}",
+        )(x)
+        if spec.dropout > 0:
+            x = keras.layers.Dropout(spec.dropout, name=f"{prefix}dropout_{i + 1}")(x)
+    return x
+
+
+def _attention_pool(keras, seq, reg, name: str = "attention"):
+    """Attention pooling over time: ``softmax_t(v' tanh(W h_t)) . h_t``.
+
+    Additive scores (Bahdanau, Cho & Bengio 2015, "Neural machine translation by jointly
+    learning to align and translate", ICLR) computed by two Dense layers, normalised over
+    the time axis, and the weighted sum of the states (``Dot`` over time): the network
+    learns which sessions of the window matter instead of keeping only the last state.
+    Built from standard Keras layers only, so a bundle holds no custom code.
+    """
+    layers = keras.layers
+    units = int(seq.shape[-1])
+    score = layers.Dense(units, activation="tanh", kernel_regularizer=reg, name=f"{name}_w")(seq)
+    score = layers.Dense(1, use_bias=False, name=f"{name}_v")(score)  # (batch, L, 1)
+    weights = layers.Softmax(axis=1, name=f"{name}_weights")(score)
+    pooled = layers.Dot(axes=1, name=f"{name}_pool")([weights, seq])  # (batch, 1, units)
+    return layers.Reshape((units,), name=f"{name}_vector")(pooled)
+
+
+def _seq2seq(keras, spec: ModelSpec, head, inputs, reg):
+    """Encoder-decoder for a path of ``spec.steps`` sessions (Sutskever, Vinyals & Le
+    2014, "Sequence to sequence learning with neural networks", NeurIPS).
+
+    The encoder (the stacked recurrent layers) summarises the window into its last state
+    (or, with attention, an attention-pooled state); ``RepeatVector(K)`` hands it to a
+    decoder recurrent layer that returns one state per step; with ``attention`` each
+    decoder state also attends to every encoder state (Luong, Pham & Manning 2015,
+    dot-product ``Attention``) and the context is concatenated to it; a
+    ``TimeDistributed`` Dense (the head's activation) gives one output per step,
+    reshaped to ``(batch, K)``.
+    """
+    layers = keras.layers
+    k = int(spec.steps)
+    enc = _recurrent_stack(keras, spec, inputs, reg, sequences=spec.attention, prefix="enc_")
+    summary = _attention_pool(keras, enc, reg, "enc_attention") if spec.attention else enc
+    rnn_cls = getattr(layers, CELLS[spec.cell])
+    units = int(spec.units[-1])
+    dec = layers.RepeatVector(k, name="repeat")(summary)
+    dec = rnn_cls(units, return_sequences=True, kernel_regularizer=reg, name=f"dec_{spec.cell}")(
+        dec
+    )
+    if spec.dropout > 0:
+        dec = layers.Dropout(spec.dropout, name="dec_dropout")(dec)
+    if spec.attention:
+        context = layers.Attention(name="dec_attention")([dec, enc])
+        dec = layers.Concatenate(axis=-1, name="dec_context")([dec, context])
+    if spec.dense > 0:
+        dec = layers.TimeDistributed(
+            layers.Dense(spec.dense, kernel_regularizer=reg), name="dense"
+        )(dec)
+    out = layers.TimeDistributed(
+        layers.Dense(1, activation=head.activation, kernel_regularizer=reg), name=head.name
+    )(dec)
+    return layers.Reshape((k,), name=f"{head.name}_path")(out)
 
 
 @dataclass

@@ -162,6 +162,8 @@ class TrainOptions:
     l2: float = DEFAULTS["l2"]
     patience: int = DEFAULTS["patience"]
     ensemble: int = DEFAULTS["ensemble"]
+    strategy: str = "mimo"
+    attention: bool = False
 
     def validate(
         self,
@@ -201,6 +203,13 @@ class TrainOptions:
         ):
             if isinstance(v, bool) or not isinstance(v, int | float):
                 raise UsageError(f"{name} must be a number, got {v!r}")
+        from lstmfc.paths import STRATEGIES
+
+        if self.strategy not in STRATEGIES:
+            raise UsageError(
+                f"--strategy must be one of {', '.join(STRATEGIES)}, not {self.strategy!r}"
+            )
+        self.attention = bool(self.attention)
         self.make_head()
         self.spec(1, 1)
         if lookback is not None and n_features is not None:
@@ -226,17 +235,22 @@ class TrainOptions:
                     )
         return self
 
-    def make_head(self):
-        """The head instance (:func:`lstmfc.heads.make_head`)."""
+    def make_head(self, steps: int = 1):
+        """The head instance (:func:`lstmfc.heads.make_head`), set up for a path of
+        ``steps`` sessions with :attr:`strategy` (:meth:`lstmfc.heads.Head.configure_path`)."""
         from lstmfc.heads import make_head
 
-        return make_head(self.head, **self.head_options)
+        return make_head(self.head, **self.head_options).configure_path(steps, self.strategy)
 
-    def spec(self, lookback: int, n_features: int):
-        """The :class:`lstmfc.models.ModelSpec` for windows ``(lookback, n_features)``."""
+    def spec(self, lookback: int, n_features: int, steps: int = 1):
+        """The :class:`lstmfc.models.ModelSpec` for windows ``(lookback, n_features)``
+        and a path of ``steps`` sessions."""
         from lstmfc.models import ModelSpec
 
         return ModelSpec(
+            steps=int(steps),
+            strategy=self.strategy,
+            attention=bool(self.attention),
             lookback=lookback,
             n_features=n_features,
             head=self.head,
@@ -307,7 +321,7 @@ def fit_networks(
     from lstmfc import backend, models
 
     x_tr, y_tr, x_va, y_va = data
-    spec = opts.spec(lookback, n_features)
+    spec = opts.spec(lookback, n_features, head.steps)
     base_label = getattr(reporter, "label", "") if reporter is not None else ""
     out = []
     for i in range(opts.ensemble):
@@ -416,9 +430,14 @@ def train(
     if seed is None:
         seed = secrets.randbelow(2**31)
     seed = check_int("--seed", seed, 0, 2**32 - 1 - opts.ensemble)
-    head = opts.make_head()
+    opts.make_head()  # head options checked before any data is read
 
     prep = load_prepared(ws, t)
+    head = opts.make_head(prep.steps)  # a path of the prepared dataset's steps
+    if prep.steps > 1 and opts.strategy == "recursive":
+        from lstmfc.paths import check_recursive_features
+
+        check_recursive_features(prep.meta["features"])
     n_fit = len(prep.split_rows("train")) + len(prep.split_rows("val"))
     try:  # the network's size and training memory for this data
         opts.validate(lookback=prep.lookback, n_features=prep.n_features, n_windows=n_fit)
@@ -431,6 +450,14 @@ def train(
             "training on the prepared (older) data"
         )
     scaling, data, tr_targets, va_targets = _training_data(head, prep, t)
+    try:  # the logged baselines first: a series too short for them fails in seconds
+        live = head.live_baselines(
+            prep.targets["close"].to_numpy(dtype="float64"), prep.fit_rows("train"), prep.horizon
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"{t}: the {head.name} head's baselines: {exc}; use a longer history"
+        ) from None
     slow = backend.fast_path_warning()
     if slow:
         warnings.append(slow)
@@ -460,7 +487,7 @@ def train(
     ]
     first = fitted[0][1]
     hyper = {
-        **opts.spec(prep.lookback, prep.n_features).to_json(),
+        **opts.spec(prep.lookback, prep.n_features, head.steps).to_json(),
         "epochs": opts.epochs,
         "batch_size": opts.batch_size,
         "patience": opts.patience,
@@ -485,9 +512,7 @@ def train(
         "target": scaling,
         "windows": {"train": len(data[0]), "val": len(data[2])},
         "prepare": prep.meta,
-        "live_baselines": head.live_baselines(
-            prep.targets["close"].to_numpy(dtype="float64"), prep.split_rows("train"), prep.horizon
-        ),
+        "live_baselines": live,
         "members": members,
         "training": {**_training_doc(first), "val": val, "history": first.history},
         "versions": backend.package_versions(),
@@ -544,10 +569,11 @@ def _training_data(head, prep, t: str):
     """Target scaling (training windows only) and the four training arrays."""
     import numpy as np
 
-    tr_targets, va_targets = prep.split_targets("train"), prep.split_targets("val")
+    # for a path, the windows whose paths reach into the next split are left out
+    tr_targets, va_targets = prep.fit_targets("train"), prep.fit_targets("val")
     scaling = head.fit_scaling(tr_targets)
-    x_tr = np.ascontiguousarray(prep.windows("train"), dtype="float32")
-    x_va = np.ascontiguousarray(prep.windows("val"), dtype="float32")
+    x_tr = np.ascontiguousarray(prep.fit_windows("train"), dtype="float32")
+    x_va = np.ascontiguousarray(prep.fit_windows("val"), dtype="float32")
     y_tr = head.encode(scaling, tr_targets)
     y_va = head.encode(scaling, va_targets)
     for name, y in (("training", y_tr), ("validation", y_va)):

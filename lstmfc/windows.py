@@ -69,9 +69,11 @@ from lstmfc.features import (
     build_features,
     build_targets,
     feature_columns,
+    fit_garch_feature,
     parse_features,
     warmup_rows,
 )
+from lstmfc.limits import MIN_SPLIT_FRACTION
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_LOOKBACK = 60
@@ -81,6 +83,8 @@ FEATURES_FILE = "features.parquet"
 TARGETS_FILE = "targets.parquet"
 META_FILE = "prepare.json"
 TARGET_COLUMNS = ("close", "target_date", "target_price", "target_logret", "target_direction")
+#: Target columns present only when the raw series has them (high/low for Parkinson).
+OPTIONAL_TARGET_COLUMNS = ("target_parkinson",)
 _EPS = 1e-9  # floor(n * f + _EPS): 0.15 * 20 is 3.0000000000000004 or 2.9999999999999996
 
 
@@ -244,7 +248,7 @@ def parse_split(spec: str | Sequence[float]) -> tuple[float, float, float]:
     Raises
     ------
     UsageError
-        If a value is not a number.
+        If a value is not a number, or a fraction is below :data:`MIN_SPLIT_FRACTION`.
     DataError
         If there are not three values, one is not positive (it would leave a split
         empty) or they do not sum to 1 (within 1e-6).
@@ -267,6 +271,11 @@ def parse_split(spec: str | Sequence[float]) -> tuple[float, float, float]:
     for name, v in zip(SPLITS, values, strict=True):
         if v <= 0:
             raise DataError(f"split {text} leaves the {name} split empty")
+    if min(values) < MIN_SPLIT_FRACTION:
+        raise UsageError(
+            f"--split fractions must each be at least {MIN_SPLIT_FRACTION} (1 % of the "
+            f"windows), got {text}"
+        )
     total = sum(values)
     if abs(total - 1.0) > 1e-6:
         raise DataError(f"split fractions {text} sum to {total:g}, not 1")
@@ -458,7 +467,7 @@ def out_of_range_warnings(ticker: str, what: str, share: float | None) -> list[s
     ]
 
 
-def target_frame(close, horizon: int):
+def target_frame(close, horizon: int, high=None, low=None):
     """The prepared target rows of a close series: ``close`` plus :func:`build_targets`.
 
     Parameters
@@ -466,15 +475,32 @@ def target_frame(close, horizon: int):
     close : pandas.Series
         Closes (currency) indexed by date, increasing.
     horizon : int
+    high, low : array_like, shape (n_rows,), optional
+        Session highs and lows aligned with ``close`` (currency). When given, the
+        column ``target_parkinson`` is added: Parkinson's range variance
+        ``(100 ln(high/low))**2 / (4 ln 2)`` summed over rows ``t+1 .. t+h``, variance
+        of percent returns (Parkinson 1980, "The extreme value method for estimating
+        the variance of the rate of return", J. Business 53(1)); the secondary proxy of
+        the volatility head. Like every target it reads rows after ``t`` and is only
+        ever a target.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`TARGET_COLUMNS`, one row per input row (the last ``horizon``
-        rows have no target).
+        Columns :data:`TARGET_COLUMNS` (plus ``target_parkinson``), one row per input
+        row (the last ``horizon`` rows have no target).
     """
     targets = build_targets(close, horizon)
     targets.insert(0, "close", close.to_numpy(dtype="float64"))
+    if high is not None and low is not None:
+        pv = (100.0 * np.log(np.asarray(high, "float64") / np.asarray(low, "float64"))) ** 2
+        pv /= 4.0 * math.log(2.0)
+        h, n = int(horizon), len(pv)
+        summed = np.full(n, np.nan)
+        if n > h:
+            csum = np.concatenate([[0.0], np.cumsum(pv)])
+            summed[: n - h] = csum[1 + h : n + 1] - csum[1 : n - h + 1]
+        targets["target_parkinson"] = summed
     return targets
 
 
@@ -507,6 +533,7 @@ def prepare(
     horizon: int = DEFAULT_HORIZON,
     features: str | Sequence[str] = DEFAULT_FEATURES,
     split: str | Sequence[float] = DEFAULT_SPLIT,
+    steps: int = 1,
 ) -> dict[str, Any]:
     """Build ``data/prepared/<TICKER>/`` from ``data/raw/<TICKER>.parquet``.
 
@@ -525,6 +552,10 @@ def prepare(
         :data:`lstmfc.features.DEFAULT_FEATURES`.
     split : str or sequence of float
         Train/val/test fractions of the windows, default 0.70/0.15/0.15.
+    steps : int
+        ``K``, sessions in each window's target path (default 1; :mod:`lstmfc.paths`):
+        step ``k`` is ``h + k - 1`` rows after the window's end, so every window needs
+        ``h + K - 1`` rows after it and the split counts windows with a full path.
 
     Returns
     -------
@@ -554,6 +585,10 @@ def prepare(
     t = normalize_ticker(ticker)
     lookback = _check_int("lookback", lookback)
     horizon = _check_int("horizon", horizon)
+    from lstmfc.paths import check_path_options
+
+    steps = check_path_options(steps, "mimo", "price")
+    reach = horizon + steps - 1  # rows after a window's end that its path reads
     feats = parse_features(features)
     fractions = parse_split(split)
     names = feature_columns(feats)
@@ -565,38 +600,51 @@ def prepare(
     raw, _prov = read_raw(raw_path)
 
     warm = warmup_rows(feats)
-    need = warm + lookback + horizon + min_windows(fractions) - 1
+    need = warm + lookback + reach + min_windows(fractions) - 1
     if len(raw) < need:
-        raise DataError(_too_short(t, need, len(raw), lookback, horizon, warm, fractions))
-    frame, warmup = build_features(raw, feats)
-    plan = plan_split(len(frame), lookback, horizon, fractions)
+        raise DataError(_too_short(t, need, len(raw), lookback, reach, warm, fractions))
+    garch = None
+    if "garch" in feats:  # fit on raw rows up to the last training target only
+        plan0 = plan_split(len(raw) - warm, lookback, reach, fractions)
+        garch = fit_garch_feature(raw, warm + plan0.target_rows("train")[1])
+    frame, warmup = build_features(raw, feats, garch=garch)
+    plan = plan_split(len(frame), lookback, reach, fractions)
     if plan is None:  # only if the warm-up was longer than the static lookbacks say
         raise DataError(
             _too_short(t, need + warmup - warm, len(raw), lookback, horizon, warmup, fractions)
         )
+    if garch is not None and warmup != warm:
+        raise DataError(f"{t}: {warmup - warm} rows with undefined features after the warm-up")
 
     fit_first, fit_last = scaler_fit_rows(plan)
     x = frame.to_numpy(dtype="float64")
     scaler = fit_scaler(x, fit_first, fit_last, names, frame.index)
     scaled = pd.DataFrame(scale(x, scaler), index=frame.index, columns=names)
     scaled.index.name = "date"
-    targets = target_frame(raw["close"].iloc[warmup:], horizon)
+    hl = [raw[c].iloc[warmup:] for c in ("high", "low") if c in raw.columns]
+    targets = target_frame(raw["close"].iloc[warmup:], horizon, *(hl if len(hl) == 2 else ()))
+    if steps > 1:
+        from lstmfc.paths import add_path_targets
+
+        add_path_targets(targets, horizon, steps)
 
     meta: dict[str, Any] = {
         "ticker": t,
         "lookback": lookback,
         "horizon": horizon,
+        "steps": steps,
         "features": list(feats),
         "feature_names": names,
         "split_fractions": list(fractions),
         "n_windows": plan.n_windows,
-        "split": _split_doc(plan, frame.index, scaled.to_numpy()),
+        "split": _split_doc(plan, frame.index, scaled.to_numpy(), horizon),
         "scaler": {
             **scaler.to_json(),
             "fit_rows": [fit_first, fit_last],
             "fit_start_date": _iso(frame.index[fit_first]),
             "fit_end_date": _iso(frame.index[fit_last]),
         },
+        **({"garch": garch} if garch is not None else {}),
         "warmup_rows_dropped": warmup,
         "n_rows": len(frame),
         "first_date": _iso(frame.index[0]),
@@ -615,12 +663,12 @@ def prepare(
     return meta
 
 
-def _split_doc(plan: SplitPlan, dates, scaled: np.ndarray) -> dict[str, Any]:
-    """``prepare.json``'s ``split`` entry: counts, target dates, end rows, and the
-    share of each split's scaled input values (rows ``first - L + 1 .. last``)
+def _split_doc(plan: SplitPlan, dates, scaled: np.ndarray, horizon: int) -> dict[str, Any]:
+    """``prepare.json``'s ``split`` entry: counts, (step-1) target dates, end rows, and
+    the share of each split's scaled input values (rows ``first - L + 1 .. last``)
     outside the training range (:func:`out_of_range_share`)."""
     out = {}
-    h, lb = plan.horizon, plan.lookback
+    h, lb = horizon, plan.lookback
     for name in SPLITS:
         first, last = plan.end_rows(name)
         out[name] = {
@@ -683,7 +731,8 @@ class Prepared:
         Index ``date`` (= ``t``, same rows as ``features``); columns ``close`` (close
         at ``t``, currency), ``target_date``, ``target_price`` (currency),
         ``target_logret`` (log return), ``target_direction`` (0/1; ``<NA>`` in the
-        last ``horizon`` rows, which end no window).
+        last ``horizon`` rows, which end no window), and ``target_parkinson``
+        (:func:`target_frame`) when the raw series has high and low.
     """
 
     def __init__(self, meta: dict[str, Any], features: pd.DataFrame, targets: pd.DataFrame):
@@ -705,6 +754,11 @@ class Prepared:
     @property
     def horizon(self) -> int:
         return int(self.meta["horizon"])
+
+    @property
+    def steps(self) -> int:
+        """Sessions in each window's target path (1 for datasets prepared before paths)."""
+        return int(self.meta.get("steps", 1))
 
     @property
     def feature_names(self) -> list[str]:
@@ -729,6 +783,23 @@ class Prepared:
         s = self.meta["split"][SPLITS[_split_index(split)]]
         return np.arange(s["first_row"], s["last_row"] + 1, dtype="int64")
 
+    def fit_rows(self, split: str) -> np.ndarray:
+        """End rows of the windows a fit may use from ``split``: all of them for a
+        single forecast; for a path of ``K`` steps the last ``K - 1`` are left out, since
+        their paths reach past the next split's first origins
+        (:func:`lstmfc.paths.purged_rows`)."""
+        from lstmfc.paths import purged_rows
+
+        return purged_rows(self.split_rows(split), self.steps)
+
+    def fit_targets(self, split: str) -> pd.DataFrame:
+        """:meth:`split_targets` of :meth:`fit_rows` (all rows for a single forecast)."""
+        return self.split_targets(split).iloc[: len(self.fit_rows(split))]
+
+    def fit_windows(self, split: str) -> np.ndarray:
+        """:meth:`windows` of :meth:`fit_rows` (all windows for a single forecast)."""
+        return self.windows(split)[: len(self.fit_rows(split))]
+
     def windows(self, split: str) -> np.ndarray:
         """Input windows of ``split``: shape ``(n, lookback, n_features)`` float32.
 
@@ -746,7 +817,9 @@ class Prepared:
         """
         rows = self.split_rows(split)
         out = self.targets.iloc[rows].copy()
-        out["target_direction"] = out["target_direction"].astype("int8")
+        for k in range(1, self.steps + 1):
+            col = "target_direction" if k == 1 else f"target_direction_{k}"
+            out[col] = out[col].astype("int8")
         return out
 
     def is_stale(self, ws: Workspace) -> bool:
@@ -806,10 +879,20 @@ def load_prepared(ws: Workspace, ticker: str) -> Prepared:
         raise corrupt(f"{FEATURES_FILE} does not match {META_FILE}")
     if not all(str(d) == "float32" for d in features.dtypes):
         raise corrupt(f"{FEATURES_FILE} is not float32")
-    if list(targets.columns) != list(TARGET_COLUMNS) or not targets.index.equals(features.index):
+    from lstmfc.paths import path_columns
+
+    steps = int(meta.get("steps", 1))
+    path = [c for k in range(2, steps + 1) for c in path_columns(k)]
+    cols = [c for c in targets.columns if c not in path]
+    if (
+        cols not in (list(TARGET_COLUMNS), [*TARGET_COLUMNS, *OPTIONAL_TARGET_COLUMNS])
+        or not set(path) <= set(targets.columns)
+        or not targets.index.equals(features.index)
+    ):
         raise corrupt(f"{TARGETS_FILE} does not match {FEATURES_FILE}")
     last = meta["split"]["test"]["last_row"]
-    if meta["split"]["train"]["first_row"] != lookback - 1 or last + horizon > n_rows - 1:
+    reach = horizon + steps - 1
+    if meta["split"]["train"]["first_row"] != lookback - 1 or last + reach > n_rows - 1:
         raise corrupt(f"{META_FILE}: split rows out of range")
     return Prepared(meta, features, targets)
 
@@ -817,8 +900,9 @@ def load_prepared(ws: Workspace, ticker: str) -> Prepared:
 def window_from_raw(raw: pd.DataFrame, meta: dict[str, Any]) -> tuple[np.ndarray, pd.Timestamp]:
     """The latest input window of a (possibly newer) raw series, for ``predict``.
 
-    Features are rebuilt with the stored feature sets and scaled with the STORED
-    train-only scaler (never refit; values outside ``[0, 1]`` are kept as they are).
+    Features are rebuilt with the stored feature sets (the ``garch`` feature with the
+    stored GARCH parameters, key ``garch``) and scaled with the STORED train-only
+    scaler (never refit; values outside ``[0, 1]`` are kept as they are).
 
     Parameters
     ----------
@@ -841,7 +925,7 @@ def window_from_raw(raw: pd.DataFrame, meta: dict[str, Any]) -> tuple[np.ndarray
         the stored ones.
     """
     lookback = int(meta["lookback"])
-    frame, warmup = build_features(raw, meta["features"])
+    frame, warmup = build_features(raw, meta["features"], garch=meta.get("garch"))
     if list(frame.columns) != list(meta["feature_names"]):
         raise DataError(
             f"features {', '.join(frame.columns)} do not match the prepared "

@@ -25,7 +25,8 @@ from lstmfc.config import Workspace
 from lstmfc.store import write_raw
 from tests.conftest import make_ohlcv
 
-pytestmark = pytest.mark.slow
+# a Dask cluster that stops answering must fail this file, not hang CI (pytest-timeout)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 TINY = dict(lookback=10, units="4", dense=0, epochs=1, batch_size=32, patience=1, seed=5)
 VARYING = {"seconds", "unit_seconds", "train_seconds", "model_sha256", "model_files", "executor"}

@@ -211,7 +211,8 @@ def test_features_needing_ohlc_or_volume_refuse_with_one_line(tmp_path, sp500, f
         prepare(ws, "SPX", features=features)
     assert str(exc.value) == (
         f"feature {feature!r} needs the {column!r} column, which this close-only series "
-        "does not have (features it supports: close, logret, rsi, macd, bbp)"
+        "does not have (features it supports: close, logret, rsi, macd, bbp, absret, sqret, "
+        "rv5, rv22, garch)"
     )
     assert not ws.prepared_path("SPX").exists()
 
@@ -225,7 +226,8 @@ def test_volume_works_when_the_close_only_file_has_volume(sp500):
         build_features(raw, "ohlcv")
     assert str(exc.value) == (
         "feature 'ohlcv' needs the 'open' column, which this close-only series does not "
-        "have (features it supports: close, logret, volume, rsi, macd, bbp)"
+        "have (features it supports: close, logret, volume, rsi, macd, bbp, absret, sqret, "
+        "rv5, rv22, garch)"
     )
 
 

@@ -22,13 +22,14 @@ from lstmfc.windows import load_prepared, prepare
 from tests.conftest import make_ohlcv
 
 ROOT = Path(__file__).resolve().parents[1]
+SHORT_SERIES_HEADS = ("price", "direction")  # heads without GARCH baselines
 runner = CliRunner()
 PREDICT = ["predict", "SYN", "--no-update", "--calendar", "weekdays"]
 
 
-def _trained(ws: Workspace, **kw) -> dict:
-    write_raw(ws.raw_path("SYN"), make_ohlcv(300, seed=6), {"source": "test"})
-    prepare(ws, "SYN", lookback=10)
+def _trained(ws: Workspace, steps: int = 1, n: int = 300, **kw) -> dict:
+    write_raw(ws.raw_path("SYN"), make_ohlcv(n, seed=6), {"source": "test"})
+    prepare(ws, "SYN", lookback=10, steps=steps)
     return train(ws, "SYN", units="6,4", dense=3, epochs=1, seed=3, **kw)
 
 
@@ -62,11 +63,21 @@ def test_predict_in_a_fresh_process_never_imports_keras_tensorflow_or_torch(work
         ("direction", "lstm", 1),
         ("direction", "gru", 2),
         ("price", "lstm", 3),
+        ("vol", "lstm", 1),
+        ("quantile", "gru", 1),
+        ("price", "lstm", "mimo"),  # a 3-step path: one output per step
+        ("price", "gru", "recursive"),  # the one-step network fed its own forecasts
+        ("direction", "lstm", "mimo"),
     ],
 )
 def test_onnx_and_keras_forecasts_agree(workspace, head, cell, ensemble):
     ws = Workspace.resolve(workspace)
-    _trained(ws, head=head, cell=cell, ensemble=ensemble)
+    if isinstance(ensemble, str):
+        _trained(ws, steps=3, head=head, cell=cell, strategy=ensemble)
+        ensemble = 1
+    else:  # the GARCH baselines of the vol and quantile heads need 250 training returns
+        n = 300 if head in SHORT_SERIES_HEADS else 600
+        _trained(ws, head=head, cell=cell, ensemble=ensemble, n=n)
     prep = load_prepared(ws, "SYN")
     x, tt = prep.windows("test"), prep.split_targets("test")
     k = artifacts.load_bundle(ws, "SYN", engine="keras")

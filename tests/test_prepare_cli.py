@@ -67,7 +67,7 @@ def test_home_option(tmp_path):
          "Error: no data for NOPE; run `lstmfc fetch NOPE` first"),
         (["prepare", "ABC", "--features", "close,foo"], 300, 1,
          "Error: unknown feature 'foo'; valid features: close, ohlcv, logret, volume, rsi, "
-         "macd, bbp"),
+         "macd, bbp, absret, sqret, logrange, rv5, rv22, garch"),
         (["prepare", "ABC", "--split", "0.7,0.2,0.2"], 300, 1,
          "Error: split fractions 0.7,0.2,0.2 sum to 1.1, not 1"),
         (["prepare", "ABC", "--split", "0.85,0,0.15"], 300, 1,

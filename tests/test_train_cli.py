@@ -79,7 +79,10 @@ def test_train_table_and_deterministic_flag(runner, prepared):
         (["--dropout", "1.5"], "--dropout must be in [0, 1), got 1.5"),
         (["--epochs", "0"], "--epochs must be an integer from 1 to 10000, got 0"),
         (["--batch-size", "0"], "--batch-size must be an integer from 1 to 65536, got 0"),
-        (["--head", "returns"], "--head must be one of price, direction, not 'returns'"),
+        (
+            ["--head", "returns"],
+            "--head must be one of price, direction, vol, quantile, not 'returns'",
+        ),
         (["--cell", "lstmx"], "--cell must be one of lstm, gru, rnn, not 'lstmx'"),
         (["--price-target", "pct"], "--price-target must be logret or level, not 'pct'"),
         (["--lr", "0"], "--lr must be > 0, got 0.0"),
@@ -118,3 +121,24 @@ def test_ctrl_c_exits_130_and_keeps_latest(runner, prepared, monkeypatch):
     assert r.stderr == "Error: interrupted; nothing was left half-written\n"
     assert os.readlink(prepared.model_root(T) / "latest") == latest
     assert artifacts.list_runs(prepared, T) == [latest]
+
+
+@pytest.mark.parametrize("head", ["vol", "quantile"])
+def test_a_series_too_short_for_the_garch_baselines_fails_before_training(
+    runner, prepared, monkeypatch, head
+):
+    """The GARCH baselines of the vol and quantile heads need 250 training returns
+    (``lstmfc.volatility``); a 200-row series gets one line naming the cause, before
+    any network is fitted, and no bundle."""
+    import lstmfc.train as train_mod
+
+    def never(*a, **k):  # pragma: no cover - reaching it is the failure
+        raise AssertionError("the network was fitted before the baselines were checked")
+
+    monkeypatch.setattr(train_mod, "fit_networks", never)
+    r = runner.invoke(app, ["train", T, *TINY, "--head", head])
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"Error: {T}: the {head} head's baselines: too few training")
+    assert r.stderr.strip().endswith("use a longer history")
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (prepared.home / "models").exists()

@@ -270,6 +270,7 @@ def test_prepare_json_keys():
         "target_price",
         "target_logret",
         "target_direction",
+        "target_parkinson",  # OHLC series: the volatility head's secondary proxy
     ]
 
 

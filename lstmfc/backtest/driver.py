@@ -60,6 +60,9 @@ class BacktestConfig:
 
     lookback: int = 60
     horizon: int = 1
+    steps: int = 1
+    strategy: str = "mimo"
+    attention: bool = False
     features: Any = DEFAULT_FEATURES
     folds: int | None = None
     step: int | None = None
@@ -113,6 +116,8 @@ class BacktestConfig:
             l2=self.l2,
             patience=self.patience,
             ensemble=self.ensemble,
+            strategy=self.strategy,
+            attention=self.attention,
         )
 
     def validate(self) -> BacktestConfig:
@@ -127,9 +132,14 @@ class BacktestConfig:
         """
         from lstmfc.evaluate import check_options
         from lstmfc.features import parse_features
+        from lstmfc.paths import check_path_options, check_recursive_features
 
         self.features = parse_features(self.features)
         self.units = self.train_options().validate().units
+        self.steps = check_path_options(self.steps, self.strategy, self.head)
+        self.train_options().make_head(self.steps)  # e.g. recursive with a level target
+        if self.steps > 1 and self.strategy == "recursive":
+            check_recursive_features(self.features)
         check_plan_options(
             self.lookback,
             self.horizon,
@@ -155,6 +165,7 @@ class BacktestConfig:
         return {
             "lookback": self.lookback,
             "horizon": self.horizon,
+            "steps": self.steps,
             "features": list(self.features),
             "folds": self.folds,
             "step": self.step,
@@ -233,10 +244,11 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
     if not cfg._validated:
         cfg.validate()
     warm = warmup_rows(cfg.features)
-    if len(raw) <= warm + cfg.lookback + cfg.horizon:
+    if len(raw) <= warm + cfg.lookback + cfg.horizon + cfg.steps - 1:
         raise DataError(
             f"{len(raw)} rows are too few for lookback {cfg.lookback}, horizon {cfg.horizon} "
-            f"and {warm} warm-up rows"
+            + (f", {cfg.steps} steps " if cfg.steps > 1 else "")
+            + f"and {warm} warm-up rows"
         )
     frame, warmup = build_features(raw, cfg.features)
     plan = plan_folds(
@@ -250,6 +262,7 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
         train_size=cfg.train_size,
         retrain_every=cfg.retrain_every,
         val_fraction=cfg.val_fraction,
+        steps=cfg.steps,
     )
     check_fit_count(plan, cfg.ensemble)
     names = tuple(frame.columns)
@@ -264,7 +277,7 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
     units = []
     # heads calibrated on the validation split (quantile: CQR) need the network's
     # validation forecasts too: their units forecast from the first validation window on
-    calibrates = hasattr(opts.make_head(), "fit_calibration")
+    calibrates = opts.make_head().calibrates
     for fit in plan.fits:
         fds = [plan.folds[k] for k in fit.folds]
         a, b = fds[0].test_first, fds[-1].test_last
@@ -287,6 +300,7 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
                 test_last=b,
                 options=opts,
                 seed=int(cfg.seed),
+                steps=plan.steps,
                 save_model=bool(cfg.save_models),
             )
         )
@@ -390,8 +404,18 @@ def score_ticker(
     from lstmfc.windows import out_of_range_warnings, target_frame
 
     plan, h, dates, closes = job.plan, job.plan.horizon, job.dates, job.close
-    head = cfg.train_options().make_head()
+    steps = plan.steps
+    # a path is scored step by step by the one-step head (lstmfc.paths); step 1 fills
+    # the fold rows and the top-level report, ``overall["steps"]`` holds every step
+    path_head = cfg.train_options().make_head(steps)
+    head = path_head.step_head() if steps > 1 else path_head
     targets = target_frame(pd.Series(closes, index=dates), h)
+    if steps > 1:
+        from lstmfc.paths import add_path_targets
+
+        add_path_targets(targets, h, steps)
+    step_series: dict[int, dict[str, list[np.ndarray]]] = {k: {} for k in range(2, steps + 1)}
+    step_chosen: dict[int, list[str]] = {k: [] for k in range(2, steps + 1)}
     fold_rows: list[dict[str, Any]] = []
     fits_doc: list[dict[str, Any]] = []
     frames = []
@@ -401,8 +425,10 @@ def score_ticker(
     params = {}
     carry = None  # online calibration state (ACI) carried from fit to fit
     for fit, res in zip(plan.fits, results, strict=True):
+        # purged like the network's training windows: no path reaches validation
+        train_rows = np.arange(fit.first_end, fit.train_last + 1 - (steps - 1))
         bl = head.baselines(lookback=plan.lookback, sma_k=cfg.sma_k, ema_span=cfg.ema_span)
-        bl = fit_baselines(bl, closes, np.arange(fit.first_end, fit.train_last + 1), h)
+        bl = fit_baselines(bl, closes, train_rows, h)
         params = {name: b.get_params() for name, b in bl.items()}
         val_rows = np.arange(fit.train_last + 1, fit.last_end + 1)
         best = head.choose_best(
@@ -412,8 +438,13 @@ def score_ticker(
         fits_doc.append({**_fit_doc(job, fit, res), "best_baseline": best})
         offset = job.units[fit.index].test_first
         forecast = np.asarray(res.forecast, dtype="float64")
+        path = forecast if steps > 1 and forecast.ndim == 2 else None  # (n, k) quantiles: no path
+        if path is not None:
+            forecast = path[:, 0]
+            _score_steps(job, cfg, head, fit, offset, path, train_rows, val_rows, targets,
+                         step_series, step_chosen)  # fmt: skip
         calibrated: dict[str, np.ndarray] = {}
-        if hasattr(head, "fit_calibration"):  # fit on this fit's validation windows only
+        if head.calibrates:  # fit on this fit's validation windows only
             cal = head.fit_calibration(targets.iloc[val_rows], forecast[val_rows - offset])
             fits_doc[-1]["calibration"] = cal
             fit_rows = np.concatenate(
@@ -464,6 +495,11 @@ def score_ticker(
                         "target_date": dates[rows + h],
                         "close": closes[rows],
                         **head.forecast_table(tt, fc),
+                        **{
+                            f"lstm_step{j + 1}": path[rows - offset, j]
+                            for j in range(1, steps)
+                            if path is not None
+                        },
                     }
                 )
             )
@@ -486,7 +522,13 @@ def score_ticker(
                     "metrics": scores.metrics,
                 }
             )
-    overall = _overall(head, targets, np.concatenate(all_rows), series, chosen, dates, h, cfg)
+    rows_all = np.concatenate(all_rows)
+    overall = _overall(head, targets, rows_all, series, chosen, dates, h, cfg)
+    if steps > 1:
+        overall.update(
+            _overall_steps(head, path_head, targets, rows_all, series, step_series,
+                           step_chosen, overall, dates, h, cfg)
+        )  # fmt: skip
     overall["baselines"] = params
     shares = [r.out_of_range_share for r in results]
     n_test = [sum(plan.folds[k].n for k in fit.folds) for fit in plan.fits]
@@ -502,6 +544,9 @@ def score_ticker(
         "cell": cfg.cell,
         "lookback": plan.lookback,
         "horizon": h,
+        "n_steps": steps,
+        "strategy": path_head.strategy if steps > 1 else None,
+        "attention": bool(cfg.attention),
         "features": list(cfg.features),
         "feature_names": job.feature_names,
         "n_rows": int(len(dates)),
@@ -528,6 +573,62 @@ def score_ticker(
         ),
     }
     return doc, pd.concat(frames, ignore_index=True)
+
+
+def _score_steps(job, cfg, head, fit, offset, path, train_rows, val_rows, targets,
+                 step_series, step_chosen) -> None:  # fmt: skip
+    """Steps ``2 .. K`` of one fit's path forecasts: baselines fitted for each step's
+    horizon on the fit's (purged) training rows, the strongest chosen on its validation
+    windows for that step, and every fold's forecasts appended to ``step_series``."""
+    from lstmfc.evaluate import fit_baselines
+    from lstmfc.paths import step_frame, step_horizon
+
+    plan = job.plan
+    targets = targets.iloc[: plan.folds[-1].test_last + 1]  # every row with a full path
+    for k in range(2, plan.steps + 1):
+        hk = step_horizon(plan.horizon, k)
+        bl = head.baselines(lookback=plan.lookback, sma_k=cfg.sma_k, ema_span=cfg.ema_span)
+        bl = fit_baselines(bl, job.close, train_rows, hk)
+        best = head.choose_best(
+            step_frame(targets, k).iloc[val_rows],
+            {n: head.baseline_forecast(b, job.close, val_rows) for n, b in bl.items()},
+        )
+        for j in fit.folds:
+            fd = plan.folds[j]
+            rows = np.arange(fd.test_first, fd.test_last + 1)
+            fc = _forecasts(head, bl, path[rows - offset, k - 1], job.close, rows)
+            for name, arr in fc.items():
+                step_series[k].setdefault(name, []).append(arr)
+            step_series[k].setdefault(BEST, []).append(fc[best["name"]])
+            step_chosen[k].append(best["name"])
+
+
+def _overall_steps(head, path_head, targets, rows, series, step_series, step_chosen, first,
+                   dates, h, cfg) -> dict[str, Any]:  # fmt: skip
+    """``steps`` (one section per step, as ``lstmfc evaluate`` reports a path) and
+    ``joint_tests`` (Diebold-Mariano on the loss averaged over the path, against naive
+    and against step 1's strongest simple baseline) of a path backtest."""
+    from lstmfc.paths import path_joint_tests, step_frame, step_horizon
+
+    targets = targets.iloc[: int(rows.max()) + 1]  # every row with a full path
+    sections = [{"step": 1, "horizon": h, **first}]
+    per_model = {name: [np.concatenate(parts)] for name, parts in series.items()}
+    for k in range(2, path_head.steps + 1):
+        hk = step_horizon(h, k)
+        rep = _overall(head, step_frame(targets, k), rows, step_series[k], step_chosen[k],
+                       dates, hk, cfg)  # fmt: skip
+        sections.append({"step": k, "horizon": hk, **rep})
+        for name, parts in step_series[k].items():
+            if name in per_model:
+                per_model[name].append(np.concatenate(parts))
+    per_model = {n: v for n, v in per_model.items() if len(v) == path_head.steps}
+    best = first["best_baseline"]["name"]
+    joint = path_joint_tests(head, targets.iloc[rows], path_head.steps, per_model, head.benchmark,
+                         best, h, cfg.alpha)  # fmt: skip
+    for sec in sections:
+        for key in ("baselines", "conclusion", "steps", "joint_tests"):
+            sec.pop(key, None)
+    return {"steps": sections, "joint_tests": joint}
 
 
 def _overall(head, targets, rows, series, chosen, dates, h, cfg) -> dict[str, Any]:

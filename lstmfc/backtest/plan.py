@@ -26,7 +26,11 @@ Fold ``k`` tests the windows ending at rows ``a_k .. b_k`` (first target row
 targets (rows ``<= a_k``) are all known at the close of ``a_k``, the first forecast
 origin, so none overlaps the test period (the ``h - 1`` windows in between are the
 horizon gap, "purging"; de Prado 2018, *Advances in Financial Machine Learning*,
-ch. 7). ``s_k = L - 1`` for ``--window expanding``; ``--window rolling`` keeps the
+ch. 7). A ``K``-step path forecast (``--steps K``) reaches ``h + K - 1`` sessions, so
+the gap grows by ``K - 1``: fits end at ``a_k - h - K + 1``, and the last window of
+the series is the last with a full path. Within a fit the last ``K - 1`` training
+windows are left out too (their paths end in the validation period), as ``prepare``
+does between its splits. ``s_k = L - 1`` for ``--window expanding``; ``--window rolling`` keeps the
 last ``--train-size`` windows (default: as many as fold 1 has). The last 15 %
 (``--val-fraction``) of those windows are the validation windows of early stopping;
 the MinMax scaler is fit on the rows that feed the other (training) windows,
@@ -120,6 +124,8 @@ class FoldPlan:
     ----------
     n_rows, lookback, horizon : int
         ``N``, ``L``, ``h``.
+    steps : int
+        ``K``, sessions in each forecast path (1: one-step forecasts).
     window : {"expanding", "rolling"}
     train_size : int or None
         Windows per fit (training + validation) for ``rolling``; None for expanding.
@@ -139,10 +145,16 @@ class FoldPlan:
     retrain_every: int | None
     folds: tuple[Fold, ...]
     fits: tuple[Fit, ...]
+    steps: int = 1
+
+    @property
+    def reach(self) -> int:
+        """Sessions from a window's end to its last target: ``h + K - 1``."""
+        return self.horizon + self.steps - 1
 
     @property
     def n_windows(self) -> int:
-        return self.n_rows - self.lookback - self.horizon + 1
+        return self.n_rows - self.lookback - self.reach + 1
 
     @property
     def test_size(self) -> int:
@@ -286,6 +298,7 @@ def plan_folds(
     train_size: int | None = None,
     retrain_every: int | None = None,
     val_fraction: float = DEFAULT_VAL_FRACTION,
+    steps: int = 1,
 ) -> FoldPlan:
     """Plan the folds and fits of a walk-forward backtest (module docstring, "Folds").
 
@@ -308,6 +321,10 @@ def plan_folds(
         Refit only when at least this many trading days passed since the last fit.
     val_fraction : float
         Share of each fit's windows kept for early stopping (the last ones).
+    steps : int
+        ``K`` of a path forecast (:mod:`lstmfc.paths`): a window's targets reach
+        ``h + K - 1`` sessions, so that is the gap purged before each test block and
+        the windows without a full path are left out (module docstring).
 
     Returns
     -------
@@ -332,7 +349,8 @@ def plan_folds(
         retrain_every=retrain_every,
         val_fraction=val_fraction,
     )
-    n_windows = n_rows - lookback - horizon + 1
+    reach = horizon + int(steps) - 1
+    n_windows = n_rows - lookback - reach + 1
     if n_windows < 2:
         raise DataError(
             f"{n_rows} feature rows make {max(n_windows, 0)} windows of lookback {lookback} "
@@ -350,7 +368,7 @@ def plan_folds(
             not fits or retrain_every is None or a - fit_origin >= retrain_every  # type: ignore[operator]
         )
         if refit:
-            last_end = a - horizon
+            last_end = a - reach
             if window == "rolling" and size is None:
                 size = last_end - first_end + 1
             s = first_end if window == "expanding" else max(first_end, last_end - size + 1)
@@ -384,6 +402,7 @@ def plan_folds(
         retrain_every=retrain_every,
         folds=tuple(fold_list),
         fits=tuple(fits),
+        steps=int(steps),
     )
 
 

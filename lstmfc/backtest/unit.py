@@ -56,6 +56,8 @@ class Unit:
         Validated network, head and fitting options.
     seed : int
         Seed of the first network (ensemble member ``i``: ``seed + i``).
+    steps : int
+        ``K`` of a path forecast (1: one step); the strategy is in ``options``.
     threads : int or None
         Backend threads in the worker (None: all its cores).
     save_model : bool
@@ -77,6 +79,7 @@ class Unit:
     test_last: int
     options: Any
     seed: int
+    steps: int = 1
     threads: int | None = None
     save_model: bool = True
 
@@ -94,8 +97,9 @@ class UnitResult:
         One line when ``ok`` is False (a data problem, or a crashed worker).
     raw : ndarray, shape (n_test, n_outputs)
         Mean network output per test window.
-    forecast : ndarray, shape (n_test,)
-        The head's forecast (e.g. price at ``t + h`` in currency, or P(up)).
+    forecast : ndarray, shape (n_test,) or (n_test, steps)
+        The head's forecast (e.g. price at ``t + h`` in currency, or P(up)); a path
+        forecast has one column per step.
     scaler : dict
         The fit's MinMax scaler (JSON) and its ``fit_rows``.
     target : dict
@@ -168,11 +172,15 @@ class FoldArrays:
         Target scaling (the head's :meth:`~lstmfc.heads.Head.fit_scaling`), training
         windows only.
     x_train, x_val, x_test : ndarray, shape (n, lookback, n_features), float32
-    y_train, y_val : ndarray, shape (n,), float32
-        Encoded targets.
+    y_train, y_val : ndarray, shape (n,) or (n, steps), float32
+        Encoded targets. With ``steps > 1`` the last ``steps - 1`` training windows
+        are left out (their paths end in the validation period).
     test_targets : pandas.DataFrame
         Target rows of the test windows; only their ``close`` (at ``t``) is read to
         decode forecasts.
+    meta : dict
+        ``features``, ``feature_names`` and ``scaler`` (as in ``prepare.json``), for
+        strategies that rebuild inputs (recursive paths).
     """
 
     scaler: Any
@@ -184,6 +192,7 @@ class FoldArrays:
     y_val: np.ndarray
     x_test: np.ndarray
     test_targets: Any
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def fingerprints(self) -> dict[str, str]:
         """sha256 of every array (bit-identity checks across processes)."""
@@ -221,8 +230,16 @@ def fold_arrays(unit: Unit) -> FoldArrays:
         raise DataError(f"fit {unit.fit + 1}: {exc}") from None
     scaled = scale(x, scaler)
     targets = target_frame(pd.Series(close), h)
-    head = unit.options.make_head()
-    tr, va = targets.iloc[s : t + 1], targets.iloc[t + 1 : v + 1]
+    steps = int(unit.steps)
+    if steps > 1:
+        from lstmfc.paths import add_path_targets
+
+        add_path_targets(targets, h, steps)
+    head = unit.options.make_head(steps)
+    t_fit = t - (steps - 1)  # purged: the last K-1 paths end in the validation period
+    if t_fit < s:
+        raise DataError(f"fit {unit.fit + 1}: no training window left after the path purge")
+    tr, va = targets.iloc[s : t_fit + 1], targets.iloc[t + 1 : v + 1]
     try:
         scaling = head.fit_scaling(tr)
     except ArtifactError as exc:
@@ -238,12 +255,17 @@ def fold_arrays(unit: Unit) -> FoldArrays:
         scaler=scaler,
         scaler_rows=(lo, hi),
         target=scaling,
-        x_train=windows(s, t),
+        x_train=windows(s, t_fit),
         y_train=y_tr,
         x_val=windows(t + 1, v),
         y_val=y_va,
         x_test=windows(a, b),
         test_targets=targets.iloc[a : b + 1],
+        meta={
+            "features": list(unit.feature_names),
+            "feature_names": list(unit.feature_names),
+            "scaler": scaler.to_json(),
+        },
     )
 
 
@@ -281,7 +303,7 @@ def _run_unit_locked(unit: Unit) -> UnitResult:
     backend.limit_threads(unit.threads)
     arrays = fold_arrays(unit)
     opts = unit.options
-    head = opts.make_head()
+    head = opts.make_head(int(unit.steps))
     try:
         fitted = fit_networks(
             opts,
@@ -296,9 +318,19 @@ def _run_unit_locked(unit: Unit) -> UnitResult:
     except DataError as exc:
         raise DataError(f"fit {unit.fit + 1}: {exc}") from None
     nets = [m for m, _ in fitted]
-    raws = [models.predict(m, arrays.x_test) for m in nets]
-    raw = raws[0] if len(raws) == 1 else np.mean(np.stack(raws), axis=0)
-    forecast = np.asarray(head.decode(arrays.target, raw, arrays.test_targets), dtype="float64")
+
+    def predict_raw(x: np.ndarray) -> np.ndarray:  # the ensemble's mean output
+        raws = [models.predict(m, x) for m in nets]
+        return raws[0] if len(raws) == 1 else np.mean(np.stack(raws), axis=0)
+
+    raw = predict_raw(arrays.x_test)
+    if head.steps > 1 and head.strategy == "recursive":  # K network calls per window
+        forecast = head.forecast(
+            arrays.target, predict_raw, arrays.x_test, arrays.test_targets, arrays.meta
+        )
+    else:
+        forecast = head.decode(arrays.target, raw, arrays.test_targets)
+    forecast = np.asarray(forecast, dtype="float64")
     if not np.all(np.isfinite(forecast)):
         raise DataError(
             f"fit {unit.fit + 1}: the network's forecasts are not finite; try a smaller --lr"

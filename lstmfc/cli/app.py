@@ -35,6 +35,7 @@ from lstmfc.limits import (
     MAX_HORIZON,
     MAX_LOOKBACK,
     MAX_PARAMS,
+    MAX_STEPS,
     MAX_TRAIN_BYTES,
 )
 
@@ -115,7 +116,12 @@ ModelOpt = Annotated[
 # (or exit 1 where the bound depends on the data, e.g. the training memory).
 HeadOpt = Annotated[
     str,
-    typer.Option("--head", help="price (close h sessions ahead) or direction (P(up))."),
+    typer.Option(
+        "--head",
+        help="What the network forecasts: price (close h sessions ahead), direction "
+        "(P(up)), vol (variance of the h-session return, vs GARCH) or quantile (return "
+        "quantiles: VaR, ES, intervals).",
+    ),
 ]
 CellOpt = Annotated[str, typer.Option("--cell", help="Recurrent layer: lstm, gru or rnn.")]
 UnitsOpt = Annotated[
@@ -162,6 +168,30 @@ EnsembleOpt = Annotated[
         "their mean.",
     ),
 ]
+StepsOpt = Annotated[
+    int,
+    typer.Option(
+        "--steps",
+        help=f"Sessions in the forecast path, 1 to {MAX_STEPS} (step k is horizon + k - 1 "
+        "sessions ahead).",
+    ),
+]
+StrategyOpt = Annotated[
+    str,
+    typer.Option(
+        "--strategy",
+        help="How a path is forecast: mimo (one output per step), seq2seq "
+        "(encoder-decoder) or recursive (the one-step network fed its own forecasts).",
+    ),
+]
+AttentionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--attention/--no-attention",
+        help="Attention over the recurrent states (seq2seq: the decoder attends to the "
+        "encoder; otherwise attention pooling instead of the last state).",
+    ),
+]
 SeedOpt = Annotated[
     int | None,
     typer.Option(
@@ -197,7 +227,8 @@ FeaturesOpt = Annotated[
     str,
     typer.Option(
         "--features",
-        help="Comma list of feature sets: logret, close, ohlcv, volume, rsi, macd, bbp.",
+        help="Comma list of feature sets: logret, close, ohlcv, volume, rsi, macd, bbp, "
+        "absret, sqret, logrange, rv5, rv22, garch.",
     ),
 ]
 LookbackOpt = Annotated[
@@ -240,7 +271,7 @@ def check_seed(seed: int | None, ensemble: int) -> None:
 
 def train_options(
     head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience, ensemble,
-    price_target, loss=None, quantiles=None,
+    price_target, loss=None, quantiles=None, strategy="mimo", attention=False,
 ):  # fmt: skip
     """The :class:`lstmfc.train.TrainOptions` of the shared model options.
 
@@ -263,6 +294,8 @@ def train_options(
         l2=l2,
         patience=patience,
         ensemble=ensemble,
+        strategy=strategy,
+        attention=attention,
     )
 
 

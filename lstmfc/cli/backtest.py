@@ -9,6 +9,7 @@ import typer
 
 from lstmfc.cli.app import (
     AlphaOpt,
+    AttentionOpt,
     BatchOpt,
     CellOpt,
     ClipOpt,
@@ -33,6 +34,8 @@ from lstmfc.cli.app import (
     QuantilesOpt,
     SeedOpt,
     SmaOpt,
+    StepsOpt,
+    StrategyOpt,
     TickersFileOpt,
     UnitsOpt,
     app,
@@ -115,6 +118,9 @@ def backtest_cmd(
     ] = 0.15,
     lookback: LookbackOpt = 60,
     horizon: HorizonOpt = 1,
+    steps: StepsOpt = 1,
+    strategy: StrategyOpt = "mimo",
+    attention: AttentionOpt = False,
     features: FeaturesOpt = ",".join(DEFAULT_FEATURES),
     head: HeadOpt = "price",
     cell: CellOpt = "lstm",
@@ -181,6 +187,9 @@ def backtest_cmd(
     cfg = BacktestConfig(
         lookback=lookback,
         horizon=horizon,
+        steps=steps,
+        strategy=strategy,
+        attention=attention,
         features=features,
         folds=folds,
         step=step,

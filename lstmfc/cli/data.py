@@ -12,6 +12,7 @@ from lstmfc.cli.app import (
     FeaturesOpt,
     HomeOpt,
     JsonOpt,
+    StepsOpt,
     TickersFileOpt,
     app,
     emit_json,
@@ -154,6 +155,7 @@ def prepare_cmd(
             help=f"Rows ahead of a window's last row, 1 to {MAX_HORIZON}.",
         ),
     ] = 1,
+    steps: StepsOpt = 1,
     features: FeaturesOpt = ",".join(DEFAULT_FEATURES),
     split: Annotated[
         str,
@@ -178,7 +180,9 @@ def prepare_cmd(
     from lstmfc.windows import prepare
 
     ws = Workspace.resolve(home)
-    meta = prepare(ws, ticker, lookback=lookback, horizon=horizon, features=features, split=split)
+    meta = prepare(
+        ws, ticker, lookback=lookback, horizon=horizon, features=features, split=split, steps=steps
+    )
     if json_out:
         emit_json(meta)
         return

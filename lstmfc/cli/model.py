@@ -10,6 +10,7 @@ import typer
 
 from lstmfc.cli.app import (
     AlphaOpt,
+    AttentionOpt,
     BatchOpt,
     CellOpt,
     ClipOpt,
@@ -35,6 +36,8 @@ from lstmfc.cli.app import (
     QuantilesOpt,
     SeedOpt,
     SmaOpt,
+    StepsOpt,
+    StrategyOpt,
     TickersFileOpt,
     UnitsOpt,
     app,
@@ -78,6 +81,8 @@ def train_cmd(
     price_target: PriceTargetOpt = "logret",
     loss: LossOpt = None,
     quantiles: QuantilesOpt = None,
+    strategy: StrategyOpt = "mimo",
+    attention: AttentionOpt = False,
     tickers_file: TickersFileOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -96,7 +101,7 @@ def train_cmd(
 
     opts = train_options(
         head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience,
-        ensemble, price_target, loss, quantiles,
+        ensemble, price_target, loss, quantiles, strategy, attention,
     )  # fmt: skip
     opts.validate()  # before any ticker is read
     check_seed(seed, opts.ensemble)
@@ -142,6 +147,16 @@ def evaluate_cmd(
     ema: EmaOpt = 20,
     cost_bps: CostOpt = 0.0,
     alpha: AlphaOpt = 0.05,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            "--compare",
+            help="Run ids of one ticker, separated by commas: evaluate each and put them "
+            "side by side step by step (e.g. mimo, seq2seq and recursive paths); writes "
+            "models/<TICKER>/compare.png.",
+            show_default=False,
+        ),
+    ] = None,
     tickers_file: TickersFileOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -154,10 +169,27 @@ def evaluate_cmd(
     Example: lstmfc evaluate SP500 --cost-bps 5
     """
     from lstmfc.config import Workspace
+    from lstmfc.errors import UsageError
     from lstmfc.evaluate import check_options, evaluate
 
     check_options(sma, ema, cost_bps, alpha)
     ws = Workspace.resolve(home)
+    if compare is not None:
+        if ticker is None or tickers_file is not None or model is not None:
+            raise UsageError("--compare needs one TICKER and no --model or --tickers-file")
+        from lstmfc.paths import compare as compare_runs
+
+        done = compare_runs(
+            ws, ticker, compare.split(","), sma_k=sma, ema_span=ema, cost_bps=cost_bps,
+            alpha=alpha,
+        )  # fmt: skip
+        if json_out:
+            emit_json(done)
+        else:
+            from lstmfc.cli.render import render_comparison
+
+            render_comparison(done["comparison"])
+        return
     names = ticker_names(ticker, tickers_file)
 
     def work(t: str) -> dict:
@@ -204,6 +236,7 @@ def run_cmd(
     ] = None,
     lookback: LookbackOpt = 60,
     horizon: HorizonOpt = 1,
+    steps: StepsOpt = 1,
     features: FeaturesOpt = ",".join(DEFAULT_FEATURES),
     head: HeadOpt = "price",
     cell: CellOpt = "lstm",
@@ -221,6 +254,8 @@ def run_cmd(
     price_target: PriceTargetOpt = "logret",
     loss: LossOpt = None,
     quantiles: QuantilesOpt = None,
+    strategy: StrategyOpt = "mimo",
+    attention: AttentionOpt = False,
     cost_bps: CostOpt = 0.0,
     alpha: AlphaOpt = 0.05,
     home: HomeOpt = None,
@@ -244,7 +279,7 @@ def run_cmd(
 
     opts = train_options(
         head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience,
-        ensemble, price_target, loss, quantiles,
+        ensemble, price_target, loss, quantiles, strategy, attention,
     ).validate()  # fmt: skip
     check_seed(seed, opts.ensemble)
     check_int("--lookback", lookback, 1, MAX_LOOKBACK)
@@ -261,7 +296,7 @@ def run_cmd(
     say.print(f"[2/4] prepare: lookback {lookback}, horizon {horizon}, features {','.join(feats)}")
     from lstmfc.windows import prepare
 
-    meta = prepare(ws, t, lookback=lookback, horizon=horizon, features=feats)
+    meta = prepare(ws, t, lookback=lookback, horizon=horizon, features=feats, steps=steps)
     sp = meta["split"]
     say.print(
         f"      windows: {sp['train']['n']} train, {sp['val']['n']} val, {sp['test']['n']} test"

@@ -45,6 +45,7 @@ MESSAGE_LABELS = (
     "Log:",
     "Summary:",
     "Live track record:",
+    "Joint test:",
 )
 
 
@@ -221,10 +222,10 @@ def message(out, label: str, text: str = "", *, markup: bool = True) -> None:
     out.print(f"{bold} {escape(text)}".rstrip(), soft_wrap=True)
 
 
-def _head(name: str):
+def _head(name: str, options: dict | None = None):
     from lstmfc.heads import make_head
 
-    return make_head(name)
+    return make_head(name, **(options or {}))
 
 
 def _head_columns(grid: Grid, columns, *, first_rank: int = 1, keep_first: bool = True) -> int:
@@ -321,7 +322,7 @@ def render_prepare(meta: dict, where: str) -> None:
 
 # ======================================================================= train
 def render_train(r: dict) -> None:
-    head = _head(r["head"])
+    head = _head(r["head"], r.get("head_options"))
     hp = r["hyperparameters"]
     arch = "-".join(str(u) for u in hp["units"])
     if hp["dense"]:
@@ -412,8 +413,16 @@ def render_evaluation(r: dict) -> None:
         f"{r['ticker']} — {r['head']} head, run {r['run_id']} — test split "
         f"{r['test_start']} .. {r['test_end']} ({r['n_test']} forecasts, horizon {r['horizon']})"
     )
-    metrics_table(title, head, r["metrics"]).show(out)
-    skill_table(r["skill_tests"]).show(out)
+    if isinstance(r.get("steps"), list):  # a path: one row per step (lstmfc.paths)
+        title += f" — {r['n_steps']}-step {r['strategy']} path" + (
+            " with attention" if r.get("attention") else ""
+        )
+        for g in path_tables(title, r):
+            g.show(out)
+        skill_table(r["joint_tests"]).show(out)
+    else:
+        metrics_table(title, head, r["metrics"]).show(out)
+        skill_table(r["skill_tests"]).show(out)
     for spec in head.extra_tables(r):
         plain_table(spec).show(out)
     if r.get("trading"):
@@ -425,6 +434,93 @@ def render_evaluation(r: dict) -> None:
     message(out, "Conclusion:", r["conclusion"])
     if r.get("plot"):
         message(out, "Plot:", r["plot"], markup=False)
+
+
+def _step_p(section: dict, benchmark: str) -> str:
+    test = next(
+        (t for t in section["skill_tests"]
+         if t.get("model", "lstm") == "lstm" and t.get("benchmark") == benchmark),
+        None,
+    )  # fmt: skip
+    return fmt(test.get("p_value") if test else None, ".3f")
+
+
+def path_tables(title: str, r: dict) -> list[Grid]:
+    """A path report's tables, one row per step: the network's metrics with the DM (HLN)
+    p-values against the head's benchmark and the step's strongest simple baseline
+    (chosen on validation), then every model's RMSE (price) or accuracy (direction)."""
+    steps = r["steps"]
+    price = r["head"] == "price"
+    bench = "naive" if price else "majority"
+    g = Grid(title).column("step").column("h", right=True)
+    mase = price and any(s["metrics"]["lstm"].get("mase") is not None for s in steps)
+    if price:
+        for label, rank in (("RMSE", None), ("MAE", 3), ("MASE", 4), ("dir. acc. %", 2)):
+            if label != "MASE" or mase:
+                g.column(label, right=True, drop=rank)
+    else:
+        for label, rank in (("accuracy %", None), ("Brier", 3), ("log loss", 2)):
+            g.column(label, right=True, drop=rank)
+    g.column(f"p vs {bench}", right=True).column("best baseline").column("p vs best", right=True)
+    for s in steps:
+        m = s["metrics"]["lstm"]
+        best = s["best_baseline"]["name"]
+        if price:
+            cells = (
+                fmt(m.get("rmse"), ".2f"),
+                fmt(m.get("mae"), ".2f"),
+                *([fmt(m.get("mase"), ".3f")] if mase else []),
+                fmt(m.get("directional_accuracy"), ".1f", 100),
+            )
+        else:
+            cells = (
+                fmt(m.get("accuracy"), ".1f", 100),
+                fmt(m.get("brier"), ".4f"),
+                fmt(m.get("log_loss"), ".4f"),
+            )
+        g.row(s["step"], s["horizon"], *cells, _step_p(s, bench), best,
+              "—" if best == bench else _step_p(s, best))  # fmt: skip
+    models = list(steps[0]["metrics"])
+    key, spec, scale, what = (
+        ("rmse", ".2f", 1.0, "RMSE") if price else ("accuracy", ".1f", 100.0, "accuracy %")
+    )
+    b = Grid(f"{what} by step, every model fitted for that step's horizon")
+    b.column("step")
+    for name in models:
+        b.column(name, right=True, drop=None if name in ("lstm", bench) else 1)
+    for s in steps:
+        b.row(s["step"], *(fmt(s["metrics"][n].get(key), spec, scale) for n in models))
+    return [g, b]
+
+
+def render_comparison(c: dict) -> None:
+    """``evaluate --compare``: one row per step, one column per run, then each run's
+    joint test over the path."""
+    out = stdout_console()
+    price = c["measure"] == "rmse_to_naive"
+    what = "RMSE / naive RMSE" if price else "accuracy minus majority's, points"
+    g = Grid(f"{c['ticker']} — {c['head']} head: {what} by step (test split)").column("step")
+    for run in c["runs"]:
+        g.column(run["label"], right=True)
+    n = max(run["n_steps"] for run in c["runs"])
+    for k in range(n):
+        cells = []
+        for run in c["runs"]:
+            v = run["values"][k] if k < len(run["values"]) else None
+            cells.append(fmt(v, ".4f") if price else fmt(v, "+.1f", 100))
+        g.row(k + 1, *cells)
+    g.show(out)
+    for run in c["runs"]:
+        for j in run["joint_tests"]:
+            message(
+                out,
+                "Joint test:",
+                f"{run['label']} over the path vs {j['benchmark']}: {j['verdict']} "
+                f"(p={fmt(j['p_value'], '.3g')})",
+                markup=False,
+            )
+    if c.get("plot"):
+        message(out, "Plot:", c["plot"], markup=False)
 
 
 def _print_verdict(out, r: dict) -> None:
@@ -486,29 +582,36 @@ def render_predict(results: list[dict]) -> None:
     g.column("run", min_width=RUN_WIDTH).column("logged", drop=1)
     for r in results:
         if r["ok"]:
-            g.row(
-                r["ticker"],
-                r["as_of"],
-                f"{r['close_as_of']:.2f}",
-                r["target_date"],
-                _head(r["head"]).log_display(r),
-                r["run_id"],
-                "new" if r["logged"] else "already",
-            )
+            for k, row in enumerate(r.get("path") or [r]):  # a path: one line per step
+                first = k == 0
+                g.row(
+                    row["ticker"] if first else f"  step {row['step']}",
+                    row["as_of"] if first else "",
+                    f"{row['close_as_of']:.2f}" if first else "",
+                    row["target_date"],
+                    _head(row["head"]).log_display(row),
+                    row["run_id"] if first else "",
+                    ("new" if r["logged"] else "already") if first else "",
+                )
     g.show(stdout_console())
 
 
 def render_forecasts(rows: list[dict], where: str) -> None:
     out = stdout_console()
     g = Grid(f"Forecast log ({len(rows)} rows)")
-    g.column("ticker").column("as of", drop=1, min_width=DATE_WIDTH)
-    g.column("target", min_width=DATE_WIDTH).column("run", drop=3, min_width=RUN_WIDTH)
-    g.column("close", drop=2).column("forecast").column("realised").column("error")
+    paths = any((r.get("step") or 1) > 1 for r in rows)  # a step column for path models
+    g.column("ticker").column("as of", drop=2, min_width=DATE_WIDTH)
+    g.column("target", min_width=DATE_WIDTH)
+    if paths:
+        g.column("step", right=True, drop=1)
+    g.column("run", drop=4, min_width=RUN_WIDTH)
+    g.column("close", drop=3).column("forecast").column("realised").column("error")
     for r in rows:
         g.row(
             r["ticker"],
             r["as_of"],
             r["target_date"],
+            *([r.get("step") or 1] if paths else []),
             r["run_id"],
             f"{r['close_as_of']:.2f}",
             _head(r["head"]).log_display(r),
@@ -541,6 +644,19 @@ def render_score(res: dict) -> None:
                 *(fmt(s.get(c.key), c.fmt, c.scale) for c in head.live_columns),
             )
         g.show(out)
+        for key, s in items:
+            if s.get("by_step"):  # a path model: its record step by step
+                b = Grid(f"{key}: live record by step").column("step").column("h", right=True)
+                b.column("n", right=True)
+                _head_columns(b, head.live_columns)
+                for st in s["by_step"]:
+                    b.row(
+                        st["step"],
+                        st["horizon"],
+                        st["n_scored"],
+                        *(fmt(st.get(c.key), c.fmt, c.scale) for c in head.live_columns),
+                    )
+                b.show(out)
 
 
 # ======================================================================= backtest
@@ -618,6 +734,11 @@ def _render_backtest_ticker(out, head, t: str, r: dict, cost_bps: float) -> None
         o["metrics"],
     ).show(out)
     skill_table(o["skill_tests"]).show(out)
+    if isinstance(o.get("steps"), list):  # a path: every step over all folds
+        title = f"{t} — out-of-sample, {r['n_steps']}-step {r['strategy']} path, by step"
+        for g in path_tables(title, {"head": r["head"], "steps": o["steps"]}):
+            g.show(out)
+        skill_table(o["joint_tests"]).show(out)
     for spec in head.extra_tables(o):
         plain_table(spec).show(out)
     if o.get("trading"):

@@ -32,6 +32,8 @@ from lstmfc.heads.base import Column, Head
 HEADS: dict[str, str] = {
     "price": "lstmfc.heads.price:PriceHead",
     "direction": "lstmfc.heads.direction:DirectionHead",
+    "vol": "lstmfc.heads.vol:VolHead",
+    "quantile": "lstmfc.heads.quantile:QuantileHead",
 }
 """``--head`` choices -> the class implementing them."""
 
@@ -86,9 +88,11 @@ def head_from_manifest(manifest: dict[str, Any]) -> Head:
         raise ValueError(f"unknown head {name!r}")
     if "price_target" in cls.OPTIONS and "price_target" not in options:
         options["price_target"] = manifest.get("price_target")
+    hyper = manifest.get("hyperparameters") or {}
     try:
-        return make_head(name, **options)
-    except UsageError as exc:
+        head = make_head(name, **options)
+        return head.configure_path(int(hyper.get("steps", 1)), hyper.get("strategy", "mimo"))
+    except (UsageError, TypeError, ValueError) as exc:
         raise ValueError(str(exc)) from None
 
 

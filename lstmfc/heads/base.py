@@ -77,8 +77,12 @@ class Head:
     OPTIONS: ClassVar[tuple[str, ...]] = ()
     #: The baseline the headline skill test compares the network with.
     benchmark: ClassVar[str] = ""
-    #: Network outputs per window.
-    n_outputs: ClassVar[int] = 1
+    #: Network outputs per window (one per path step for path heads, see
+    #: :meth:`configure_path`).
+    n_outputs: int = 1
+    #: Steps of the forecast path (:mod:`lstmfc.paths`) and how they are forecast.
+    steps: int = 1
+    strategy: str = "mimo"
     #: Activation of the output layer (a Keras activation name, or None = linear).
     activation: ClassVar[str | None] = None
     #: Keras loss identifier the network is compiled with.
@@ -94,6 +98,65 @@ class Head:
 
     def __init__(self) -> None:
         pass
+
+    # ------------------------------------------------------------------ paths
+    def configure_path(self, steps: int, strategy: str = "mimo") -> Head:
+        """Forecast a path of ``steps`` sessions (:mod:`lstmfc.paths`); returns ``self``.
+
+        ``mimo`` and ``seq2seq`` networks have one output per step; a ``recursive`` one
+        has one output and is fed its own forecasts (:meth:`forecast`).
+
+        Raises
+        ------
+        UsageError
+            A head or strategy that cannot forecast paths (:func:`check_path_options`).
+        """
+        from lstmfc.paths import check_path_options
+
+        self.steps = check_path_options(int(steps), strategy, self.name)
+        self.strategy = strategy
+        if self.steps > 1 and strategy != "recursive":
+            self.n_outputs = self.steps
+        return self
+
+    # ------------------------------------------------------------------ calibration
+    calibrates: ClassVar[bool] = False
+    """True for heads calibrated on the validation split after training (quantile:
+    conformal); they implement :meth:`fit_calibration` and :meth:`calibrate`, and a
+    backtest unit then forecasts its validation windows too."""
+
+    def fit_calibration(self, val_targets, val_forecast) -> dict[str, Any]:
+        """Calibration (JSON) fitted on validation rows only (heads with
+        :attr:`calibrates`)."""
+        raise NotImplementedError
+
+    def calibrate(self, calibration, targets, forecast, *, rows=None, horizon=1, carry=None):
+        """Calibrated forecasts ``({name: array}, carry)`` (heads with :attr:`calibrates`)."""
+        raise NotImplementedError
+
+    def calibrated_forecasts(self, manifest: dict[str, Any], targets, forecast, horizon=1) -> dict:
+        """Forecasts added next to the network's in ``evaluate``, from the calibration
+        stored in the bundle manifest (none by default)."""
+        return {}
+
+    def step_head(self) -> Head:
+        """A one-step copy of this head (same options): scores one step of a path."""
+        import copy
+
+        one = copy.copy(self)
+        if self.steps > 1:
+            one.steps, one.strategy, one.n_outputs = 1, "mimo", 1
+        return one
+
+    def forecast(self, scaling, predict_raw, windows, targets, prepare_meta) -> np.ndarray:
+        """Forecasts of ``windows`` in natural units: :meth:`decode` of the network's
+        output by default (``(n,)``, or ``(n, steps)`` for a path). Heads whose
+        strategy needs more than one network call (recursive paths) override it.
+
+        ``predict_raw`` maps windows ``(n, L, F)`` to raw output ``(n, n_outputs)``;
+        ``prepare_meta`` is the windows' ``prepare.json`` (features, scaler).
+        """
+        return self.decode(scaling, predict_raw(windows), targets)
 
     # ------------------------------------------------------------------ options
     @property
@@ -306,6 +369,26 @@ class Head:
         """Parameters (JSON) of the baselines ``predict`` logs next to each forecast, fit
         on the training rows at train time and stored in the manifest."""
         return {}
+
+    def live_inputs(self, bundle, raw, as_of, log) -> dict[str, Any] | None:
+        """What ``predict`` hands :meth:`log_values` as ``live``: by default the
+        manifest's ``live_baselines`` as stored at train time.
+
+        Heads whose logged baselines filter the stored series (vol: the GARCH variance
+        at ``as_of`` from the stored parameters) or carry state in the forecast log
+        (quantile: the ACI state) override it.
+
+        Parameters
+        ----------
+        bundle : lstmfc.artifacts.Bundle
+        raw : pandas.DataFrame
+            The stored series (:mod:`lstmfc.store` layout).
+        as_of : pandas.Timestamp
+            Last stored session, the forecast origin.
+        log : lstmfc.forecastlog.ForecastLog
+            The forecast log, read only.
+        """
+        return bundle.manifest.get("live_baselines")
 
     def log_values(self, forecast, close_as_of, live=None, horizon: int = 1) -> dict[str, Any]:
         """Forecast-log columns of one forecast (see :mod:`lstmfc.forecastlog`);

@@ -55,15 +55,25 @@ class DirectionHead(Head):
         if scaling.get("kind") != "none" or not isinstance(scaling.get("column"), str):
             raise ValueError("bad 'target' entry")
 
+    def _columns(self) -> list[str]:
+        if self.n_outputs == 1:
+            return ["target_direction"]
+        return ["target_direction", *(f"target_direction_{k}" for k in range(2, self.steps + 1))]
+
     def encode(self, scaling, targets) -> np.ndarray:
-        return np.asarray(targets[scaling["column"]], dtype="float64").astype("float32")
+        cols = [np.asarray(targets[c], dtype="float64").astype("float32") for c in self._columns()]
+        return cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
 
     def decode(self, scaling, raw, targets) -> np.ndarray:
-        """P(up) per window, ``(n_windows,)`` in [0, 1]."""
-        return np.asarray(raw, dtype="float64").reshape(-1)
+        """P(up) per window, ``(n_windows,)`` in [0, 1]; ``(n_windows, steps)`` for a path."""
+        raw = np.asarray(raw, dtype="float64")
+        return raw.reshape(-1) if self.n_outputs == 1 else raw.reshape(len(raw), -1)
 
     def truth(self, targets) -> np.ndarray:
-        return np.asarray(targets["target_direction"], dtype="int64")
+        if self.steps == 1:
+            return np.asarray(targets["target_direction"], dtype="int64")
+        cols = ["target_direction", *(f"target_direction_{k}" for k in range(2, self.steps + 1))]
+        return np.stack([np.asarray(targets[c], dtype="int64") for c in cols], axis=1)
 
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
@@ -142,14 +152,20 @@ class DirectionHead(Head):
     def val_metrics(self, scaling, raw, val_targets, train_targets) -> dict[str, float]:
         """Directional accuracy at threshold 0.5 and the accuracy of always predicting
         the training split's majority direction."""
-        y = self.truth(val_targets)
-        up_share = float(np.mean(self.truth(train_targets)))
+        one = self.step_head()
+        y = one.truth(val_targets)
+        up_share = float(np.mean(one.truth(train_targets)))
         majority = 1 if up_share >= 0.5 else 0
         p = self.decode(scaling, raw, val_targets)
-        return {
-            "accuracy": float(np.mean((p > 0.5).astype("int64") == y)),
+        p1 = p if p.ndim == 1 else p[:, 0]
+        out = {
+            "accuracy": float(np.mean((p1 > 0.5).astype("int64") == y)),
             "majority_accuracy": float(np.mean(y == majority)),
         }
+        if p.ndim == 2:
+            ys = self.truth(val_targets)
+            out["steps_accuracy"] = [float(v) for v in np.mean((p > 0.5) == ys, axis=0)]
+        return out
 
     def val_rows(self, val):
         return [

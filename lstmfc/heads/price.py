@@ -71,12 +71,34 @@ class PriceHead(Head):
     def report_keys(self) -> dict[str, Any]:
         return {"price_target": self.price_target}
 
+    def configure_path(self, steps: int, strategy: str = "mimo"):
+        """As :meth:`Head.configure_path`; the recursive strategy needs the log-return
+        target (it feeds back forecast log returns).
+
+        Raises
+        ------
+        UsageError
+            ``--strategy recursive`` with ``--price-target level``.
+        """
+        if int(steps) > 1 and strategy == "recursive" and self.price_target != "logret":
+            raise UsageError("--strategy recursive needs --price-target logret")
+        return super().configure_path(steps, strategy)
+
     def describe(self) -> str:
         return f"price ({self.price_target})"
 
     # ------------------------------------------------------------------ targets
+    def _columns(self, base: str) -> list[str]:
+        """Target columns the network learns: ``base`` and, for a MIMO or seq2seq path,
+        each later step's (``base_2`` ...; :func:`lstmfc.paths.path_columns`)."""
+        if self.n_outputs == 1:
+            return [base]
+        return [base, *(f"{base}_{k}" for k in range(2, self.steps + 1))]
+
     def fit_scaling(self, train_targets) -> dict[str, Any]:
-        """``standard`` (log-return target) or ``minmax`` (level target) scaling.
+        """``standard`` (log-return target) or ``minmax`` (level target) scaling, fit on
+        the training rows; for a path one per step (step 1 at the top level, later steps
+        in ``"path"``).
 
         Raises
         ------
@@ -85,51 +107,99 @@ class PriceHead(Head):
         """
         from lstmfc.errors import ArtifactError
 
-        if self.price_target == "logret":
-            r = np.asarray(train_targets["target_logret"], dtype="float64")
-            mean, std = float(np.mean(r)), float(np.std(r))
-            if not (np.all(np.isfinite(r)) and std > 0):
-                raise ArtifactError(
-                    "training log returns are constant or not finite; nothing to learn"
-                )
-            return {"column": "target_logret", "kind": "standard", "mean": mean, "std": std}
-        p = np.asarray(train_targets["target_price"], dtype="float64")
-        lo, hi = float(np.min(p)), float(np.max(p))
-        if not (np.all(np.isfinite(p)) and hi > lo):
-            raise ArtifactError("training target prices are constant or not finite")
-        return {"column": "target_price", "kind": "minmax", "min": lo, "max": hi}
+        def one(column: str) -> dict[str, Any]:
+            v = np.asarray(train_targets[column], dtype="float64")
+            if self.price_target == "logret":
+                mean, std = float(np.mean(v)), float(np.std(v))
+                if not (np.all(np.isfinite(v)) and std > 0):
+                    raise ArtifactError(
+                        "training log returns are constant or not finite; nothing to learn"
+                    )
+                return {"column": column, "kind": "standard", "mean": mean, "std": std}
+            lo, hi = float(np.min(v)), float(np.max(v))
+            if not (np.all(np.isfinite(v)) and hi > lo):
+                raise ArtifactError("training target prices are constant or not finite")
+            return {"column": column, "kind": "minmax", "min": lo, "max": hi}
+
+        base = "target_logret" if self.price_target == "logret" else "target_price"
+        cols = self._columns(base)
+        out = one(cols[0])
+        if len(cols) > 1:
+            out["path"] = [one(c) for c in cols[1:]]
+        return out
 
     def check_scaling(self, scaling: dict[str, Any]) -> None:
-        need = {"standard": ("mean", "std"), "minmax": ("min", "max")}.get(scaling.get("kind"))
-        if need is None or not isinstance(scaling.get("column"), str):
-            raise ValueError("bad 'target' entry")
-        for key in need:
-            if not isinstance(scaling.get(key), int | float) or isinstance(scaling[key], bool):
-                raise ValueError(f"target {key!r} missing")
+        for entry in (scaling, *scaling.get("path", [])):
+            need = {"standard": ("mean", "std"), "minmax": ("min", "max")}.get(entry.get("kind"))
+            if need is None or not isinstance(entry.get("column"), str):
+                raise ValueError("bad 'target' entry")
+            for key in need:
+                if not isinstance(entry.get(key), int | float) or isinstance(entry[key], bool):
+                    raise ValueError(f"target {key!r} missing")
+
+    @staticmethod
+    def _entries(scaling: dict[str, Any]) -> list[dict[str, Any]]:
+        return [scaling, *scaling.get("path", [])]
 
     def encode(self, scaling: dict[str, Any], targets) -> np.ndarray:
-        v = np.asarray(targets[scaling["column"]], dtype="float64")
-        if scaling["kind"] == "standard":
-            v = (v - scaling["mean"]) / scaling["std"]
-        else:
-            v = (v - scaling["min"]) / (scaling["max"] - scaling["min"])
-        return v.astype("float32")
+        cols = []
+        for e in self._entries(scaling):
+            v = np.asarray(targets[e["column"]], dtype="float64")
+            if e["kind"] == "standard":
+                v = (v - e["mean"]) / e["std"]
+            else:
+                v = (v - e["min"]) / (e["max"] - e["min"])
+            cols.append(v.astype("float32"))
+        return cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
 
     def decode(self, scaling: dict[str, Any], raw, targets) -> np.ndarray:
-        """Predicted close at ``t + h``, currency, ``(n_windows,)``.
+        """Predicted close at ``t + h`` (currency), ``(n_windows,)``; for a path the
+        close of every step, ``(n_windows, steps)``.
 
         ``targets`` may also be the closes at ``t`` themselves (an array ``(n,)``).
         """
-        raw = np.asarray(raw, dtype="float64").reshape(-1)
+        entries = self._entries(scaling)
+        raw = np.asarray(raw, dtype="float64").reshape(-1, len(entries))
+        out = np.empty(raw.shape)
+        for j, e in enumerate(entries):
+            if e["kind"] == "standard":
+                closes_t = _closes(targets)
+                if closes_t.shape != raw[:, j].shape:
+                    raise ValueError(
+                        f"closes_t has shape {closes_t.shape}, expected {raw[:, j].shape}"
+                    )
+                out[:, j] = closes_t * np.exp(e["mean"] + e["std"] * raw[:, j])
+            else:
+                out[:, j] = e["min"] + raw[:, j] * (e["max"] - e["min"])
+        return out[:, 0] if len(entries) == 1 else out
+
+    def forecast(self, scaling, predict_raw, windows, targets, prepare_meta) -> np.ndarray:
+        """The network's forecasts; a ``recursive`` path feeds the one-step network its
+        own forecast log returns (:func:`lstmfc.paths.recursive_log_returns`) and returns
+        the close of every step, ``(n_windows, steps)``."""
+        if self.steps == 1 or self.strategy != "recursive":
+            return self.decode(scaling, predict_raw(windows), targets)
+        from lstmfc.paths import recursive_log_returns
+
+        closes_t = _closes(targets)
         if scaling["kind"] == "standard":
-            closes_t = _closes(targets)
-            if closes_t.shape != raw.shape:
-                raise ValueError(f"closes_t has shape {closes_t.shape}, expected {raw.shape}")
-            return closes_t * np.exp(scaling["mean"] + scaling["std"] * raw)
-        return scaling["min"] + raw * (scaling["max"] - scaling["min"])
+
+            def one_step(raw):
+                return scaling["mean"] + scaling["std"] * np.asarray(raw)[:, 0]
+
+        else:  # a level target: the forecast close against the current close
+
+            def one_step(raw):  # pragma: no cover - recursive level targets are refused
+                raise ValueError("the recursive strategy needs --price-target logret")
+
+        path = recursive_log_returns(predict_raw, windows, prepare_meta, self.steps, one_step)
+        return closes_t[:, None] * np.exp(path)
 
     def truth(self, targets) -> np.ndarray:
-        return np.asarray(targets["target_price"], dtype="float64")
+        if self.steps == 1:
+            return np.asarray(targets["target_price"], dtype="float64")
+        cols = ["target_price", *(f"target_price_{k}" for k in range(2, self.steps + 1))]
+        return np.stack([np.asarray(targets[c], dtype="float64") for c in cols], axis=1)
 
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
@@ -235,15 +305,25 @@ class PriceHead(Head):
     # ------------------------------------------------------------------ training
     def val_metrics(self, scaling, raw, val_targets, train_targets) -> dict[str, float]:
         """RMSE and MAE of the predicted price (currency) and, for scale, the RMSE of
-        the random-walk (naive) forecast ``price[t+h] = close[t]``."""
+        the random-walk (naive) forecast ``price[t+h] = close[t]``; for a MIMO or
+        seq2seq path those of step 1 plus ``steps_rmse`` / ``steps_naive_rmse`` per
+        step."""
         close_t = _closes(val_targets)
-        actual = self.truth(val_targets)
-        err = self.decode(scaling, raw, val_targets) - actual
-        return {
-            "rmse": float(np.sqrt(np.mean(err**2))),
-            "mae": float(np.mean(np.abs(err))),
-            "naive_rmse": float(np.sqrt(np.mean((close_t - actual) ** 2))),
+        pred = self.decode(scaling, raw, val_targets)
+        actual = self.truth(val_targets) if pred.ndim == 2 else self.step_head().truth(val_targets)
+        if actual.ndim == 2 and pred.ndim == 1:  # a recursive network: its step 1
+            actual = actual[:, 0]
+        err = (pred - actual).reshape(len(close_t), -1)
+        naive = (close_t[:, None] - actual.reshape(len(close_t), -1)) ** 2
+        out = {
+            "rmse": float(np.sqrt(np.mean(err[:, 0] ** 2))),
+            "mae": float(np.mean(np.abs(err[:, 0]))),
+            "naive_rmse": float(np.sqrt(np.mean(naive[:, 0]))),
         }
+        if err.shape[1] > 1:
+            out["steps_rmse"] = [float(v) for v in np.sqrt(np.mean(err**2, axis=0))]
+            out["steps_naive_rmse"] = [float(v) for v in np.sqrt(np.mean(naive, axis=0))]
+        return out
 
     def val_rows(self, val):
         return [

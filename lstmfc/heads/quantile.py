@@ -1,0 +1,1235 @@
+"""The quantile head: quantiles of the h-session log return, VaR, ES and calibrated intervals.
+
+Target
+------
+``r = log(close[t+h] / close[t])``, the log return over the horizon. The network learns
+the standardised return ``z = (r - mean) / std`` (``mean``, ``std`` of the TRAINING
+windows' returns) through the pinball loss averaged over the levels
+(:func:`lstmfc.losses.pinball`; Koenker & Bassett 1978, Econometrica 46(1)); the encoded
+target has shape ``(n, 1)`` and the loss broadcasts it against the ``(n, k)`` output, on
+the lean loop (:mod:`lstmfc.fastfit`) and on Keras's ``Model.fit`` alike. A forecast is
+``q_tau = mean + std * z_tau`` (log return, ``(n, k)``); price quantiles are
+``close[t] * exp(q_tau)`` (currency). Levels: ``--quantiles``, default
+0.01, 0.025, 0.05, 0.5, 0.95, 0.975, 0.99 (:data:`lstmfc.risk.DEFAULT_LEVELS`).
+
+Non-crossing by construction
+----------------------------
+The output is two Dense layers (a chain :mod:`lstmfc.fastfit` and the ONNX exporter
+run): ``Dense(k + 1, softplus)`` gives ``u = [a, b, d_1 .. d_{k-1}] > 0`` and a FIXED,
+non-trainable ``Dense(k, use_bias=False)`` (:func:`assembly_matrix`) turns it into the
+median ``a - b`` (the level nearest 0.5) and cumulative sums of the increments ``d``
+above and below it, so ``q_{j+1} - q_j = d_j >= 0`` for any weights: the quantiles never
+cross, with no sorting after the fact (the monotone-network idea of e.g. Cannon 2018,
+"Non-crossing nonlinear regression quantiles by monotone composite quantile regression
+neural network", SERRA 32(11)). The increments' biases start at the softplus inverse of
+the standard-normal quantile gaps, so an untrained network already forecasts roughly
+the training distribution.
+
+Calibration
+-----------
+* **CQR** (conformalized quantile regression, Romano, Patterson & Candes 2019, NeurIPS
+  32), one-sided per level, fitted at train time on the VALIDATION rows only
+  (:func:`lstmfc.risk.cqr_fit`, rank rule ``tail``) and stored in the manifest
+  (``training.val.cqr``); backtests fit it per fit on that fit's validation windows.
+* **ACI** (adaptive conformal inference, Gibbs & Candes 2021, NeurIPS 34) on top of the
+  CQR forecasts: each level's working level moves after every realised outcome,
+  ``tau_{t+1} = tau_t + gamma (tau - 1[y_t <= q_t])`` (:func:`lstmfc.risk.aci_update`,
+  ``gamma = 0.005``, read-off bound 0.001). ``evaluate`` and ``backtest`` walk it through
+  the test forecasts one session at a time using only outcomes already realised (the
+  outcome of the forecast made at ``t`` is absorbed once ``t + h`` has passed:
+  :func:`aci_walk`); ``predict`` carries the state in the forecast log's ``details`` and
+  updates it from realised closes before each new forecast (:meth:`QuantileHead.live_context`).
+
+The report shows three LSTM forecasts: ``lstm`` (raw network), ``lstm_cqr`` and
+``lstm_aci``.
+
+Risk measures
+-------------
+VaR at 1 %, 2.5 %, 5 %: the quantile at that level (log return; as a loss in percent
+``-100 q``, in currency ``close (1 - exp(q))``). ES at 97.5 % and 99 %
+(``alpha`` = 0.025, 0.01) from the quantiles below the VaR level: ``ES_a = (1/a)
+int_0^a q(u) du`` with ``q(u)`` the quantile set interpolated linearly in
+``Phi^{-1}(u)`` (Gaussian-shaped below the lowest level) and integrated exactly
+(:func:`lstmfc.risk.expected_shortfall`; Acerbi & Tasche 2002, J. Banking & Finance
+26(7)); in currency, ``(1/a) int_0^a close (1 - exp(q(u))) du``, also exactly
+(:func:`_mean_exp_below`).
+
+Baselines (fitted on the training rows only)
+--------------------------------------------
+``hs250`` historical simulation over the last 250 sessions (Jorion 2007);
+``ewma`` Gaussian with RiskMetrics EWMA(0.94) volatility (J.P. Morgan/Reuters 1996);
+``garch_n`` / ``garch_t`` GARCH(1,1) with normal / standardised Student-t errors
+(Bollerslev 1986, 1987; estimated with ``arch`` through
+:class:`lstmfc.volatility.GarchForecaster`, quantiles ``mu + sigma * F^{-1}(tau)`` with
+``F^{-1}`` the fitted distribution's ``ppf``); ``unconditional`` the empirical
+quantiles of the training returns. Headline benchmark: ``garch_t``.
+
+Scores and tests
+----------------
+Pinball loss per level and on average, CRPS approximated from the quantiles
+(:func:`lstmfc.risk.crps_from_quantiles`), coverage, mean width and Winkler score of the
+90 % and 98 % central intervals; VaR backtests (hits against the expected number,
+Kupiec 1995 POF, Christoffersen 1998 independence and conditional coverage) and ES
+backtests (Acerbi & Szekely 2014 Z2 with a simulated p-value; McNeil & Frey 2000) in
+``Scores.extra``; Diebold-Mariano (HLN) on the mean pinball loss of each LSTM forecast
+against ``garch_t`` and against the strongest baseline chosen on validation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lstmfc import risk
+from lstmfc.baselines import _Baseline
+from lstmfc.errors import UsageError
+from lstmfc.heads.base import Column, Head, Scores, pyplot, save_figure, undefined_test
+
+#: The three LSTM forecasts the head reports: raw network, split-conformal, ACI.
+LSTM_VARIANTS = ("lstm", "lstm_cqr", "lstm_aci")
+#: Monte Carlo paths of the Acerbi-Szekely Z2 p-value and bootstrap draws of McNeil-Frey.
+N_SIM, N_BOOT = 2000, 2000
+#: What the reports say about the ES estimator.
+ES_ESTIMATOR = (
+    "ES_a = (1/a) * integral_0^a q(u) du, q(u) the quantile set linear in Phi^-1(u) "
+    "between levels and Gaussian-shaped below the lowest (lstmfc.risk.expected_shortfall)"
+)
+
+
+# ---------------------------------------------------------------------------
+# the non-crossing output layer
+# ---------------------------------------------------------------------------
+
+
+def median_column(levels) -> int:
+    """Column of the level nearest 0.5 (the lower one on a tie): the anchor of the chain."""
+    lv = np.asarray(levels, dtype=np.float64)
+    return int(np.argmin(np.abs(lv - 0.5)))
+
+
+def assembly_matrix(levels) -> np.ndarray:
+    """The fixed weights ``(k + 1, k)`` turning ``[a, b, d_1 .. d_{k-1}]`` into quantiles.
+
+    Column ``m`` (:func:`median_column`) is ``a - b``; column ``j > m`` adds
+    ``d_m .. d_{j-1}`` (0-based gap ``i`` sits between columns ``i`` and ``i + 1`` and is
+    input ``2 + i``), column ``j < m`` subtracts ``d_j .. d_{m-1}``. Hence
+    ``q_{j+1} - q_j = d_j`` for every ``j``: non-negative increments give non-decreasing
+    quantiles.
+
+    Returns
+    -------
+    numpy.ndarray, shape (k + 1, k), float32
+    """
+    k = len(levels)
+    m = median_column(levels)
+    w = np.zeros((k + 1, k), dtype=np.float32)
+    w[0, :] = 1.0
+    w[1, :] = -1.0
+    for j in range(k):
+        if j > m:
+            w[2 + m : 2 + j, j] = 1.0
+        elif j < m:
+            w[2 + j : 2 + m, j] = -1.0
+    return w
+
+
+def initial_bias(levels) -> np.ndarray:
+    """Biases ``(k + 1,)`` of the softplus layer: ``a = b = softplus^{-1}(1)`` (median 0)
+    and each increment ``softplus^{-1}(Phi^{-1}(tau_{j+1}) - Phi^{-1}(tau_j))``, the
+    standard-normal quantile gap (the standardised target starts near N(0, 1))."""
+    from scipy.special import ndtri
+
+    gaps = np.diff(ndtri(np.asarray(levels, dtype=np.float64)))
+    target = np.concatenate([[1.0, 1.0], gaps])
+    return np.log(np.expm1(target)).astype(np.float32)  # inverse softplus
+
+
+# ---------------------------------------------------------------------------
+# baselines: fit(closes, train_end_rows, horizon) on training rows, predict -> (n, k)
+# ---------------------------------------------------------------------------
+
+
+class _QuantileBaseline(_Baseline):
+    """A quantile forecaster with the baselines interface (:mod:`lstmfc.baselines`):
+    ``fit`` reads closes up to the last training target only (``_Baseline.fit``),
+    ``predict(closes, end_rows)`` returns ``(n, k)`` log-return quantiles and reads
+    ``closes[: t + 1]`` for the forecast at row ``t``."""
+
+    def __init__(self, levels) -> None:
+        super().__init__()
+        self.levels = tuple(float(v) for v in levels)
+
+    def predict(self, closes, end_rows) -> np.ndarray:
+        c, rows = self._prepare(closes, end_rows)
+        return self._predict(c, rows)
+
+    def _predict(self, c: np.ndarray, rows: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+class HistoricalSimulationQuantiles(_QuantileBaseline):
+    """Empirical quantiles of the last ``window`` h-session log returns
+    (:func:`lstmfc.risk.historical_simulation`; nothing is fitted)."""
+
+    name = "hs250"
+
+    def __init__(self, levels, window: int = 250) -> None:
+        super().__init__(levels)
+        self.window = int(window)
+        self.min_history = self.window
+
+    def get_params(self) -> dict[str, Any]:
+        return {"window": self.window}
+
+    def _predict(self, c, rows):
+        return risk.historical_simulation(
+            c, rows, horizon=self.horizon_, levels=self.levels, window=self.window
+        )
+
+
+class EWMAGaussianQuantiles(_QuantileBaseline):
+    """Gaussian quantiles with RiskMetrics EWMA volatility, zero mean, square-root-of-time
+    for ``h > 1`` (:func:`lstmfc.risk.ewma_gaussian`); the EWMA starts at the variance of
+    the training daily log returns."""
+
+    name = "ewma"
+
+    def __init__(self, levels, lam: float = 0.94) -> None:
+        super().__init__(levels)
+        self.lam = float(lam)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"lambda": self.lam, "mean": "zero"}
+
+    def _fit(self, closes, rows, h):
+        self.train_rows_ = np.asarray(rows, dtype=np.int64)
+
+    def _predict(self, c, rows):
+        return risk.ewma_gaussian(
+            c, rows, self.train_rows_, horizon=self.horizon_, levels=self.levels, lam=self.lam
+        )
+
+
+class GarchQuantiles(_QuantileBaseline):
+    """GARCH(1,1) with a constant mean and normal or standardised Student-t errors.
+
+    Fitted with ``arch`` (:class:`lstmfc.volatility.GarchForecaster`) on the PERCENT log
+    returns up to the last training target; the forecast at row ``t`` filters returns up
+    to ``t`` with the fixed parameters. Quantile: ``(h mu + sqrt(V_h) F^{-1}(tau)) / 100``
+    (log return) with ``V_h`` the variance of the h-session return (sum of the 1..h step
+    forecasts) and ``F^{-1}`` the fitted standardised distribution's ``ppf`` (arch
+    ``Normal`` / ``StudentsT``); for ``h > 1`` keeping the one-day shape is an
+    approximation.
+    """
+
+    min_history = 1
+
+    def __init__(self, levels, dist: str = "normal") -> None:
+        super().__init__(levels)
+        self.dist = dist
+        self.name = "garch_n" if dist == "normal" else "garch_t"
+
+    def get_params(self) -> dict[str, Any]:
+        f = getattr(self, "model_", None)
+        if f is None:
+            return {"dist": self.dist}
+        return {
+            "dist": self.dist,
+            "params": dict(f.params_),
+            "converged": bool(f.converged_),
+            "notes": list(f._fit_notes),
+        }
+
+    def _fit(self, closes, rows, h):
+        from lstmfc.volatility import GarchForecaster
+
+        r = 100.0 * np.diff(np.log(closes))  # r[i]: close row i -> i + 1, percent
+        self.model_ = GarchForecaster("garch", self.dist).fit(r, r.size - 1, horizon=h)
+
+    def _predict(self, c, rows):
+        from lstmfc.volatility import GarchPredictive
+
+        f = self.model_
+        r = 100.0 * np.diff(np.log(c[: int(rows.max()) + 1]))
+        origins = rows - 1  # the last known return at close row t is r[t - 1]
+        var = f.predict(r, origins)  # variance of the h-session return, %^2
+        z = GarchPredictive(
+            origins=origins, mean=np.zeros(1), variance=np.ones(1), dist=self.dist,
+            shape=f.distribution_shape,
+        ).ppf(np.asarray(self.levels))  # fmt: skip
+        mu = f.params_.get("mu", 0.0)
+        return (self.horizon_ * mu + np.sqrt(var)[:, None] * z[None, :]) / 100.0
+
+
+class UnconditionalQuantiles(_QuantileBaseline):
+    """Empirical quantiles of the training windows' h-session log returns, the same row
+    for every origin (:func:`lstmfc.risk.unconditional_quantiles`)."""
+
+    name = "unconditional"
+
+    def get_params(self) -> dict[str, Any]:
+        row = getattr(self, "row_", None)
+        return {"quantiles": None if row is None else [float(v) for v in row]}
+
+    def _fit(self, closes, rows, h):
+        self.row_ = risk.unconditional_quantiles(
+            closes, rows[:1], rows, horizon=h, levels=self.levels
+        )[0]
+
+    def _predict(self, c, rows):
+        return np.tile(self.row_, (rows.size, 1))
+
+
+def quantile_baselines(levels) -> dict[str, _QuantileBaseline]:
+    """Unfitted quantile baselines keyed by report name (``garch_t`` is the benchmark)."""
+    return {
+        "hs250": HistoricalSimulationQuantiles(levels),
+        "ewma": EWMAGaussianQuantiles(levels),
+        "garch_n": GarchQuantiles(levels, "normal"),
+        "garch_t": GarchQuantiles(levels, "t"),
+        "unconditional": UnconditionalQuantiles(levels),
+    }
+
+
+def garch_live_quantiles(params: dict[str, Any], closes, levels, horizon: int) -> np.ndarray:
+    """GARCH(1,1) quantiles ``(k,)`` of the next h-session log return from the last close.
+
+    The variance recursion of arch's GARCH(1,1) with fixed parameters (``sigma2_0 = omega
+    + (alpha + beta) * backcast``, ``sigma2_t = omega + alpha e_{t-1}^2 + beta
+    sigma2_{t-1}``, ``e = r - mu``, percent returns), then the analytic h-step sum
+    ``f_1 = omega + alpha e_T^2 + beta sigma2_T``, ``f_k = omega + (alpha + beta)
+    f_{k-1}`` (Bollerslev 1986); quantiles as :class:`GarchQuantiles`. ``tests/
+    test_quantile_head.py`` checks it against :class:`lstmfc.volatility.GarchForecaster`.
+
+    Parameters
+    ----------
+    params : dict
+        ``mu``, ``omega``, ``alpha``, ``beta``, ``backcast`` (percent units), ``dist``
+        and ``nu`` for Student-t, as :meth:`QuantileHead.live_baselines` stores them.
+    closes : array_like, shape (n,)
+        Closes from the first close of the fitted series to the forecast origin.
+    levels : sequence of float
+    horizon : int
+
+    Returns
+    -------
+    numpy.ndarray, shape (k,)
+    """
+    from lstmfc.volatility import GarchPredictive
+
+    c = np.asarray(closes, dtype=np.float64)
+    e = 100.0 * np.diff(np.log(c)) - params["mu"]
+    om, al, be = params["omega"], params["alpha"], params["beta"]
+    s2 = om + (al + be) * params["backcast"]
+    for t in range(1, e.size):
+        s2 = om + al * e[t - 1] ** 2 + be * s2
+    f = om + al * e[-1] ** 2 + be * s2
+    total = f
+    for _ in range(1, int(horizon)):
+        f = om + (al + be) * f
+        total += f
+    shape = {"nu": params["nu"]} if params.get("dist") == "t" else {}
+    z = GarchPredictive(
+        origins=np.zeros(1, dtype=np.int64), mean=np.zeros(1), variance=np.ones(1),
+        dist=params.get("dist", "normal"), shape=shape,
+    ).ppf(np.asarray(levels, dtype=np.float64))  # fmt: skip
+    return (int(horizon) * params["mu"] + math.sqrt(total) * z) / 100.0
+
+
+# ---------------------------------------------------------------------------
+# ACI with delayed feedback
+# ---------------------------------------------------------------------------
+
+
+def aci_walk(
+    y,
+    Q,
+    levels,
+    rows,
+    horizon: int,
+    state: risk.ACIState | None = None,
+    pending: list | None = None,
+) -> tuple[np.ndarray, risk.ACIState, list]:
+    """Adaptive conformal inference through a series, using realised outcomes only.
+
+    Before the forecast at origin row ``rows[i]``, every earlier forecast whose target is
+    realised by then (origin ``p`` with ``p + h <= rows[i]``) is absorbed in origin order
+    with :func:`lstmfc.risk.aci_update`; the forecast is :func:`lstmfc.risk.aci_forecast`
+    of ``Q[i]``. For ``h = 1`` and consecutive rows this is
+    :func:`lstmfc.risk.adaptive_conformal` exactly; for ``h > 1`` the update waits ``h``
+    sessions, as the daily job has to. ``y[i]`` is read only when absorbed.
+
+    Parameters
+    ----------
+    y : array_like, shape (n,)
+        Realised log returns of the forecasts.
+    Q : array_like, shape (n, k)
+        Quantile sets (log return), non-decreasing rows.
+    levels : sequence of float
+    rows : array_like, shape (n,), int, increasing
+        Origin rows (session numbers) of the forecasts.
+    horizon : int
+    state : ACIState, optional
+        Start state (default :func:`lstmfc.risk.aci_init` of ``levels``).
+    pending : list, optional
+        ``(row, y, issued)`` of earlier forecasts not absorbed yet (carried across
+        segments, e.g. backtest fits).
+
+    Returns
+    -------
+    (numpy.ndarray (n, k), ACIState, list)
+        Issued forecasts, the state after the last absorbed outcome, and the forecasts
+        still pending.
+    """
+    yv = np.asarray(y, dtype=np.float64)
+    q = np.asarray(Q, dtype=np.float64)
+    r = np.asarray(rows, dtype=np.int64)
+    st = risk.aci_init(levels) if state is None else state
+    queue = list(pending or [])
+    out = np.empty_like(q)
+    for i in range(q.shape[0]):
+        while queue and queue[0][0] + horizon <= r[i]:
+            _, yy, issued = queue.pop(0)
+            st = risk.aci_update(st, yy, issued)
+        out[i] = risk.aci_forecast(st, q[i])
+        queue.append((int(r[i]), float(yv[i]), out[i].copy()))
+    return out, st, queue
+
+
+# ---------------------------------------------------------------------------
+# the head
+# ---------------------------------------------------------------------------
+
+
+class QuantileHead(Head):
+    """Quantiles of ``log(close[t+h] / close[t])`` (see the module docstring)."""
+
+    name = "quantile"
+    help = "quantiles of the h-session log return (VaR, ES, intervals); pinball loss"
+    OPTIONS: ClassVar[tuple[str, ...]] = ("quantiles",)
+    benchmark = "garch_t"
+    calibrates = True
+    n_outputs = len(risk.DEFAULT_LEVELS)
+    activation = "softplus"
+    loss = "pinball"
+    metric_columns = (
+        Column("pinball bp", "pinball", ".2f", 1e4),
+        Column("CRPS bp", "crps", ".2f", 1e4),
+        Column("90% cov %", "coverage_90", ".1f", 100),
+        Column("90% width %", "width_90", ".2f", 100),
+        Column("98% cov %", "coverage_98", ".1f", 100),
+        Column("98% width %", "width_98", ".2f", 100),
+        Column("Winkler 90 %", "winkler_90", ".2f", 100),
+    )
+    fold_columns = (
+        Column("pinball bp", "pinball", ".2f", 1e4),
+        Column("GARCH-t bp", "garch_t_pinball", ".2f", 1e4),
+        Column("90% cov %", "coverage_90", ".1f", 100),
+        Column("VaR1 hits", "var1_hits", ".0f"),
+    )
+    live_columns = (
+        Column("90% cov %", "coverage_90", ".1f", 100),
+        Column("98% cov %", "coverage_98", ".1f", 100),
+        Column("VaR1 hits", "var1_hits", ".0f"),
+        Column("VaR1 Kupiec p", "var1_kupiec_p", ".3f"),
+        Column("VaR5 hits", "var5_hits", ".0f"),
+        Column("VaR5 Kupiec p", "var5_kupiec_p", ".3f"),
+        Column("pinball bp", "pinball", ".2f", 1e4),
+        Column("GARCH-t bp", "garch_t_pinball", ".2f", 1e4),
+    )
+
+    def __init__(self, quantiles=None) -> None:
+        super().__init__()
+        try:
+            levels = risk.parse_levels(quantiles)
+        except ValueError as exc:
+            raise UsageError(f"--quantiles: {exc}") from None
+        if len(levels) < 2:
+            raise UsageError("--quantiles needs at least 2 levels (e.g. 0.05,0.5,0.95)")
+        self.levels = levels
+        self.quantiles = [float(v) for v in levels]
+        self.n_outputs = len(levels)
+        self._calibration_doc: dict[str, Any] | None = None
+        self._last: dict[str, Any] = {}
+
+    def report_keys(self) -> dict[str, Any]:
+        return {"price_target": None}
+
+    def describe(self) -> str:
+        return f"quantile ({','.join(f'{v:g}' for v in self.levels)})"
+
+    # ------------------------------------------------------------------ network
+    def make_loss(self, keras):
+        from lstmfc.losses import pinball
+
+        return pinball(self.levels)
+
+    def build_output(self, keras, x, regularizer=None):
+        """``Dense(k + 1, softplus)`` then the fixed ``Dense(k)`` of :func:`assembly_matrix`
+        (non-trainable, no bias): quantiles that cannot cross, in a plain Dense chain."""
+        k = self.n_outputs
+        inc = keras.layers.Dense(
+            k + 1, activation="softplus", kernel_regularizer=regularizer,
+            name="quantile_increments",
+        )  # fmt: skip
+        h = inc(x)
+        inc.set_weights([inc.get_weights()[0], initial_bias(self.levels)])
+        fixed = keras.layers.Dense(k, use_bias=False, trainable=False, name=self.name)
+        out = fixed(h)
+        fixed.set_weights([assembly_matrix(self.levels)])
+        return out
+
+    # ------------------------------------------------------------------ targets
+    def fit_scaling(self, train_targets) -> dict[str, Any]:
+        """Mean and std of the training windows' log returns (``standard`` scaling).
+
+        Raises
+        ------
+        ArtifactError
+            The training log returns are constant or not finite.
+        """
+        from lstmfc.errors import ArtifactError
+
+        r = np.asarray(train_targets["target_logret"], dtype="float64")
+        mean, std = float(np.mean(r)), float(np.std(r))
+        if not (np.all(np.isfinite(r)) and std > 0):
+            raise ArtifactError("training log returns are constant or not finite; nothing to learn")
+        return {
+            "column": "target_logret",
+            "kind": "standard",
+            "mean": mean,
+            "std": std,
+            "levels": list(self.levels),
+        }
+
+    def check_scaling(self, scaling: dict[str, Any]) -> None:
+        if scaling.get("kind") != "standard" or not isinstance(scaling.get("column"), str):
+            raise ValueError("bad 'target' entry")
+        for key in ("mean", "std"):
+            if not isinstance(scaling.get(key), int | float) or isinstance(scaling[key], bool):
+                raise ValueError(f"target {key!r} missing")
+        if list(scaling.get("levels") or []) != list(self.levels):
+            raise ValueError("target 'levels' do not match the head's quantile levels")
+
+    def encode(self, scaling: dict[str, Any], targets) -> np.ndarray:
+        """Standardised log return, ``(n, 1)`` float32 (the pinball loss broadcasts it
+        over the ``k`` outputs)."""
+        r = np.asarray(targets[scaling["column"]], dtype="float64")
+        return ((r - scaling["mean"]) / scaling["std"]).astype("float32").reshape(-1, 1)
+
+    def decode(self, scaling: dict[str, Any], raw, targets) -> np.ndarray:
+        """Log-return quantiles ``(n, k)``: ``mean + std * raw``.
+
+        The network's columns are non-decreasing by construction; float32 rounding of
+        the fixed layer's sums can leave a column one ulp below its neighbour when an
+        increment underflows, which the outward running max/min of
+        :func:`lstmfc.risk.monotone_quantiles` removes (it changes nothing else).
+        """
+        raw = np.asarray(raw, dtype="float64")
+        if raw.ndim != 2 or raw.shape[1] != self.n_outputs:
+            raise ValueError(
+                f"network output has shape {raw.shape}, expected (n, {self.n_outputs})"
+            )
+        q = scaling["mean"] + scaling["std"] * raw
+        return risk.monotone_quantiles(q, self.levels) if len(q) else q
+
+    def truth(self, targets) -> np.ndarray:
+        return np.asarray(targets["target_logret"], dtype="float64")
+
+    # ------------------------------------------------------------------ calibration
+    def fit_calibration(self, val_targets, val_forecast) -> dict[str, Any]:
+        """CQR shifts fitted on VALIDATION rows and the initial ACI state (JSON).
+
+        Parameters
+        ----------
+        val_targets : DataFrame
+            Target rows of the validation windows.
+        val_forecast : ndarray, shape (n_val, k)
+            The network's decoded quantiles for them.
+        """
+        cqr = risk.cqr_fit(self.truth(val_targets), val_forecast, self.levels)
+        return {"cqr": cqr.to_dict(), "aci": risk.aci_init(self.levels).to_dict()}
+
+    def calibrate(
+        self, calibration: dict[str, Any], targets, forecast, *, rows=None, horizon=1, carry=None
+    ) -> tuple[dict[str, np.ndarray], Any]:
+        """The split-conformal and ACI forecasts of the raw LSTM quantiles.
+
+        Parameters
+        ----------
+        calibration : dict
+            :meth:`fit_calibration` output (stored in the manifest's ``training.val``).
+        targets : DataFrame
+            Target rows of the forecasts, in date order (ACI reads each realised log
+            return only once it is known: :func:`aci_walk`).
+        forecast : ndarray, shape (n, k)
+        rows : array_like, shape (n,), optional
+            Origin rows (session numbers); default consecutive.
+        horizon : int
+        carry : tuple, optional
+            ``(ACIState, pending)`` from an earlier segment (backtest fits).
+
+        Returns
+        -------
+        (dict, tuple)
+            ``{"lstm_cqr": (n, k), "lstm_aci": (n, k)}`` and the ``carry`` to pass on.
+        """
+        cqr = risk.CQRCalibration.from_dict(calibration["cqr"])
+        q_cqr = cqr.apply(forecast)
+        if carry is None:
+            state, pending = risk.ACIState.from_dict(calibration["aci"]), []
+        else:
+            state, pending = carry
+        rows = np.arange(len(q_cqr)) if rows is None else np.asarray(rows)
+        q_aci, state, pending = aci_walk(
+            self.truth(targets), q_cqr, self.levels, rows, int(horizon), state, pending
+        )
+        if carry is None:
+            self._calibration_doc = {"cqr": calibration["cqr"], "aci_final": state.to_dict()}
+        else:  # a later backtest fit: each fit has its own CQR shifts (fits[].calibration)
+            self._calibration_doc = {"cqr_note": "fitted per fit", "aci_final": state.to_dict()}
+        return {"lstm_cqr": q_cqr, "lstm_aci": q_aci}, (state, pending)
+
+    def calibrated_forecasts(self, manifest: dict[str, Any], targets, forecast, horizon=1) -> dict:
+        """:meth:`calibrate` with the calibration stored in a bundle manifest (evaluate)."""
+        cal = ((manifest.get("training") or {}).get("val") or {}).get("calibration")
+        if not cal:
+            return {}
+        out, _ = self.calibrate(cal, targets, forecast, horizon=horizon)
+        return out
+
+    # ------------------------------------------------------------------ baselines
+    def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
+        return quantile_baselines(self.levels)
+
+    def baseline_forecast(self, baseline, closes, rows) -> np.ndarray:
+        return baseline.predict(closes, rows)
+
+    # ------------------------------------------------------------------ scoring
+    selection_criterion = "mean pinball loss"
+
+    def selection_loss(self, targets, forecast) -> float:
+        """Mean pinball loss over dates and levels (log-return units)."""
+        return float(risk.pinball_loss(self.truth(targets), forecast, self.levels).mean())
+
+    def score(
+        self, targets, forecasts, *, horizon, cost_bps=0.0, alpha=0.05, trading=True, best=None
+    ):
+        """Scores, VaR/ES backtests and Diebold-Mariano tests on the pinball loss.
+
+        ``metrics`` per model: ``pinball`` (mean), ``pinball_per_level``, ``crps``,
+        ``coverage_90``/``width_90``/``winkler_90`` and the same for 98 %, VaR hits at 1 %
+        and 5 %. ``tests``: DM (HLN) on the mean pinball loss of the LSTM against
+        ``garch_t`` (the headline), against ``best``, then of ``lstm_cqr``/``lstm_aci``
+        and every other baseline against ``garch_t``. ``extra``: ``var_backtests``,
+        ``es_backtests``, ``calibration``, ``es_estimator``, ``quantile_levels``.
+        No trading view (``trading`` is None).
+        """
+        y = self.truth(targets)
+        lv = self.levels
+        reports = {
+            name: risk.quantile_report(
+                y, q, lv, horizon=horizon, n_sim=N_SIM, n_boot=N_BOOT, seed=0
+            )
+            for name, q in forecasts.items()
+        }
+        metrics = {name: _metrics(rep) for name, rep in reports.items()}
+        bench = self.benchmark
+        pairs = []
+        if "lstm" in forecasts and bench in forecasts:
+            pairs.append(("lstm", bench))
+        if best and best != bench and best in forecasts:
+            pairs.append(("lstm", best))
+        for name in ("lstm_cqr", "lstm_aci"):
+            if name in forecasts:
+                pairs.append((name, bench))
+                if best and best != bench and best in forecasts:
+                    pairs.append((name, best))
+        pairs += [(n, bench) for n in forecasts if n not in (*LSTM_VARIANTS, bench)]
+        tests = []
+        for name, b in pairs:
+            if b not in forecasts:
+                continue
+            try:
+                t = risk.pinball_dm_test(
+                    y, forecasts[name], forecasts[b], lv, horizon=horizon, alpha=alpha, benchmark=b
+                )
+                tests.append({**t, "model": name, "benchmark": b})
+            except ValueError as exc:
+                tests.append(undefined_test("diebold-mariano", name, b, len(y), exc))
+        extra = {
+            "quantile_levels": list(lv),
+            "var_backtests": {n: _var_rows(rep) for n, rep in reports.items()},
+            "es_backtests": {n: _es_rows(rep) for n, rep in reports.items()},
+            "es_estimator": ES_ESTIMATOR,
+            "calibration": self._calibration_summary(y, forecasts),
+        }
+        if horizon > 1:
+            extra["notes"] = reports[next(iter(reports))]["notes"]
+        self._last = {"metrics": metrics, "var": extra["var_backtests"]}
+        return Scores(metrics, tests, None, extra)
+
+    def _calibration_summary(self, y, forecasts) -> dict[str, Any]:
+        """Per level, how often ``y <= q`` for each LSTM forecast (target: the level), and
+        the CQR/ACI documents of the last :meth:`calibrate` call."""
+        per = {}
+        for j, tau in enumerate(self.levels):
+            per[f"{tau:g}"] = {
+                n: float(np.mean(y <= forecasts[n][:, j])) for n in LSTM_VARIANTS if n in forecasts
+            }
+        out: dict[str, Any] = {"frequency_at_or_below": per}
+        if self._calibration_doc is not None and "lstm_cqr" in forecasts:
+            out.update(self._calibration_doc)
+        return out
+
+    def verdict_sentence(self, skill: dict[str, Any]) -> str:
+        verdict = skill.get("verdict", "undefined")
+        lead = f"Diebold-Mariano (HLN) on the mean pinball loss vs GARCH(1,1)-t: {verdict}"
+        if verdict.startswith("worse"):
+            return lead + " — the LSTM's quantiles are significantly worse than GARCH-t's."
+        if not verdict.startswith("beats"):
+            return lead + " — the LSTM's quantiles are not significantly better than GARCH-t's."
+        return lead + "."
+
+    def conclusion(self, tests, trading, best=None) -> str:
+        """The headline and best-baseline tests, then coverage and VaR backtests of the
+        raw, CQR and ACI forecasts (from the last :meth:`score`)."""
+        lead = super().conclusion(tests, None, best)
+        m, var = self._last.get("metrics") or {}, self._last.get("var") or {}
+        parts = []
+        for n in LSTM_VARIANTS:
+            if n not in m:
+                continue
+            cov = m[n].get("coverage_90")
+            vr = {row["alpha"]: row for row in var.get(n, [])}
+            passed = [
+                f"{100 * a:g}%"
+                for a in (0.01, 0.05)
+                if a in vr
+                and (vr[a]["kupiec_p"] or 0) >= 0.05
+                and (vr[a]["christoffersen_ind_p"] or 0) >= 0.05
+                and (vr[a]["christoffersen_cc_p"] or 0) >= 0.05
+            ]
+            txt = f"{n}: 90% interval covers {100 * cov:.1f}%" if cov is not None else n
+            ok = ", ".join(passed) or "none"
+            txt += f", VaR passing Kupiec and Christoffersen (ind., cond.) at 5%: {ok}"
+            parts.append(txt)
+        if parts:
+            lead += " Calibration — " + "; ".join(parts) + "."
+        return lead
+
+    def extra_tables(self, report: dict[str, Any]) -> list[dict[str, Any]]:
+        """VaR backtests, ES backtests and the per-level calibration of the LSTM."""
+        tables = []
+        var = report.get("var_backtests") or {}
+        if var:
+            rows = []
+            for name, items in var.items():
+                for r in items:
+                    rows.append(
+                        [
+                            name,
+                            f"{100 * r['alpha']:g}%",
+                            f"{r['hits']}",
+                            f"{r['expected_hits']:.1f}",
+                            _f(r["mean_var_loss_pct"], ".2f"),
+                            _f(r["kupiec_p"], ".3f"),
+                            _f(r["christoffersen_ind_p"], ".3f"),
+                            _f(r["christoffersen_cc_p"], ".3f"),
+                        ]
+                    )
+            tables.append(
+                {
+                    "title": "VaR backtests: hits vs expected, Kupiec POF, Christoffersen "
+                    "independence and conditional coverage (p-values)",
+                    "columns": [
+                        "model",
+                        "VaR",
+                        "hits",
+                        "expected",
+                        "mean VaR %",
+                        "Kupiec p",
+                        "indep. p",
+                        "cond. cov. p",
+                    ],  # fmt: skip
+                    "rows": rows,
+                }
+            )
+        es = report.get("es_backtests") or {}
+        if es:
+            rows = []
+            for name, items in es.items():
+                for r in items:
+                    rows.append(
+                        [
+                            name,
+                            f"{100 * (1 - r['alpha']):g}%",
+                            _f(r["mean_es_loss_pct"], ".2f"),
+                            f"{r['hits']}",
+                            _f(r["z2"], ".3f"),
+                            _f(r["z2_p"], ".3f"),
+                            _f(r["mcneil_frey_p"], ".3f"),
+                        ]
+                    )
+            tables.append(
+                {
+                    "title": "ES backtests: Acerbi-Szekely Z2 (simulated one-sided p) and "
+                    "McNeil-Frey (bootstrap p); ES from the quantiles below the VaR level",
+                    "columns": ["model", "ES", "mean ES %", "hits", "Z2", "Z2 p", "McNeil-Frey p"],
+                    "rows": rows,
+                }
+            )
+        cal = report.get("calibration") or {}
+        per = cal.get("frequency_at_or_below") or {}
+        if per:
+            shifts = dict(
+                zip(
+                    [f"{v:g}" for v in (cal.get("cqr") or {}).get("levels", [])],
+                    (cal.get("cqr") or {}).get("shifts", []),
+                    strict=False,
+                )
+            )
+            final = dict(
+                zip(
+                    [f"{v:g}" for v in (cal.get("aci_final") or {}).get("levels", [])],
+                    (cal.get("aci_final") or {}).get("tau_t", []),
+                    strict=False,
+                )
+            )
+            names = list(next(iter(per.values())))
+            rows = [
+                [
+                    lvl,
+                    *(_f(per[lvl].get(n), ".1f", 100) for n in names),
+                    _f(shifts.get(lvl), "+.3f", 100),
+                    _f(final.get(lvl), ".4f"),
+                ]
+                for lvl in per
+            ]
+            tables.append(
+                {
+                    "title": "Calibration: share of outcomes at or below each quantile (target: "
+                    "the level); CQR shift fitted on validation; ACI working level at the end",
+                    "columns": [
+                        "level",
+                        *(f"{n} %" for n in names),
+                        "CQR shift %",
+                        "ACI final level",
+                    ],
+                    "rows": rows,
+                }
+            )
+        return tables
+
+    def fold_summary(self, metrics):
+        m = metrics["lstm"]
+        g = (metrics.get(self.benchmark) or {}).get("pinball")
+        summary = {
+            "pinball": m["pinball"],
+            "garch_t_pinball": g,
+            "coverage_90": m.get("coverage_90"),
+            "var1_hits": m.get("var1_hits"),
+        }
+        return summary, bool(g is not None and m["pinball"] < g)
+
+    def forecast_table(self, targets, forecasts):
+        out: dict[str, Any] = {"realised_logret": self.truth(targets)}
+        for name, q in forecasts.items():
+            for j, tau in enumerate(self.levels):
+                out[f"{name}_q{tau:g}"] = np.asarray(q)[:, j]
+        return out
+
+    # ------------------------------------------------------------------ training
+    def val_metrics(self, scaling, raw, val_targets, train_targets) -> dict[str, Any]:
+        """Validation pinball loss of the kept weights and of the training unconditional
+        quantiles (for scale), raw 90 % coverage, and the calibration fitted on these
+        validation rows (``calibration``: CQR shifts and the initial ACI state)."""
+        y = self.truth(val_targets)
+        q = self.decode(scaling, raw, val_targets)
+        uncond = np.quantile(self.truth(train_targets), self.levels)
+        out = {
+            "pinball": float(risk.pinball_loss(y, q, self.levels).mean()),
+            "unconditional_pinball": float(
+                risk.pinball_loss(y, np.tile(uncond, (len(y), 1)), self.levels).mean()
+            ),
+            "coverage_90": _coverage(y, q, self.levels, 0.05, 0.95),
+            "calibration": self.fit_calibration(val_targets, q),
+        }
+        return out
+
+    def val_rows(self, val):
+        rows = [
+            (
+                "val pinball",
+                f"{1e4 * val['pinball']:.3f} bp (unconditional training quantiles "
+                f"{1e4 * val['unconditional_pinball']:.3f} bp)",
+            )
+        ]
+        if val.get("coverage_90") is not None:
+            rows.append(("val 90% coverage", f"{100 * val['coverage_90']:.1f}% (raw network)"))
+        cqr = (val.get("calibration") or {}).get("cqr") or {}
+        if cqr:
+            shifts = ", ".join(
+                f"{t:g}: {100 * s:+.3f}%" for t, s in zip(cqr["levels"], cqr["shifts"], strict=True)
+            )
+            rows.append(("CQR shifts", f"{shifts} (log return, fit on {cqr['n_cal']} val rows)"))
+        return rows
+
+    # ------------------------------------------------------------------ forecast log
+    def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
+        """GARCH(1,1)-t fitted on the training rows (parameters and arch's backcast, percent
+        units), logged next to each forecast by :func:`garch_live_quantiles`."""
+        b = GarchQuantiles(self.levels, "t").fit(np.asarray(closes, "float64"), train_rows, horizon)
+        f = b.model_
+        p = f.params_
+        return {
+            "garch_t": {
+                "dist": "t",
+                "mu": p.get("mu", 0.0),
+                "omega": p["omega"],
+                "alpha": p["alpha[1]"],
+                "beta": p["beta[1]"],
+                "nu": p["nu"],
+                "backcast": float(f._backcast),
+                "converged": bool(f.converged_),
+            }
+        }
+
+    def live_inputs(self, bundle, raw, as_of, log) -> dict[str, Any] | None:
+        """:meth:`live_context` from the ticker's rows of the forecast log."""
+        ticker = bundle.manifest.get("ticker")
+        return self.live_context(bundle, raw, log.rows(ticker), as_of)
+
+    def live_context(self, bundle, raw, log_rows, as_of) -> dict[str, Any]:
+        """What ``predict`` needs besides the network: the calibration, the ACI state
+        updated from every logged forecast of this run whose outcome is now realised, and
+        the live GARCH-t quantiles.
+
+        The state comes from the latest earlier log row of this ticker and run (its
+        ``details.aci_state`` absorbed outcomes up to ``details.aci_absorbed_as_of``);
+        then each later row whose target session is in ``raw`` is absorbed in date order
+        with the ACI forecast it issued (:func:`lstmfc.risk.aci_update`). Without earlier
+        rows the state is the manifest's initial one.
+        """
+        import pandas as pd
+
+        manifest = bundle.manifest
+        cal = ((manifest.get("training") or {}).get("val") or {}).get("calibration") or {
+            "cqr": None,
+            "aci": risk.aci_init(self.levels).to_dict(),
+        }
+        h = int(bundle.horizon)
+        day = pd.Timestamp(as_of).strftime("%Y-%m-%d")
+        mine = sorted(
+            (
+                r
+                for r in log_rows
+                if r.get("run_id") == bundle.run_id and r.get("head") == self.name
+                and r.get("as_of") < day
+            ),
+            key=lambda r: r["as_of"],
+        )  # fmt: skip
+        state = risk.ACIState.from_dict(cal["aci"])
+        absorbed = None
+        for r in reversed(mine):
+            d = _details(r)
+            if "aci_state" in d:
+                state = risk.ACIState.from_dict(d["aci_state"])
+                absorbed = d.get("aci_absorbed_as_of")
+                break
+        closes = raw["close"]
+        for r in mine:
+            if absorbed is not None and r["as_of"] <= absorbed:
+                continue
+            after = closes.loc[closes.index > pd.Timestamp(r["as_of"])]
+            if len(after) < h or after.index[h - 1] > pd.Timestamp(as_of):
+                break  # later rows are not realised either
+            issued = _details(r).get("aci")
+            if issued is None:
+                continue
+            y = math.log(float(after.iloc[h - 1]) / float(r["close_as_of"]))
+            state = risk.aci_update(state, y, np.asarray(issued, dtype=np.float64))
+            absorbed = r["as_of"]
+        live: dict[str, Any] = {
+            "calibration": cal,
+            "aci_state": state.to_dict(),
+            "aci_absorbed_as_of": absorbed,
+        }
+        g = (manifest.get("live_baselines") or {}).get("garch_t")
+        start = (manifest.get("prepare") or {}).get("first_date")
+        if g and start:
+            c = closes.loc[pd.Timestamp(start) : pd.Timestamp(as_of)].to_numpy(dtype="float64")
+            if c.size >= 2:
+                live["garch_t"] = [float(v) for v in garch_live_quantiles(g, c, self.levels, h)]
+        return live
+
+    def log_values(self, forecast, close_as_of, live=None, horizon=1) -> dict[str, Any]:
+        """Log columns of one forecast: ``forecast_price`` is the ACI median price;
+        ``details`` holds the levels, the raw, CQR and ACI quantiles (log return), the
+        ACI price quantiles, VaR and ES (loss in percent log return and in currency),
+        the ACI state the forecast was issued with, and GARCH-t's quantiles."""
+        q_raw = np.asarray(forecast, dtype=np.float64).reshape(1, -1)
+        live = live or {}
+        cal = live.get("calibration") or {}
+        q_cqr = q_raw
+        if cal.get("cqr"):
+            q_cqr = risk.CQRCalibration.from_dict(cal["cqr"]).apply(q_raw)
+        state = (
+            risk.ACIState.from_dict(live["aci_state"])
+            if live.get("aci_state")
+            else risk.aci_init(self.levels)
+        )
+        q_aci = risk.aci_forecast(state, q_cqr[0])[None, :]
+        close = float(close_as_of)
+        lv = self.levels
+        var = {
+            f"{a:g}": {
+                "logret": float(v),
+                "loss_pct": float(-100.0 * v),
+                "loss": float(close * (1.0 - math.exp(v))),
+            }
+            for a in risk.VAR_LEVELS
+            for v in [float(risk.value_at_risk(q_aci, lv, a)[0])]
+        }
+        es = {}
+        for a in risk.ES_LEVELS:
+            e = float(risk.expected_shortfall(q_aci, lv, a)[0])
+            es[f"{a:g}"] = {
+                "logret": e,
+                "loss_pct": -100.0 * e,
+                "loss": float(close * (1.0 - _mean_exp_below(q_aci, lv, a)[0])),
+            }
+        median = float(risk.quantile_at(q_aci, lv, [0.5])[0, 0])
+        details: dict[str, Any] = {
+            "levels": list(lv),
+            "horizon": int(horizon),
+            "raw": [float(v) for v in q_raw[0]],
+            "cqr": [float(v) for v in q_cqr[0]],
+            "aci": [float(v) for v in q_aci[0]],
+            "prices": [float(close * math.exp(v)) for v in q_aci[0]],
+            "var": var,
+            "es": es,
+            "aci_state": state.to_dict(),
+            "aci_absorbed_as_of": live.get("aci_absorbed_as_of"),
+        }
+        if live.get("garch_t") is not None:
+            details["garch_t"] = list(live["garch_t"])
+        return {
+            "forecast_price": close * math.exp(median),
+            "prob_up": None,
+            "details": details,
+        }
+
+    def log_display(self, row):
+        d = _details(row)
+        prices, lv = d.get("prices"), d.get("levels") or []
+        if not prices:
+            v = row.get("forecast_price")
+            return "—" if v is None else f"{v:.2f}"
+        lo = _index(lv, 0.05)
+        hi = _index(lv, 0.95)
+        if lo is None or hi is None:
+            lo, hi = 0, len(prices) - 1
+            width = f"{100 * (lv[-1] - lv[0]):g}%"
+        else:
+            width = "90%"
+        return f"{width} {prices[lo]:.2f}..{prices[hi]:.2f}"
+
+    def score_logged(self, row, realised_close):
+        up = realised_close > row["close_as_of"]
+        f = row.get("forecast_price")
+        return {
+            "error": None if f is None else realised_close - f,
+            "naive_error": realised_close - row["close_as_of"],
+            "direction_correct": None if f is None else int((f > row["close_as_of"]) == up),
+        }
+
+    def live_summary(self, rows):
+        """Realised coverage of the issued (ACI) 90 % and 98 % intervals, VaR 1 % and 5 %
+        hits with the Kupiec p-value, and the mean pinball loss of the issued quantiles and
+        of the logged GARCH-t quantiles (same rows), over the scored log so far."""
+        out: dict[str, Any] = {"n_scored": len(rows)}
+        ys, qs, gs, lv = [], [], [], None
+        for r in rows:
+            d = _details(r)
+            if not d.get("aci") or r.get("realised_close") is None:
+                continue
+            if lv is None:
+                lv = tuple(d["levels"])
+            if tuple(d["levels"]) != lv:
+                continue
+            ys.append(math.log(r["realised_close"] / r["close_as_of"]))
+            qs.append(d["aci"])
+            gs.append(d.get("garch_t"))
+        if not ys:
+            return out
+        y, q = np.asarray(ys), np.asarray(qs, dtype=np.float64)
+        out["n_quantile"] = len(ys)
+        out["coverage_90"] = _coverage(y, q, lv, 0.05, 0.95)
+        out["coverage_98"] = _coverage(y, q, lv, 0.01, 0.99)
+        for a, key in ((0.01, "var1"), (0.05, "var5")):
+            var = risk.value_at_risk(q, lv, a)
+            k = risk.kupiec_test(risk.hit_sequence(y, var), a)
+            out[f"{key}_hits"] = k["hits"]
+            out[f"{key}_expected"] = k["expected_hits"]
+            out[f"{key}_kupiec_p"] = k["p_value"]
+        out["pinball"] = float(risk.pinball_loss(y, q, lv).mean())
+        if all(g is not None for g in gs):
+            out["garch_t_pinball"] = float(risk.pinball_loss(y, np.asarray(gs), lv).mean())
+        return out
+
+    # ------------------------------------------------------------------ plot
+    def plot(self, path, targets, forecasts, title, best=None):
+        """Fan charts of the test period: realised log returns, the 90 % and 98 % bands and
+        the median, VaR 1 % and 5 % breaches marked; (a) the LSTM's issued forecasts (ACI
+        when present), (b) GARCH-t."""
+        plt = pyplot()
+        dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
+        y = self.truth(targets)
+        show = [n for n in ("lstm_aci" if "lstm_aci" in forecasts else "lstm", self.benchmark)]
+        show = [n for n in show if n in forecasts]
+        fig, axes = plt.subplots(
+            len(show), 1, figsize=(12, 4 * len(show)), sharex=True, sharey=True
+        )
+        axes = np.atleast_1d(axes)
+        lv = self.levels
+        for ax, name in zip(axes, show, strict=True):
+            q = np.asarray(forecasts[name])
+            for lo_t, hi_t, alpha_fill, label in (
+                (0.01, 0.99, 0.18, "98%"),
+                (0.05, 0.95, 0.35, "90%"),
+            ):
+                lo, hi = _index(lv, lo_t), _index(lv, hi_t)
+                if lo is not None and hi is not None:
+                    ax.fill_between(dates, q[:, lo], q[:, hi], step="mid", alpha=alpha_fill,
+                                    color="tab:blue", lw=0, label=f"{label} band")  # fmt: skip
+            m = _index(lv, 0.5)
+            if m is not None:
+                ax.plot(dates, q[:, m], color="tab:blue", lw=0.6, label="median")
+            ax.plot(dates, y, ".", color="black", ms=2, label="realised log return")
+            for a, color, marker in ((0.05, "tab:orange", "o"), (0.01, "tab:red", "x")):
+                var = risk.value_at_risk(q, lv, a)
+                hit = y < var
+                ax.scatter(dates[hit], y[hit], s=18, color=color, marker=marker, zorder=3,
+                           label=f"VaR {100 * a:g}% breach ({int(hit.sum())})")  # fmt: skip
+            ax.axhline(0.0, color="grey", lw=0.5)
+            ax.set_ylabel("log return")
+            ax.set_title(f"{name}", fontsize=10)
+            ax.legend(loc="lower left", fontsize=7, ncol=3)
+        axes[0].set_title(f"{title}\n{show[0]}", fontsize=10)
+        axes[-1].tick_params(axis="x", labelrotation=30, labelsize=8)
+        fig.tight_layout()
+        save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def _mean_exp_below(q, levels, a: float) -> np.ndarray:
+    """``(1/a) int_0^a exp(q(u)) du`` per row, exactly, for the quantile function of
+    :func:`lstmfc.risk.quantile_at` (linear in ``z = Phi^{-1}(u)`` on each piece).
+
+    On a piece ``q = A + B z`` between ``z_l`` and ``z_r``: ``int exp(A + B z) phi(z) dz
+    = exp(A + B^2/2) (Phi(z_r - B) - Phi(z_l - B))`` (completing the square; the
+    lognormal partial expectation). ``close * (1 - this)`` is ES as a currency loss.
+    """
+    from scipy.special import ndtr, ndtri
+
+    z, A, B = risk._pieces(np.asarray(q, dtype=np.float64), np.asarray(levels, dtype=np.float64))
+    za = float(ndtri(a))
+    zl = np.minimum(np.concatenate([[-np.inf], z]), za)
+    zr = np.minimum(np.concatenate([z, [np.inf]]), za)
+    part = np.exp(A + 0.5 * B * B) * (ndtr(zr - B) - ndtr(zl - B))
+    return part.sum(axis=1) / a
+
+
+def _index(levels, tau: float) -> int | None:
+    lv = np.asarray(levels, dtype=np.float64)
+    hit = np.flatnonzero(np.abs(lv - tau) <= 1e-9)
+    return int(hit[0]) if hit.size else None
+
+
+def _coverage(y, q, levels, lo_t: float, hi_t: float) -> float | None:
+    lo, hi = _index(levels, lo_t), _index(levels, hi_t)
+    if lo is None or hi is None:
+        return None
+    return float(np.mean((y >= q[:, lo]) & (y <= q[:, hi])))
+
+
+def _metrics(rep: dict[str, Any]) -> dict[str, Any]:
+    """The metrics row of one :func:`lstmfc.risk.quantile_report`."""
+    out: dict[str, Any] = {
+        "pinball": rep["pinball"]["mean"],
+        "pinball_per_level": rep["pinball"]["per_level"],
+        "crps": rep["crps"],
+    }
+    for iv in rep["intervals"]:
+        pct = int(round(100 * iv["nominal"]))
+        out[f"coverage_{pct}"] = iv["coverage"]
+        out[f"width_{pct}"] = iv["mean_width"]
+        out[f"winkler_{pct}"] = iv["winkler"]
+    for v in rep["var"]:
+        key = {0.01: "var1", 0.025: "var2_5", 0.05: "var5"}.get(round(v["alpha"], 6))
+        if key:
+            out[f"{key}_hits"] = v["kupiec"]["hits"]
+            out[f"{key}_kupiec_p"] = v["kupiec"]["p_value"]
+    return out
+
+
+def _var_rows(rep: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "alpha": v["alpha"],
+            "n": v["kupiec"]["n"],
+            "hits": v["kupiec"]["hits"],
+            "expected_hits": v["kupiec"]["expected_hits"],
+            "hit_rate": v["kupiec"]["hit_rate"],
+            "mean_var_loss_pct": v["mean_var_loss_pct"],
+            "kupiec_lr": v["kupiec"]["statistic"],
+            "kupiec_p": v["kupiec"]["p_value"],
+            "christoffersen_ind_lr": v["christoffersen"]["lr_ind"],
+            "christoffersen_ind_p": v["christoffersen"]["p_value_ind"],
+            "christoffersen_cc_lr": v["christoffersen"]["lr_cc"],
+            "christoffersen_cc_p": v["christoffersen"]["p_value_cc"],
+            "note": v["christoffersen"]["note"],
+        }
+        for v in rep["var"]
+    ]
+
+
+def _es_rows(rep: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "alpha": e["alpha"],
+            "mean_es_loss_pct": e["mean_es_loss_pct"],
+            "hits": e["acerbi_szekely"]["hits"],
+            "test": "acerbi-szekely-z2",
+            "z2": e["acerbi_szekely"]["statistic"],
+            "z2_p": e["acerbi_szekely"]["p_value"],
+            "mcneil_frey_t": e["mcneil_frey"]["statistic"],
+            "mcneil_frey_p": e["mcneil_frey"]["p_value"],
+            "note": e["acerbi_szekely"]["note"] or e["mcneil_frey"]["note"],
+        }
+        for e in rep["es"]
+    ]
+
+
+def _f(v, spec: str, scale: float = 1.0) -> str:
+    return "—" if v is None else f"{v * scale:{spec}}"
+
+
+def _details(row) -> dict:
+    """A log row's ``details`` JSON as a dict (empty when absent or unreadable)."""
+    raw = row.get("details")
+    if not raw:
+        return {}
+    try:
+        out = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (ValueError, TypeError):
+        return {}
+    return out if isinstance(out, dict) else {}

@@ -1,0 +1,679 @@
+"""The volatility head: the variance of the percent log return over the next h sessions.
+
+Target and proxies
+------------------
+``R = 100 * target_logret = 100 * ln(close[t+h] / close[t])``, the h-session percent log
+return (for ``h = 1`` the next session's). The network forecasts its conditional
+variance (variance of percent returns, %^2) and is scored against the **squared
+return** ``R**2``, the main proxy: conditionally unbiased for that variance, so QLIKE
+and MSE rank forecasts as the true variance would (Patton 2011, "Volatility forecast
+comparison using imperfect volatility proxies", J. Econometrics 160(1) 246-256). The
+live ``score`` sees exactly this proxy (the realised close against the close at
+``as_of``). Reported alongside, never trained on: **Parkinson's range variance**
+``(100 ln(H/L))**2 / (4 ln 2)`` summed over the target sessions (``target_parkinson``,
+:func:`lstmfc.windows.target_frame`; only when the series has high and low). It
+measures trading-hours variance from the high/low only (no open is needed; in the
+bundled S&P 500 sample the open equals the previous close on most rows before 2006)
+and misses overnight moves, so it runs below the squared close-to-close return.
+
+Scaling and output
+------------------
+The network learns ``y = R**2 / s`` with ``s`` the mean squared return of the TRAINING
+windows (:meth:`VolHead.fit_scaling`), so targets are O(1). The output is one Dense
+unit with an **exponential** activation, ``f = exp(z)``: a positive variance whose
+logarithm is linear in the last hidden layer, as in EGARCH and log-HAR models (lstmfc's
+lean training loop and the ONNX exporter both handle it; the recurrent layers' outputs
+are bounded, so ``z`` is too). With it QLIKE is ``z + y exp(-z)``, convex in ``z``;
+a softplus output trained on log returns alone collapsed to a constant forecast in our
+runs (docs/volatility.md). A forecast is ``s * output`` in %^2, floored at ``1e-8 * s``.
+Loss ``--loss qlike`` (default), ``mean(log f + y / f)`` (Patton 2011;
+:func:`lstmfc.losses.qlike`; scaling ``y`` and ``f`` by ``s`` shifts QLIKE by the
+constant ``log s`` and leaves its minimiser unchanged), or ``--loss mse``.
+
+Baselines (:class:`VolBaseline`, fitted on the training windows only and then held
+fixed, like the network)
+-------------------------------------------------------------------------------------
+``garch`` GARCH(1,1) (Bollerslev 1986, J. Econometrics 31(3)), ``gjr`` GJR-GARCH(1,1,1)
+(Glosten, Jagannathan & Runkle 1993, J. Finance 48(5)), ``egarch`` EGARCH(1,1) (Nelson
+1991, Econometrica 59(2)), each with normal errors and with standardized Student-t
+errors (``_t``; Bollerslev 1987, REStat 69(3); a t likelihood gives other parameters,
+hence other variance forecasts), all fit by maximum likelihood with ``arch``; ``ewma``
+(RiskMetrics, lambda 0.94); ``har`` (HAR on squared returns, Corsi 2009); ``rolling22``
+(mean squared return over 22 sessions); ``constant`` (training variance). See
+:mod:`lstmfc.volatility`.
+
+Scores
+------
+QLIKE and MSE on the variance and MAE on the volatility (both proxies),
+Mincer-Zarnowitz intercept, slope and R^2 (Mincer & Zarnowitz 1969; HAC standard
+errors). Headline test: Diebold-Mariano with the Harvey-Leybourne-Newbold correction
+on the QLIKE differential of the LSTM against ``garch`` (:data:`VolHead.benchmark`);
+then against ``ewma`` and against the strongest baseline chosen on validation by
+QLIKE; then every baseline against ``garch``. The Model Confidence Set over all models
+(Hansen, Lunde & Nason 2011, Econometrica 79(2); ``arch.bootstrap.MCS``, size 0.10,
+range statistic, stationary bootstrap, 1000 replications, seed 0) on QLIKE losses is
+``Scores.extra["mcs"]``. No trading view.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lstmfc.errors import UsageError
+from lstmfc.heads.base import Column, Head, Scores, pyplot, save_figure, undefined_test
+
+VOL_LOSSES = ("qlike", "mse")
+
+#: Report name -> (``lstmfc.volatility`` baseline name), in report order.
+BASELINE_NAMES: dict[str, str] = {
+    "garch": "garch_normal",
+    "garch_t": "garch_t",
+    "gjr": "gjr_normal",
+    "gjr_t": "gjr_t",
+    "egarch": "egarch_normal",
+    "egarch_t": "egarch_t",
+    "ewma": "ewma",
+    "har": "har",
+    "rolling22": "rolling22",
+    "constant": "constant",
+}
+
+#: Model Confidence Set settings (Hansen, Lunde & Nason 2011; size 0.10 as in their
+#: applications: a 90 % set).
+MCS_SIZE = 0.10
+MCS_REPS = 1000
+MCS_SEED = 0
+
+#: Sessions per year for annualised volatility (``sqrt(252 * daily variance)``).
+SESSIONS_PER_YEAR = 252
+
+#: Lowest forecast, as a fraction of the training mean squared return (QLIKE needs > 0).
+FORECAST_FLOOR = 1e-8
+
+
+class VolBaseline:
+    """A :mod:`lstmfc.volatility` forecaster behind the baselines interface.
+
+    ``fit(closes, train_end_rows, horizon)`` and ``predict(closes, end_rows)`` as in
+    :mod:`lstmfc.baselines`: ``closes`` ``(n_rows,)`` currency; ``end_rows`` the rows
+    ``t`` of the windows' last closes. Percent log returns ``r_j = 100 ln(c[s+j+1] /
+    c[s+j])`` start at ``s = max(0, min(train_end_rows) - lookback + 1)``, the first row
+    of the first training window's inputs (row 0 for ``prepare``'s split). The fit reads
+    ``closes[s : max(train_end_rows) + h + 1]`` (up to the last training target) and the
+    parameters are then held fixed; a forecast at row ``t`` filters returns up to ``t``
+    (origin ``t - s - 1`` of :meth:`lstmfc.volatility.VolForecaster.predict`) and is the
+    variance of the h-session percent log return after ``t``, %^2.
+
+    Parameters
+    ----------
+    name : str
+        A :mod:`lstmfc.volatility` baseline name (``garch_normal``, ``ewma`` ...).
+    lookback : int
+        Rows per input window of the network (sets the start of the returns).
+    """
+
+    def __init__(self, name: str, lookback: int = 1) -> None:
+        from lstmfc.volatility import make_forecaster
+
+        self.vol_name = name
+        self.lookback = max(1, int(lookback))
+        self.model = make_forecaster(name)
+        # a forecast at row t needs the return ending at t and the model's own history
+        self.min_history = int(self.model.min_history) + 1
+        self.start_: int | None = None
+        self.last_: int | None = None
+        self.horizon_: int | None = None
+
+    def fit(self, closes, train_end_rows, horizon: int = 1) -> VolBaseline:
+        """Fit on the returns up to the last training target (see the class docstring).
+
+        Raises
+        ------
+        ValueError
+            Bad closes, rows or horizon, or a fit that fails (too few returns ...).
+        """
+        from lstmfc.baselines import _check_closes, _check_horizon, _check_rows
+
+        c = _check_closes(closes)
+        h = _check_horizon(horizon)
+        rows = _check_rows(train_end_rows, c.size, first=self.min_history, last=c.size - 1 - h)
+        start = max(0, int(rows.min()) - self.lookback + 1)
+        last = int(rows.max()) + h
+        r = 100.0 * np.diff(np.log(c[start : last + 1]))
+        self.model.fit(r, r.size - 1, h)
+        self.start_, self.last_, self.horizon_ = start, last, h
+        return self
+
+    def predict(self, closes, end_rows) -> np.ndarray:
+        """Variance forecasts ``(n_windows,)`` of the h-session percent log return, %^2.
+
+        Raises
+        ------
+        ValueError
+            Not fitted, or a row before the fit's start plus the model's history.
+        """
+        from lstmfc.baselines import _check_closes, _check_rows
+
+        if self.start_ is None:
+            raise ValueError(f"{self.vol_name} baseline is not fitted: call fit() first")
+        c = _check_closes(closes)
+        rows = _check_rows(end_rows, c.size, first=self.start_ + self.min_history)
+        r = 100.0 * np.diff(np.log(c[self.start_ : int(rows.max()) + 1]))
+        return self.model.predict(r, rows - self.start_ - 1)
+
+    def get_params(self) -> dict[str, Any]:
+        """Fitted parameters (held fixed), optimiser convergence, notes and fit rows."""
+        return {
+            "model": self.vol_name,
+            "params": dict(self.model.params_ or {}),
+            "converged": bool(self.model.converged_),
+            "notes": list(self.model.notes_),
+            "fit_rows": [self.start_, self.last_],
+        }
+
+
+def vol_baselines(lookback: int = 1) -> dict[str, VolBaseline]:
+    """Unfitted baselines keyed by report name (:data:`BASELINE_NAMES`)."""
+    return {k: VolBaseline(v, lookback) for k, v in BASELINE_NAMES.items()}
+
+
+class VolHead(Head):
+    """Variance of the h-session percent log return (see the module docstring)."""
+
+    name = "vol"
+    help = "variance of the h-session percent log return; exponential output, QLIKE"
+    OPTIONS: ClassVar[tuple[str, ...]] = ("loss",)
+    benchmark = "garch"
+    activation = "exponential"
+    metric_columns = (
+        Column("QLIKE", "qlike", ".4f"),
+        Column("MSE", "mse", ".3f"),
+        Column("MZ R²", "mz_r2", ".3f"),
+        Column("MZ slope", "mz_slope", ".3f"),
+        Column("MAE vol", "mae_vol", ".4f"),
+    )
+    fold_columns = (
+        Column("QLIKE", "qlike", ".4f"),
+        Column("GARCH QLIKE", "garch_qlike", ".4f"),
+        Column("MSE", "mse", ".3f"),
+    )
+    live_columns = (
+        Column("QLIKE", "qlike", ".4f"),
+        Column("GARCH QLIKE", "garch_qlike", ".4f"),
+        Column("MSE", "mse", ".3f"),
+        Column("GARCH MSE", "garch_mse", ".3f"),
+    )
+
+    def __init__(self, loss: str | None = "qlike") -> None:
+        super().__init__()
+        loss = loss or "qlike"
+        if loss not in VOL_LOSSES:
+            raise UsageError(f"--loss must be qlike or mse for the vol head, not {loss!r}")
+        #: ``qlike`` or ``mse`` (the head option; recorded as the manifest's loss).
+        self.loss = loss
+
+    def report_keys(self) -> dict[str, Any]:
+        return {"price_target": None}
+
+    def describe(self) -> str:
+        return f"vol ({self.loss})"
+
+    def make_loss(self, keras):
+        """QLIKE (:func:`lstmfc.losses.qlike`) or Keras's mean squared error."""
+        if self.loss == "qlike":
+            from lstmfc.losses import qlike
+
+            return qlike()
+        return "mean_squared_error"
+
+    # ------------------------------------------------------------------ targets
+    def fit_scaling(self, train_targets) -> dict[str, Any]:
+        """``s`` = mean squared h-session percent log return of the TRAINING windows.
+
+        Raises
+        ------
+        ArtifactError
+            The training returns are all zero or not finite (nothing to learn).
+        """
+        from lstmfc.errors import ArtifactError
+
+        y = self._proxy(train_targets)
+        s = float(np.mean(y)) if y.size else float("nan")
+        if not (np.all(np.isfinite(y)) and s > 0):
+            raise ArtifactError("training returns are all zero or not finite; nothing to learn")
+        return {
+            "column": "target_logret",
+            "kind": "variance_ratio",
+            "proxy": "squared percent log return",
+            "scale": s,
+            "units": "variance of percent log returns (%^2)",
+        }
+
+    def check_scaling(self, scaling: dict[str, Any]) -> None:
+        if scaling.get("kind") != "variance_ratio" or not isinstance(scaling.get("column"), str):
+            raise ValueError("bad 'target' entry")
+        s = scaling.get("scale")
+        if isinstance(s, bool) or not isinstance(s, int | float) or not s > 0:
+            raise ValueError("target 'scale' missing or not positive")
+
+    @staticmethod
+    def _proxy(targets) -> np.ndarray:
+        """Squared h-session percent log return ``(100 * target_logret)**2``, %^2."""
+        return (100.0 * np.asarray(targets["target_logret"], dtype="float64")) ** 2
+
+    def encode(self, scaling: dict[str, Any], targets) -> np.ndarray:
+        return (self._proxy(targets) / scaling["scale"]).astype("float32")
+
+    def decode(self, scaling: dict[str, Any], raw, targets) -> np.ndarray:
+        """Variance forecast ``(n_windows,)`` of the h-session percent log return, %^2.
+
+        ``targets`` is not read (the forecast does not depend on the close level).
+        """
+        s = float(scaling["scale"])
+        v = s * np.asarray(raw, dtype="float64").reshape(-1)
+        return np.maximum(v, FORECAST_FLOOR * s)
+
+    def truth(self, targets) -> np.ndarray:
+        return self._proxy(targets)
+
+    @staticmethod
+    def parkinson(targets) -> np.ndarray | None:
+        """The Parkinson proxy of the windows, %^2, or None where the data lacks it."""
+        if not hasattr(targets, "columns") or "target_parkinson" not in targets.columns:
+            return None
+        pk = np.asarray(targets["target_parkinson"], dtype="float64")
+        return pk if pk.size and np.all(np.isfinite(pk)) else None
+
+    # ------------------------------------------------------------------ baselines
+    def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
+        return vol_baselines(lookback)
+
+    def baseline_forecast(self, baseline, closes, rows) -> np.ndarray:
+        return baseline.predict(closes, rows)
+
+    # ------------------------------------------------------------------ scoring
+    selection_criterion = "QLIKE"
+
+    def selection_loss(self, targets, forecast) -> float:
+        """Mean QLIKE against the squared return (the loss of the skill tests)."""
+        from lstmfc.volatility import qlike
+
+        return qlike(self.truth(targets), np.asarray(forecast, dtype="float64"))
+
+    def score(
+        self, targets, forecasts, *, horizon, cost_bps=0.0, alpha=0.05, trading=True, best=None
+    ):
+        """QLIKE, MSE, MAE (volatility) and Mincer-Zarnowitz per model on both proxies;
+        Diebold-Mariano (HLN) on QLIKE differentials of the LSTM against ``garch``,
+        ``ewma`` and ``best``, and of every baseline against ``garch``; the Model
+        Confidence Set of all models on QLIKE (``extra["mcs"]``). No trading view."""
+        from lstmfc import volatility as vol
+
+        y = self.truth(targets)
+        pk = self.parkinson(targets)
+        f = {name: np.asarray(v, dtype="float64").reshape(-1) for name, v in forecasts.items()}
+        table = {}
+        for name, v in f.items():
+            m = vol.volatility_metrics(y, v, horizon=horizon)
+            mz = m["mincer_zarnowitz"]
+            entry = {
+                "qlike": m["qlike"],
+                "mse": m["mse"],
+                "mae_vol": m["mae_vol"],
+                "mz_intercept": mz["intercept"],
+                "mz_slope": mz["slope"],
+                "mz_r2": mz["r2"],
+                "mz_wald_p_value": mz["wald_p_value"],
+                "mean_variance": float(np.mean(v)),
+                "n": m["n"],
+                "mincer_zarnowitz": mz,
+            }
+            if pk is not None:
+                entry.update(
+                    qlike_parkinson=vol.qlike(pk, v),
+                    mse_parkinson=vol.mse(pk, v),
+                    mae_vol_parkinson=vol.mae_vol(pk, v),
+                )
+            table[name] = entry
+        losses = {name: vol.qlike_losses(y, v) for name, v in f.items()}
+        pairs = [("lstm", self.benchmark), ("lstm", "ewma")]
+        if best and best in f and best not in (self.benchmark, "ewma"):
+            pairs.append(("lstm", best))
+        pairs += [(n, self.benchmark) for n in f if n not in ("lstm", self.benchmark)]
+        tests = []
+        for name, bench in pairs:
+            if name not in f or bench not in f:
+                continue
+            try:
+                d = vol.dm_on_losses(
+                    losses[name], losses[bench], horizon, alpha=alpha, benchmark=bench
+                )
+                tests.append({**d.to_dict(), "model": name, "benchmark": bench})
+            except ValueError as exc:  # e.g. a one-window fold
+                tests.append(undefined_test("diebold-mariano", name, bench, len(y), exc))
+        try:
+            mcs = vol.model_confidence_set(losses, size=MCS_SIZE, reps=MCS_REPS, seed=MCS_SEED)
+            mcs.update(loss="qlike", proxy="squared return")
+        except ValueError as exc:
+            mcs = {"included": None, "p_values": None, "size": MCS_SIZE, "note": str(exc)}
+        return Scores(table, tests, None, extra={"mcs": mcs})
+
+    def verdict_sentence(self, skill: dict[str, Any]) -> str:
+        verdict = skill.get("verdict", "")
+        lead = f"Diebold-Mariano (HLN) on QLIKE vs GARCH(1,1): {verdict}"
+        if verdict.startswith("worse"):
+            return lead + " — the LSTM's variance forecasts are significantly worse than GARCH's."
+        if not verdict.startswith("beats"):
+            return lead + (
+                " — the LSTM's variance forecasts are not significantly better than GARCH's."
+            )
+        return lead + "."
+
+    def conclusion(self, tests, trading, best=None) -> str:
+        """The headline test, the test against EWMA and against the strongest baseline."""
+        lead = super().conclusion(tests, None, best)
+        ewma = next(
+            (t for t in tests if t.get("model") == "lstm" and t.get("benchmark") == "ewma"), None
+        )
+        if ewma is not None:
+            lead += f" Against EWMA (RiskMetrics): {ewma.get('verdict', 'undefined')}."
+        return lead
+
+    def extra_tables(self, report: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Model Confidence Set and the Parkinson-proxy scores."""
+        out = []
+        mcs = report.get("mcs") or {}
+        if mcs.get("p_values"):
+            inc = set(mcs.get("included") or [])
+            out.append(
+                {
+                    "title": (
+                        f"Model Confidence Set on QLIKE, {100 * (1 - mcs['size']):.0f}% "
+                        f"({mcs.get('bootstrap')} bootstrap, {mcs.get('reps')} reps, "
+                        f"seed {mcs.get('seed')})"
+                    ),
+                    "columns": ["model", "MCS p-value", "in set"],
+                    "rows": [
+                        [k, f"{p:.4f}", "yes" if k in inc else "no"]
+                        for k, p in mcs["p_values"].items()
+                    ],
+                }
+            )
+        elif mcs.get("note"):
+            out.append(
+                {
+                    "title": "Model Confidence Set",
+                    "columns": ["note"],
+                    "rows": [[mcs["note"]]],
+                }
+            )
+        metrics = report.get("metrics") or {}
+        if metrics and all("qlike_parkinson" in m for m in metrics.values()):
+            out.append(
+                {
+                    "title": (
+                        "Secondary proxy: Parkinson range variance (high/low only; misses "
+                        "overnight moves, so it runs below the squared return)"
+                    ),
+                    "columns": ["model", "QLIKE", "MSE", "MAE vol"],
+                    "rows": [
+                        [
+                            k,
+                            f"{m['qlike_parkinson']:.4f}",
+                            f"{m['mse_parkinson']:.3f}",
+                            f"{m['mae_vol_parkinson']:.4f}",
+                        ]
+                        for k, m in metrics.items()
+                    ],
+                }
+            )
+        return out
+
+    def fold_summary(self, metrics):
+        m = metrics["lstm"]
+        g = metrics[self.benchmark]
+        summary = {"qlike": m["qlike"], "garch_qlike": g["qlike"], "mse": m["mse"]}
+        return summary, bool(m["qlike"] < g["qlike"])
+
+    def forecast_table(self, targets, forecasts):
+        """The squared-return proxy and each model's variance forecast (%^2)."""
+        out = {"proxy_sq_return": self.truth(targets)}
+        pk = self.parkinson(targets)
+        if pk is not None:
+            out["proxy_parkinson"] = pk
+        return {**out, **forecasts}
+
+    # ------------------------------------------------------------------ training
+    def val_metrics(self, scaling, raw, val_targets, train_targets) -> dict[str, float]:
+        """QLIKE and MSE of the network on the validation windows, and the QLIKE of the
+        constant training variance (``scale``) for reference."""
+        from lstmfc.volatility import mse, qlike
+
+        y = self.truth(val_targets)
+        f = self.decode(scaling, raw, val_targets)
+        return {
+            "qlike": qlike(y, f),
+            "mse": mse(y, f),
+            "constant_qlike": qlike(y, np.full(y.size, float(scaling["scale"]))),
+        }
+
+    def val_rows(self, val):
+        return [
+            (
+                "val QLIKE",
+                f"{val['qlike']:.4f} (constant training variance {val['constant_qlike']:.4f}); "
+                "lower is better",
+            ),
+            ("val MSE", f"{val['mse']:.4f} (%^2)^2"),
+        ]
+
+    # ------------------------------------------------------------------ forecast log
+    def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
+        """The GARCH(1,1) baseline (normal errors) fit at train time on the training rows
+        (from row 0 to the last training target, the sample ``evaluate`` fits it on),
+        stored in the manifest: ``mu``, ``omega``, ``alpha``, ``beta`` and arch's
+        backcast. ``predict`` filters the stored series with them (:meth:`filter_live`)."""
+        from arch.univariate import GARCH
+
+        rows = np.asarray(train_rows)
+        b = VolBaseline("garch_normal", lookback=int(rows.min()) + 1)
+        b.fit(np.asarray(closes, "float64"), rows, horizon)
+        p = b.model.params_
+        c = np.asarray(closes, "float64")[b.start_ : b.last_ + 1]
+        mu = float(p["mu"])
+        return {
+            "garch": {
+                "model": "GARCH(1,1)",
+                "dist": "normal",
+                "mu": mu,
+                "omega": float(p["omega"]),
+                "alpha": float(p["alpha[1]"]),
+                "beta": float(p["beta[1]"]),
+                "backcast": float(GARCH().backcast(100.0 * np.diff(np.log(c)) - mu)),
+                "horizon": int(horizon),
+                "converged": bool(b.model.converged_),
+                "fit_rows": [b.start_, b.last_],
+            }
+        }
+
+    def live_inputs(self, bundle, raw, as_of, log) -> dict[str, Any] | None:
+        """The stored live baselines with the GARCH(1,1) forecast filtered through the
+        stored closes up to ``as_of`` (:meth:`filter_live`)."""
+        return self.filter_live(
+            bundle.manifest.get("live_baselines"),
+            raw["close"].loc[:as_of],
+            bundle.manifest.get("prepare"),
+        )
+
+    def filter_live(self, live, closes, meta=None) -> dict[str, Any] | None:
+        """``live`` with the logged GARCH(1,1) forecast made at the last close of ``closes``.
+
+        Parameters
+        ----------
+        live : dict or None
+            The manifest's ``live_baselines``.
+        closes : pandas.Series
+            Stored closes up to ``as_of`` (currency, indexed by date).
+        meta : dict, optional
+            The bundle's ``prepare`` document: returns are filtered from its
+            ``first_date`` (the first close of the fit's sample), as ``evaluate`` does.
+
+        Returns
+        -------
+        dict or None
+            ``live`` plus ``garch.variance``: the GARCH(1,1) variance of the h-session
+            percent log return after ``as_of`` (%^2), from the stored parameters
+            (never refit): the one-step variance of the filtered recursion, then
+            ``sum_{k=1..h} vbar + (alpha + beta)**(k-1) * (sigma2_{t+1} - vbar)`` with
+            ``vbar = omega / (1 - alpha - beta)`` (Bollerslev 1986; arch's analytic
+            forecast).
+        """
+        g = (live or {}).get("garch")
+        if not g:
+            return live
+        from lstmfc.features import garch_one_step
+
+        s = closes
+        first = (meta or {}).get("first_date")
+        if first is not None and hasattr(s, "index"):
+            import pandas as pd
+
+            s = s.loc[s.index >= pd.Timestamp(first)]
+        c = np.asarray(s, dtype="float64")
+        if c.size < 2:
+            return live
+        sigma1 = float(garch_one_step(100.0 * np.diff(np.log(c)), g)[-1])
+        h = int(g.get("horizon", 1))
+        return {**live, "garch": {**g, "variance": garch_h_step(sigma1, g, h)}}
+
+    def log_values(self, forecast, close_as_of, live=None, horizon=1) -> dict[str, Any]:
+        """The variance forecast (%^2), its volatility and annualised volatility (%)
+        in ``details``, with the logged GARCH(1,1) forecast where available."""
+        v = float(forecast)
+        details = {
+            "variance": v,
+            "volatility_pct": math.sqrt(v),
+            "annualised_vol_pct": _annualised(v, horizon),
+            "horizon": int(horizon),
+        }
+        g = (live or {}).get("garch") or {}
+        if g.get("variance") is not None:
+            details["garch_variance"] = float(g["variance"])
+            details["garch_annualised_vol_pct"] = _annualised(g["variance"], horizon)
+        return {"forecast_price": None, "prob_up": None, "details": details}
+
+    def log_display(self, row):
+        d = _details(row)
+        v = d.get("variance")
+        if v is None:
+            return "—"
+        return f"var {v:.3f} ({d.get('annualised_vol_pct', float('nan')):.1f}% ann.)"
+
+    def score_logged(self, row, realised_close):
+        """``error`` = squared realised h-session percent return minus the variance
+        forecast (%^2); no naive error or direction."""
+        v = _details(row).get("variance")
+        y = (100.0 * math.log(realised_close / row["close_as_of"])) ** 2
+        return {
+            "error": None if v is None else y - float(v),
+            "naive_error": None,
+            "direction_correct": None,
+        }
+
+    def live_summary(self, rows):
+        """QLIKE and MSE of the logged variance forecasts against the squared realised
+        return, and of the logged GARCH(1,1) forecasts where logged."""
+        from lstmfc.volatility import mse, qlike
+
+        out: dict[str, Any] = {"n_scored": len(rows)}
+        pairs = []
+        for r in rows:
+            d = _details(r)
+            if d.get("variance") is None or r.get("realised_close") is None:
+                continue
+            y = (100.0 * math.log(r["realised_close"] / r["close_as_of"])) ** 2
+            pairs.append((y, float(d["variance"]), d.get("garch_variance")))
+        if pairs:
+            y = np.array([p[0] for p in pairs])
+            f = np.array([p[1] for p in pairs])
+            out.update(qlike=qlike(y, f), mse=mse(y, f))
+            both = [(a, b, g) for a, b, g in pairs if g is not None]
+            if both:
+                yg = np.array([p[0] for p in both])
+                out.update(
+                    garch_n=len(both),
+                    garch_qlike=qlike(yg, np.array([p[2] for p in both])),
+                    garch_mse=mse(yg, np.array([p[2] for p in both])),
+                    qlike_same_rows=qlike(yg, np.array([p[1] for p in both])),
+                )
+                out["beats_garch_qlike"] = bool(out["qlike_same_rows"] < out["garch_qlike"])
+        return out
+
+    # ------------------------------------------------------------------ plot
+    def plot(self, path, targets, forecasts, title, best=None):
+        """(a) The test period's proxy ``|R|`` (percent) with the LSTM's, GARCH's and
+        EWMA's volatility forecasts; (b) the cumulative QLIKE difference of GARCH (and
+        EWMA, the strongest baseline) minus the LSTM: rising = LSTM winning (the
+        cumulative-loss-difference plot of Goyal & Welch 2008, RFS 21(4), Fig. 1)."""
+        from lstmfc.volatility import qlike_losses
+
+        plt = pyplot()
+        dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
+        y = self.truth(targets)
+        fig, (ax_a, ax_b) = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
+        ax_a.plot(dates, np.sqrt(y), color="lightgrey", lw=0.8, label="|R| (proxy)")
+        styles = {"lstm": ("tab:blue", 1.2), "garch": ("tab:red", 1.0), "ewma": ("tab:green", 0.9)}
+        for name, (color, lw) in styles.items():
+            if name in forecasts:
+                ax_a.plot(dates, np.sqrt(forecasts[name]), color=color, lw=lw,
+                          label=f"{name} volatility")  # fmt: skip
+        ax_a.set_ylabel("percent")
+        ax_a.set_title(f"{title}\n(a) realised |return| and forecast volatility", fontsize=10)
+        ax_a.legend(loc="upper left", fontsize=8)
+        ql = {n: qlike_losses(y, np.asarray(f, "float64")) for n, f in forecasts.items()}
+        for b in dict.fromkeys(x for x in (self.benchmark, "ewma", best) if x and x in ql):
+            ax_b.plot(dates, np.cumsum(ql[b] - ql["lstm"]), lw=1.0, label=f"vs {b}")
+        ax_b.axhline(0.0, color="grey", lw=0.8)
+        ax_b.set_ylabel("cumulative QLIKE(benchmark) - QLIKE(LSTM)")
+        ax_b.set_title("(b) rising = LSTM winning, falling = LSTM losing", fontsize=10)
+        ax_b.legend(loc="upper left", fontsize=8)
+        ax_b.tick_params(axis="x", labelrotation=30, labelsize=8)
+        fig.tight_layout()
+        save_figure(fig, path)
+
+
+def garch_h_step(sigma1: float, params: dict[str, Any], horizon: int) -> float:
+    """GARCH(1,1) variance of the h-session return from the one-step variance, %^2.
+
+    ``sum_{k=1..h} s_k`` with ``s_1 = sigma1`` and ``s_{k+1} = omega + (alpha + beta)
+    s_k``, i.e. ``vbar + (alpha + beta)**(k-1) * (sigma1 - vbar)`` with ``vbar = omega /
+    (1 - alpha - beta)`` (the analytic multi-step forecast, Bollerslev 1986; arch's
+    ``GARCH.forecast(method="analytic")``; the recursion also covers ``alpha + beta = 1``).
+    """
+    a, b, w = float(params["alpha"]), float(params["beta"]), float(params["omega"])
+    total, s = 0.0, float(sigma1)
+    for _ in range(int(horizon)):
+        total += s
+        s = w + (a + b) * s
+    return total
+
+
+def _annualised(variance: float, horizon: int) -> float:
+    """Annualised volatility in percent of an h-session variance: ``sqrt(252 v / h)``."""
+    return math.sqrt(SESSIONS_PER_YEAR * float(variance) / max(1, int(horizon)))
+
+
+def _details(row) -> dict:
+    """A log row's ``details`` JSON as a dict (empty when absent or unreadable)."""
+    raw = row.get("details")
+    if not raw:
+        return {}
+    try:
+        out = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (ValueError, TypeError):
+        return {}
+    return out if isinstance(out, dict) else {}

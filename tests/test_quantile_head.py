@@ -1,0 +1,404 @@
+"""The quantile head: pinball loss by hand, non-crossing by construction, decoding,
+calibration on validation rows only, causal ACI, baselines, the CLI end to end.
+
+Known answers come from hand computation, scipy's closed forms or ``arch`` run here;
+networks are tiny (4 units, 1-2 epochs, lookback 10).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from lstmfc import risk
+from lstmfc.cli import app
+from lstmfc.config import Workspace
+from lstmfc.heads import make_head
+from lstmfc.heads.quantile import (
+    EWMAGaussianQuantiles,
+    GarchQuantiles,
+    HistoricalSimulationQuantiles,
+    UnconditionalQuantiles,
+    aci_walk,
+    assembly_matrix,
+    garch_live_quantiles,
+)
+from lstmfc.store import write_raw
+from tests.conftest import make_ohlcv
+
+runner = CliRunner()
+T = "QNT"
+TINY = ["--units", "4", "--dense", "0", "--epochs", "2", "--seed", "3", "--head", "quantile"]
+
+
+def closes_series(n: int = 600, seed: int = 0) -> np.ndarray:
+    """GARCH-like closes: volatility clusters so that GARCH fits are well posed."""
+    rng = np.random.default_rng(seed)
+    r, s2 = np.empty(n), 1e-4
+    for t in range(n):
+        r[t] = math.sqrt(s2) * rng.standard_t(6) / math.sqrt(1.5)
+        s2 = 2e-6 + 0.08 * r[t] ** 2 + 0.9 * s2
+    return 100.0 * np.exp(np.cumsum(r))
+
+
+# ---------------------------------------------------------------- the loss, by hand
+def test_pinball_loss_hand_values_and_broadcast():
+    """y_true (batch, 1) broadcast against (batch, k); values computed by hand."""
+    import torch
+
+    from lstmfc.losses import pinball
+
+    loss = pinball([0.1, 0.9])
+    # y = 1, q = (0.5, 1.5): e = (0.5, -0.5): 0.1*0.5 = 0.05; (0.9-1)*(-0.5) = 0.05 -> 0.05
+    # y = 0, q = (-1, 2) with levels 0.1/0.9: e = (1, -2): 0.1; 0.2 -> 0.15
+    y = torch.tensor([[1.0], [0.0]])
+    q = torch.tensor([[0.5, 1.5], [-1.0, 2.0]])
+    out = loss(y, q).numpy()
+    assert out.shape == (2,)
+    np.testing.assert_allclose(out, [0.05, 0.15], rtol=1e-6)
+    # levels 0.25/0.75, y = 0, q = (-1, 2): 0.25*1 = 0.25 and (0.75-1)*(-2) = 0.5 -> 0.375
+    out = pinball([0.25, 0.75])(torch.tensor([[0.0]]), torch.tensor([[-1.0, 2.0]])).numpy()
+    np.testing.assert_allclose(out, [0.375], rtol=1e-6)
+    # a repeated target column gives the same loss as the broadcast one
+    same = loss(torch.tensor([[1.0, 1.0], [0.0, 0.0]]), q).numpy()
+    np.testing.assert_allclose(same, [0.05, 0.15], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- non-crossing
+def test_assembly_matrix_by_hand():
+    # levels 0.1, 0.5, 0.9 -> median column 1; u = [a, b, d1, d2]:
+    # q = (a - b - d1, a - b, a - b + d2)
+    w = assembly_matrix([0.1, 0.5, 0.9])
+    u = np.array([2.0, 0.5, 0.3, 0.7])
+    np.testing.assert_allclose(u @ w, [1.2, 1.5, 2.2])
+    # default levels: successive columns differ by exactly one increment
+    w = assembly_matrix(risk.DEFAULT_LEVELS).astype(np.float64)
+    u = np.array([0.4, 1.1, 0.2, 0.3, 1.5, 1.6, 0.25, 0.35])
+    q = u @ w
+    np.testing.assert_allclose(np.diff(q), u[2:])
+    assert q[3] == pytest.approx(0.4 - 1.1)
+
+
+def _tiny_model(head, seed=0, lookback=10, units=(4,)):
+    from lstmfc import backend
+    from lstmfc.models import ModelSpec, build_model
+
+    backend.set_seed(seed)
+    spec = ModelSpec(lookback=lookback, n_features=1, head="quantile", units=units, dense=3)
+    return build_model(spec, head)
+
+
+def test_network_quantiles_are_monotone_for_any_weights():
+    """Random (large) trainable weights never make the network's quantiles cross."""
+    from lstmfc import models
+
+    head = make_head("quantile")
+    model = _tiny_model(head)
+    fixed = model.get_layer("quantile")
+    assert not fixed.trainable and fixed.get_weights()[0].shape == (8, 7)
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(64, 10, 1)).astype("float32")
+    for trial in range(6):
+        for layer in model.layers:
+            if layer.trainable and layer.weights:
+                layer.set_weights(
+                    [rng.normal(scale=3.0 + 2 * trial, size=w.shape) for w in layer.get_weights()]
+                )
+        out = models.predict(model, x)
+        step = np.diff(out, axis=1)
+        assert np.all(step >= -1e-6 * np.maximum(1.0, np.abs(out[:, 1:]))), trial
+        decoded = head.decode({"mean": 0.001, "std": 0.01}, out, None)
+        assert np.all(np.diff(decoded, axis=1) >= 0.0)
+
+
+@pytest.mark.parametrize("fastfit", ["1", "0"], ids=["fastfit", "keras-fit"])
+def test_both_training_loops_train_and_keep_the_fixed_layer(monkeypatch, fastfit):
+    """fastfit (torch) and Keras's Model.fit (LSTMFC_FASTFIT=0) accept the (n, 1) target
+    against (n, k) outputs; the assembly layer never moves."""
+    from lstmfc import fastfit as ff
+    from lstmfc import models
+
+    monkeypatch.setenv("LSTMFC_FASTFIT", fastfit)
+    head = make_head("quantile")
+    model = _tiny_model(head, seed=2)
+    assert (ff.problem(model) is None) == (fastfit == "1")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 10, 1)).astype("float32")
+    y = head.encode(
+        {"column": "target_logret", "mean": 0.0, "std": 0.01},
+        pd.DataFrame({"target_logret": 0.01 * rng.standard_t(5, size=96)}),
+    )
+    assert y.shape == (96, 1) and y.dtype == np.float32
+    res = models.fit(model, x[:64], y[:64], x[64:], y[64:], epochs=2, batch_size=16, patience=2)
+    assert len(res.history["loss"]) == 2 and all(np.isfinite(res.history["val_loss"]))
+    np.testing.assert_array_equal(
+        model.get_layer("quantile").get_weights()[0], assembly_matrix(head.levels)
+    )
+    assert models.predict(model, x[:3]).shape == (3, 7)
+
+
+# ---------------------------------------------------------------- targets
+def test_scaling_encode_decode_round_trip():
+    head = make_head("quantile", quantiles="0.05,0.5,0.95")
+    assert head.levels == (0.05, 0.5, 0.95) and head.n_outputs == 3
+    r = np.array([0.01, -0.02, 0.005, 0.0, 0.03])
+    tr = pd.DataFrame({"target_logret": r, "close": 100.0})
+    s = head.fit_scaling(tr)
+    assert s["mean"] == pytest.approx(r.mean()) and s["std"] == pytest.approx(r.std())
+    head.check_scaling(s)
+    z = head.encode(s, tr)
+    assert z.shape == (5, 1)
+    q = head.decode(s, np.repeat(z, 3, axis=1), tr)  # a degenerate "forecast": q = y
+    np.testing.assert_allclose(q, np.repeat(r[:, None], 3, axis=1), atol=1e-8)
+    with pytest.raises(ValueError, match="levels"):
+        make_head("quantile").check_scaling(s)
+    with pytest.raises(Exception, match="--quantiles"):
+        make_head("quantile", quantiles="0.5,1.5")
+
+
+# ---------------------------------------------------------------- calibration
+def test_cqr_fit_uses_the_given_validation_rows_only_and_matches_hand_rank():
+    head = make_head("quantile", quantiles="0.1,0.5,0.9")
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=19)
+    q = np.tile([-1.0, 0.0, 1.0], (19, 1))
+    cal = head.fit_calibration(pd.DataFrame({"target_logret": y}), q)
+    # n = 19: rank floor(20 * 0.1) = 2 for 0.1, ceil(20 * 0.5) = 10, ceil(20 * 0.9) = 18
+    e = np.sort(y[:, None] - q, axis=0)
+    assert cal["cqr"]["ranks"] == [2, 10, 18]
+    np.testing.assert_array_equal(cal["cqr"]["shifts"], [e[1, 0], e[9, 1], e[17, 2]])
+    assert cal["aci"]["tau_t"] == [0.1, 0.5, 0.9]
+
+
+def test_aci_walk_is_causal_and_equals_adaptive_conformal_for_h1():
+    rng = np.random.default_rng(4)
+    n, lv = 120, risk.DEFAULT_LEVELS
+    y = 0.01 * rng.standard_t(4, size=n)
+    q = risk.parametric_quantiles(0.0, np.full(n, 0.008), lv)
+    out, st, pending = aci_walk(y, q, lv, np.arange(n), 1)
+    ref = risk.adaptive_conformal(y, q, lv)
+    np.testing.assert_array_equal(out, ref.forecasts)
+    assert st.n_updates == n - 1 and len(pending) == 1  # the last outcome is not needed yet
+    # changing outcome i never changes a forecast made before i + h is realised
+    for h in (1, 3):
+        base, _, _ = aci_walk(y, q, lv, np.arange(n), h)
+        y2 = y.copy()
+        y2[50] = -0.2
+        moved, _, _ = aci_walk(y2, q, lv, np.arange(n), h)
+        np.testing.assert_array_equal(base[: 50 + h], moved[: 50 + h])
+        assert not np.array_equal(base[50 + h :], moved[50 + h :])
+
+
+# ---------------------------------------------------------------- baselines
+def _baselines(levels=risk.DEFAULT_LEVELS):
+    return [
+        HistoricalSimulationQuantiles(levels),
+        EWMAGaussianQuantiles(levels),
+        GarchQuantiles(levels, "normal"),
+        GarchQuantiles(levels, "t"),
+        UnconditionalQuantiles(levels),
+    ]
+
+
+@pytest.mark.parametrize("idx", range(5), ids=["hs250", "ewma", "garch_n", "garch_t", "uncond"])
+def test_baselines_fit_on_training_rows_and_predict_causally(idx):
+    c = closes_series(600)
+    train = np.arange(260, 400)
+    a = _baselines()[idx].fit(c, train, 1)
+    later = c.copy()
+    later[401:] *= np.exp(np.linspace(0.0, 0.3, later.size - 401))  # after the last target
+    b = _baselines()[idx].fit(later, train, 1)
+    assert json.dumps(a.get_params(), sort_keys=True) == json.dumps(b.get_params(), sort_keys=True)
+    q = a.predict(c, np.array([420, 500, 550]))
+    np.testing.assert_array_equal(b.predict(c, np.array([420, 500, 550])), q)
+    assert q.shape == (3, 7) and np.all(np.diff(q, axis=1) >= 0)
+    # a forecast at row t reads closes[: t + 1] only
+    d = c.copy()
+    d[501:] *= 1.5
+    np.testing.assert_array_equal(a.predict(d, np.array([420, 500])), q[:2])
+
+
+def test_garch_t_quantiles_match_arch_directly():
+    """GarchQuantiles against arch run here: fit on the training returns, fixed-parameter
+    one-step forecast on the full series, quantiles mu + sigma * StudentsT.ppf."""
+    from arch import arch_model
+    from arch.univariate import StudentsT
+
+    c = closes_series(600, seed=2)
+    train = np.arange(300, 449)  # last training target: row 449
+    b = GarchQuantiles(risk.DEFAULT_LEVELS, "t").fit(c, train, 1)
+    r = 100.0 * np.diff(np.log(c))
+    res = arch_model(r[:449], mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False).fit(
+        disp="off"
+    )
+    np.testing.assert_allclose(
+        [b.get_params()["params"][k] for k in res.params.index], res.params, rtol=1e-6
+    )
+    fc = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False).fix(
+        res.params
+    )
+    f = fc.forecast(horizon=1, start=520, reindex=False)
+    rows = np.arange(521, 560)  # origin row t: last return r[t - 1]
+    sigma = np.sqrt(f.variance.to_numpy()[: rows.size, 0])
+    z = StudentsT().ppf(np.asarray(risk.DEFAULT_LEVELS), [res.params["nu"]])
+    expect = (res.params["mu"] + sigma[:, None] * z[None, :]) / 100.0
+    np.testing.assert_allclose(b.predict(c, rows), expect, rtol=1e-7, atol=1e-12)
+
+
+def test_live_garch_recursion_equals_the_fitted_forecaster():
+    head = make_head("quantile")
+    c = closes_series(600, seed=3)
+    train = np.arange(10, 400)
+    for h in (1, 3):
+        live = head.live_baselines(c, train, h)["garch_t"]
+        b = GarchQuantiles(head.levels, "t").fit(c, train, h)
+        np.testing.assert_allclose(
+            garch_live_quantiles(live, c[:551], head.levels, h),
+            b.predict(c, np.array([550]))[0],
+            rtol=1e-9,
+        )
+
+
+def test_es_in_currency_matches_the_lognormal_closed_form():
+    """For a Gaussian quantile set the logged ES in currency is
+    close * (1 - exp(mu + s^2/2) * Phi(z_a - s) / a) (lognormal partial expectation)."""
+    from scipy.stats import norm
+
+    head = make_head("quantile")
+    mu, s, close = 0.0005, 0.012, 2500.0
+    q = risk.parametric_quantiles(mu, s, head.levels)[0]
+    values = head.log_values(q, close, live={"calibration": {}}, horizon=1)
+    d = values["details"]
+    for a in (0.025, 0.01):
+        za = norm.ppf(a)
+        expect = close * (1.0 - math.exp(mu + s * s / 2) * norm.cdf(za - s) / a)
+        assert d["es"][f"{a:g}"]["loss"] == pytest.approx(expect, rel=1e-10)
+        es_lr = mu - s * norm.pdf(za) / a
+        assert d["es"][f"{a:g}"]["loss_pct"] == pytest.approx(-100 * es_lr, rel=1e-9)
+    v = d["var"]["0.01"]
+    assert v["loss"] == pytest.approx(close * (1 - math.exp(mu + s * norm.ppf(0.01))), rel=1e-9)
+    assert values["forecast_price"] == pytest.approx(close * math.exp(mu), rel=1e-12)
+
+
+# ---------------------------------------------------------------- end to end
+def _prepare(ws: Workspace, n: int = 600, cut: int = 0):
+    from lstmfc.windows import prepare
+
+    frame = make_ohlcv(n, seed=9)
+    frame["close"] = closes_series(n, seed=9)
+    frame["open"] = frame["close"]
+    frame["high"] = frame["close"] * 1.005
+    frame["low"] = frame["close"] * 0.995
+    write_raw(ws.raw_path(T), frame.iloc[: n - cut] if cut else frame, {"source": "test"})
+    prepare(ws, T, lookback=10)
+    return frame
+
+
+@pytest.mark.slow
+def test_calibration_uses_validation_rows_only(workspace):
+    """Perturbing the test rows leaves the stored CQR shifts bit-identical."""
+    from lstmfc.train import train
+    from lstmfc.windows import prepare
+
+    ws = Workspace(workspace)
+    frame = _prepare(ws)
+    opts = dict(head="quantile", units="4", dense=0, epochs=1)
+    a = train(ws, T, seed=5, deterministic=True, **opts)["val"]["calibration"]
+    meta = json.loads((ws.home / "data" / "prepared" / T / "prepare.json").read_text())
+    first_test = meta["split"]["test"]["first_row"] + meta["warmup_rows_dropped"]
+    changed = frame.copy()
+    for col in ("open", "high", "low", "close"):
+        changed.iloc[first_test + 1 :, changed.columns.get_loc(col)] *= 1.3
+    write_raw(ws.raw_path(T), changed, {"source": "test"})
+    prepare(ws, T, lookback=10)
+    b = train(ws, T, seed=5, deterministic=True, **opts)["val"]["calibration"]
+    assert a["cqr"]["shifts"] == b["cqr"]["shifts"] and a["cqr"]["n_cal"] == b["cqr"]["n_cal"]
+    # ... while changing a validation row changes them
+    val = changed.copy()
+    row = meta["split"]["val"]["first_row"] + meta["warmup_rows_dropped"] + 5
+    val.iloc[row, val.columns.get_loc("close")] *= 0.9
+    write_raw(ws.raw_path(T), val, {"source": "test"})
+    prepare(ws, T, lookback=10)
+    c = train(ws, T, seed=5, deterministic=True, **opts)["val"]["calibration"]
+    assert c["cqr"]["shifts"] != a["cqr"]["shifts"]
+
+
+def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
+    ws = Workspace(workspace)
+    full = _prepare(ws, cut=4)
+    r = runner.invoke(app, ["train", T, *TINY, "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["head"] == "quantile" and doc["head_options"]["quantiles"] == list(
+        risk.DEFAULT_LEVELS
+    )
+    assert len(doc["val"]["calibration"]["cqr"]["shifts"]) == 7
+
+    r = runner.invoke(app, ["evaluate", T, "--json"])
+    assert r.exit_code == 0, r.output
+    ev = json.loads(r.stdout)
+    assert list(ev["metrics"])[:3] == ["lstm", "lstm_cqr", "lstm_aci"]
+    assert {"hs250", "ewma", "garch_n", "garch_t", "unconditional"} <= set(ev["metrics"])
+    assert ev["skill"]["benchmark"] == "garch_t" and ev["skill"]["details"]["loss"] == "pinball"
+    rows = ev["var_backtests"]["lstm_aci"]
+    assert [x["alpha"] for x in rows] == [0.01, 0.025, 0.05]
+    assert rows[0]["expected_hits"] == pytest.approx(0.01 * ev["n_test"])
+    assert "acerbi" in ev["es_backtests"]["lstm"][0]["test"] and ev["es_estimator"]
+    assert ev["trading"] is None and ev["best_baseline"]["criterion"] == "mean pinball loss"
+    r = runner.invoke(app, ["evaluate", T])
+    assert r.exit_code == 0 and "VaR backtests" in r.stdout and "Calibration" in r.stdout
+
+    args = ["predict", T, "--no-update", "--calendar", "weekdays", "--json"]
+    first = json.loads(runner.invoke(app, args).stdout)[0]
+    assert first["ok"], first
+    d1 = json.loads(first["details"])
+    assert d1["aci_absorbed_as_of"] is None and d1["aci_state"]["n_updates"] == 0
+    assert set(d1["var"]) == {"0.01", "0.025", "0.05"} and set(d1["es"]) == {"0.025", "0.01"}
+    assert np.all(np.diff(d1["prices"]) >= 0) and "garch_t" in d1
+
+    # a session later: the first forecast's outcome is absorbed before the next one
+    write_raw(ws.raw_path(T), full.iloc[: len(full) - 3], {"source": "test"})
+    second = json.loads(runner.invoke(app, args).stdout)[0]
+    d2 = json.loads(second["details"])
+    assert d2["aci_absorbed_as_of"] == first["as_of"] and d2["aci_state"]["n_updates"] == 1
+    y = math.log(full["close"].iloc[len(full) - 4] / first["close_as_of"])
+    gamma = d1["aci_state"]["gamma"]
+    expect = [
+        tau + gamma * (tau - (1.0 if y <= q else 0.0))  # by hand: Gibbs & Candes (2021) eq. 2
+        for tau, q in zip(d1["aci_state"]["tau_t"], d1["aci"], strict=True)
+    ]
+    np.testing.assert_allclose(d2["aci_state"]["tau_t"], expect, rtol=0, atol=1e-15)
+
+    r = runner.invoke(app, ["forecasts", T])
+    assert r.exit_code == 0 and "90%" in r.stdout
+    s = json.loads(runner.invoke(app, ["score", "--json"]).stdout)
+    assert s["newly_scored"] == 1
+    live = next(iter(s["summary"].values()))
+    assert live["head"] == "quantile" and live["n_quantile"] == 1
+    assert live["var1_kupiec_p"] is not None and live["coverage_90"] in (0.0, 1.0)
+    assert "garch_t_pinball" in live
+    r = runner.invoke(app, ["score"])
+    assert r.exit_code == 0 and "quantile head" in r.stdout
+
+
+@pytest.mark.slow
+def test_tiny_backtest_with_the_quantile_head(workspace):
+    ws = Workspace(workspace)
+    _prepare(ws)
+    args = ["backtest", T, "--folds", "2", "--lookback", "10", "--units", "4", "--dense", "0"]
+    r = runner.invoke(app, [*args, "--epochs", "1", "--seed", "3", "--head", "quantile", "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)["tickers"][T]
+    assert rep["ok"], rep
+    o = rep["overall"]
+    assert {"lstm", "lstm_cqr", "lstm_aci", "garch_t"} <= set(o["metrics"])
+    assert o["skill"]["benchmark"] == "garch_t"
+    assert set(o["var_backtests"]) == set(o["metrics"])
+    for fit in rep["fits"]:
+        assert fit["calibration"]["cqr"]["n_cal"] == fit["n_val"]
+    assert o["n"] == sum(f["n"] for f in rep["folds"])
