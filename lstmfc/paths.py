@@ -48,8 +48,14 @@ from lstmfc.limits import MAX_STEPS
 STRATEGIES = ("mimo", "seq2seq", "recursive")
 """``--strategy`` choices (module docstring)."""
 
-PATH_HEADS = ("price", "direction")
-"""Heads that forecast paths (the volatility and quantile heads forecast one horizon)."""
+
+def path_heads() -> list[str]:
+    """Heads that forecast paths (a ``path_loss``; the vol and quantile heads forecast
+    one horizon)."""
+    from lstmfc.heads import HEADS, head_class
+
+    return [name for name in HEADS if head_class(name).path_loss]
+
 
 RECURSIVE_FEATURES = ("logret", "close")
 """Feature sets the recursive strategy can extend from its own forecast close."""
@@ -72,13 +78,19 @@ def check_path_options(steps: Any, strategy: str, head: str) -> int:
         raise UsageError(f"--steps must be an integer from 1 to {MAX_STEPS}, got {steps!r}")
     if strategy not in STRATEGIES:
         raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
-    if steps > 1 and head not in PATH_HEADS:
+    from lstmfc.heads import head_class
+
+    cls = head_class(head)
+    if steps > 1 and not cls.path_loss:
         raise UsageError(
             f"--steps {steps}: the {head} head forecasts one horizon; paths need the "
-            f"{' or '.join(PATH_HEADS)} head"
+            f"{' or '.join(path_heads())} head"
         )
-    if steps > 1 and strategy == "recursive" and head != "price":
-        raise UsageError("--strategy recursive feeds back forecast prices: use --head price")
+    if steps > 1 and strategy == "recursive" and not cls.recursive:
+        raise UsageError(
+            f"--strategy recursive cannot feed back the {head} head's forecasts: use "
+            + " or ".join(f"--head {n}" for n in path_heads() if head_class(n).recursive)
+        )
     return steps
 
 
@@ -296,12 +308,8 @@ def evaluate_path(ws, t: str, prepared, bundle, *, sma_k: int, ema_span: int, co
             tt_k, fc, horizon=hk, cost_bps=cost_bps, alpha=alpha, trading=(k == 1),
             best=best["name"],
         )  # fmt: skip
-        if "target_price" in tt_k:  # MASE for price forecasts (Hyndman & Koehler 2006)
-            scale = naive_mae_scale(closes, train_rows, hk)
-            truth = one.truth(tt_k)
-            for name, m in scores.metrics.items():
-                if one.name == "price":
-                    m["mase"] = float(np.mean(np.abs(truth - fc[name]))) / scale
+        # e.g. MASE for prices (the training-period naive MAE at this horizon)
+        one.step_metrics(scores.metrics, one.truth(tt_k), fc, closes, train_rows, hk)
         for name, f in fc.items():
             per_model.setdefault(name, []).append(f)
         sections.append(
@@ -373,7 +381,7 @@ def path_joint_tests(one, tt, steps, per_model, benchmark, best, h, alpha) -> li
     for name in dict.fromkeys((benchmark, best)):
         if name not in f:
             continue
-        if one.name == "direction":  # 0-1 loss of the calls: errors are 0/1 indicators
+        if one.path_loss == "zero_one":  # 0-1 loss of the calls: errors are 0/1 indicators
             y = np.zeros_like(truth, dtype="float64")
             model_err = ((f["lstm"] > 0.5).astype(int) != truth).astype("float64")
             bench_err = ((f[name] > 0.5).astype(int) != truth).astype("float64")
@@ -388,13 +396,14 @@ def path_joint_tests(one, tt, steps, per_model, benchmark, best, h, alpha) -> li
 
 
 def _path_conclusion(one, sections, joint) -> str:
+    from lstmfc.heads.base import with_verb
+
     lines = []
     for test in joint:
-        v = str(test["verdict"])
-        verb = "has " if v.startswith("no skill") else "is " if v.startswith("worse") else ""
         p = test.get("p_value")
         lines.append(
-            f"over the whole path the LSTM {verb}{v}" + (f" (p={p:.3g})" if p is not None else "")
+            f"over the whole path the LSTM {with_verb(test['verdict'])}"
+            + (f" (p={p:.3g})" if p is not None else "")
         )
     beat = [s["step"] for s in sections if str(s["skill"].get("verdict", "")).startswith("beats")]
     steps = len(sections)
@@ -406,27 +415,31 @@ def _path_conclusion(one, sections, joint) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def measure_by_step(one, sections, name: str) -> list[float]:
+    """The head's :attr:`~lstmfc.heads.Head.path_measure` of model ``name`` at every
+    step: its metric divided by (``ratio``) or minus (``difference``) the benchmark's."""
+    key, mode, _ = one.path_measure
+    ref = one.benchmark
+    if mode == "ratio":
+        return [s["metrics"][name][key] / s["metrics"][ref][key] for s in sections]
+    return [s["metrics"][name][key] - s["metrics"][ref][key] for s in sections]
+
+
 def plot_path_report(path, one, tt, per_model, sections, closes, test_rows, h, title) -> None:
-    """(a) RMSE relative to naive by step (price; direction: accuracy minus the
-    majority's) for the LSTM and each baseline, on a scale set by the LSTM, naive, drift
-    and OLS (baselines far off it are named in the legend); (b) forecast paths from
-    every tenth of the last 60 test origins drawn over the realised closes (price) or
-    P(up) by step (direction)."""
+    """(a) the head's measure against its benchmark by step (price: RMSE relative to
+    naive; direction: accuracy minus the majority's) for the LSTM and each baseline, on
+    a scale set by the LSTM, the benchmark, drift and OLS (baselines far off it are
+    named in the legend); (b) forecast paths from every tenth of the last 60 test
+    origins drawn over the realised closes (forecasts in currency) or by step
+    (probabilities)."""
     from lstmfc.heads.base import pyplot, save_figure
 
     plt = pyplot()
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(12, 4.8))
     ks = [s["step"] for s in sections]
-    price = one.name == "price"
-    ref = "naive" if price else "majority"
-    lines = {}
-    for name in per_model:
-        if price:
-            lines[name] = [s["metrics"][name]["rmse"] / s["metrics"][ref]["rmse"] for s in sections]
-        else:
-            lines[name] = [
-                s["metrics"][name]["accuracy"] - s["metrics"][ref]["accuracy"] for s in sections
-            ]
+    ratio = one.path_measure[1] == "ratio"
+    ref = one.benchmark
+    lines = {name: measure_by_step(one, sections, name) for name in per_model}
     core = [v for n in ("lstm", ref, "drift", "ols") if n in lines for v in lines[n]]
     lo, hi = min(core), max(core)
     pad = max(hi - lo, 1e-3) * 0.25
@@ -437,19 +450,19 @@ def plot_path_report(path, one, tt, per_model, sections, closes, test_rows, h, t
         ax_a.plot(ks, vals, marker="o", ms=3, label=name + (" (off scale)" if off else ""),
                   **style)  # fmt: skip
     ax_a.set_ylim(lo, hi)
-    ax_a.axhline(1.0 if price else 0.0, color="grey", lw=0.8)
+    ax_a.axhline(1.0 if ratio else 0.0, color="grey", lw=0.8)
     ax_a.set_xticks(ks)
     ax_a.set_xlabel(f"step k (forecast {h} + k - 1 sessions ahead)")
-    ax_a.set_ylabel("RMSE / naive RMSE" if price else "accuracy - majority accuracy")
-    ax_a.set_title("(a) by step: below the line beats naive" if price else "(a) by step",
-                   fontsize=10)  # fmt: skip
+    ax_a.set_ylabel(one.path_measure[2])
+    ax_a.set_title(f"(a) by step, against {ref}", fontsize=10)
     ax_a.legend(fontsize=7)
     lstm = np.stack(per_model["lstm"], axis=1)
     n = len(test_rows)
     steps = len(sections)
     last = np.arange(max(n - 60, 0), n)
     picks = last[:: max(1, min(10, len(last)))][:6]
-    if price:
+    currency = one.forecast_unit == "currency"
+    if currency:
         r0, r1 = (
             test_rows[last[0]],
             min(test_rows[last[-1]] + step_horizon(h, steps), len(closes) - 1),
@@ -468,9 +481,9 @@ def plot_path_report(path, one, tt, per_model, sections, closes, test_rows, h, t
         for i in picks:
             ax_b.plot(range(1, steps + 1), lstm[i], marker=".", lw=0.8)
         ax_b.set_xlabel("step")
-        ax_b.set_ylabel("P(up)")
-    ax_b.set_title("(b) forecast paths (blue) over realised closes" if price
-                   else "(b) P(up) by step for a few origins", fontsize=10)  # fmt: skip
+        ax_b.set_ylabel(f"forecast ({one.forecast_unit})")
+    ax_b.set_title("(b) forecast paths (blue) over realised closes" if currency
+                   else "(b) forecasts by step for a few origins", fontsize=10)  # fmt: skip
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
@@ -492,33 +505,31 @@ def run_label(rep: dict[str, Any]) -> str:
 def compare_runs(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """Several evaluation reports of one ticker side by side, step by step.
 
-    For each run: the LSTM's RMSE relative to naive (price) or its accuracy minus the
-    majority's (direction) at every step, and the joint-test verdicts. A one-step run
-    contributes its step 1 only.
+    For each run: the head's :attr:`~lstmfc.heads.Head.path_measure` at every step
+    (price: the LSTM's RMSE relative to naive; direction: its accuracy minus the
+    majority's) and the joint-test verdicts. A one-step run contributes its step 1 only.
 
     Raises
     ------
     UsageError
-        Fewer than two reports, several tickers, or several heads.
+        Fewer than two reports, or runs of several heads or of a head without paths.
     """
+    from lstmfc.heads import make_head
+
     if len(reports) < 2:
         raise UsageError("--compare needs at least two run ids, separated by commas")
-    heads = {r["head"] for r in reports}
-    if len(heads) > 1 or not heads <= set(PATH_HEADS):
+    heads = sorted({r["head"] for r in reports})
+    if len(heads) > 1 or heads[0] not in path_heads():
         raise UsageError(
-            "--compare needs runs of one head, price or direction; got " + ", ".join(sorted(heads))
+            f"--compare needs runs of one head, {' or '.join(path_heads())}; got "
+            + ", ".join(heads)
         )
-    price = reports[0]["head"] == "price"
+    one = make_head(heads[0])
     rows = []
     for rep in reports:
         sections = rep.get("steps")
         if not isinstance(sections, list):  # a one-step report
             sections = [{"step": 1, "horizon": rep["horizon"], "metrics": rep["metrics"]}]
-        values = []
-        for s in sections:
-            m = s["metrics"]
-            values.append(m["lstm"]["rmse"] / m["naive"]["rmse"] if price
-                          else m["lstm"]["accuracy"] - m["majority"]["accuracy"])  # fmt: skip
         rows.append(
             {
                 "run_id": rep["run_id"],
@@ -529,24 +540,26 @@ def compare_runs(reports: list[dict[str, Any]]) -> dict[str, Any]:
                 "n_steps": len(sections),
                 "test_start": rep["test_start"],
                 "n_test": rep["n_test"],
-                "values": values,
+                "values": measure_by_step(one, sections, "lstm"),
                 "joint_tests": [
                     {k: j.get(k) for k in ("benchmark", "p_value", "verdict")}
                     for j in rep.get("joint_tests", [])
                 ],
             }
         )
+    key, mode, label = one.path_measure
     return {
         "ticker": reports[0]["ticker"],
-        "head": reports[0]["head"],
-        "measure": "rmse_to_naive" if price else "accuracy_minus_majority",
+        "head": one.name,
+        "benchmark": one.benchmark,
+        "measure": {"key": key, "mode": mode, "label": label},
         "runs": rows,
     }
 
 
 def plot_compare(path, comparison: dict[str, Any]) -> None:
-    """One line per run: RMSE relative to naive (price) or accuracy minus the majority's
-    (direction) by step; written atomically to ``path``."""
+    """One line per run: the head's measure against its benchmark by step; written
+    atomically to ``path``."""
     from lstmfc.heads.base import pyplot, save_figure
 
     plt = pyplot()
@@ -554,12 +567,14 @@ def plot_compare(path, comparison: dict[str, Any]) -> None:
     for run in comparison["runs"]:
         ks = range(1, len(run["values"]) + 1)
         ax.plot(ks, run["values"], marker="o", ms=3, label=run["label"])
-    price = comparison["measure"] == "rmse_to_naive"
-    ax.axhline(1.0 if price else 0.0, color="grey", lw=0.8)
+    m = comparison["measure"]
+    ax.axhline(1.0 if m["mode"] == "ratio" else 0.0, color="grey", lw=0.8)
     ax.set_xlabel("step")
-    ax.set_ylabel("RMSE / naive RMSE" if price else "accuracy - majority accuracy")
-    title = f"{comparison['ticker']}: runs compared by step"
-    ax.set_title(title + (" (below the line beats naive)" if price else ""), fontsize=10)
+    ax.set_ylabel(m["label"])
+    ax.set_title(
+        f"{comparison['ticker']}: runs compared by step, against {comparison['benchmark']}",
+        fontsize=10,
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)

@@ -62,7 +62,7 @@ def test_random_walk_with_drift_beats_naive_but_not_drift(workspace):
     assert "drift" in doc["metrics"] and "drift" in doc["trading"]
     table = runner.invoke(app, ["evaluate", "DRIFT"])
     flat = " ".join(table.stdout.split())
-    assert "Verdict: LSTM beats naive" in flat and "Strongest simple baseline: drift" in flat
+    assert "Verdict: the LSTM beats naive" in flat and "Strongest simple baseline: drift" in flat
 
 
 def test_best_baseline_is_chosen_on_validation_only(workspace):

@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lstmfc.heads.base import with_verb
+
 #: Minimum cell widths that keep values whole: an ISO date, a run id.
 DATE_WIDTH = 10
 RUN_WIDTH = 23
@@ -328,9 +330,7 @@ def render_train(r: dict) -> None:
     if hp["dense"]:
         arch += f" + dense {hp['dense']}"
     n = r.get("ensemble", 1)
-    what = head.describe() if hasattr(head, "describe") else r["head"]
-    if r.get("price_target") and r["head"] == "price":
-        what = f"price ({r['price_target']})"
+    what = head.describe()
     g = Grid(
         f"{r['ticker']}: trained {r['cell'].upper()} {arch}, {what} head"
         + (f", ensemble of {n}" if n > 1 else ""),
@@ -446,50 +446,36 @@ def _step_p(section: dict, benchmark: str) -> str:
 
 
 def path_tables(title: str, r: dict) -> list[Grid]:
-    """A path report's tables, one row per step: the network's metrics with the DM (HLN)
-    p-values against the head's benchmark and the step's strongest simple baseline
-    (chosen on validation), then every model's RMSE (price) or accuracy (direction)."""
+    """A path report's tables, one row per step: the network's metrics (the head's
+    ``path_columns``) with the DM (HLN) p-values against the head's benchmark and the
+    step's strongest simple baseline (chosen on validation), then every model's first
+    path column (price: RMSE; direction: accuracy)."""
     steps = r["steps"]
-    price = r["head"] == "price"
-    bench = "naive" if price else "majority"
+    head = _head(r["head"])
+    bench = head.benchmark
+    cols = [
+        c
+        for c in head.path_columns
+        if any(s["metrics"]["lstm"].get(c.key) is not None for s in steps)
+    ]  # MASE is left out where it was not computed (backtests)
     g = Grid(title).column("step").column("h", right=True)
-    mase = price and any(s["metrics"]["lstm"].get("mase") is not None for s in steps)
-    if price:
-        for label, rank in (("RMSE", None), ("MAE", 3), ("MASE", 4), ("dir. acc. %", 2)):
-            if label != "MASE" or mase:
-                g.column(label, right=True, drop=rank)
-    else:
-        for label, rank in (("accuracy %", None), ("Brier", 3), ("log loss", 2)):
-            g.column(label, right=True, drop=rank)
+    for k, c in enumerate(cols):  # the first always stays; then from the right
+        g.column(c.label, right=True, drop=None if k == 0 else len(cols) - k + 1)
     g.column(f"p vs {bench}", right=True).column("best baseline").column("p vs best", right=True)
     for s in steps:
         m = s["metrics"]["lstm"]
         best = s["best_baseline"]["name"]
-        if price:
-            cells = (
-                fmt(m.get("rmse"), ".2f"),
-                fmt(m.get("mae"), ".2f"),
-                *([fmt(m.get("mase"), ".3f")] if mase else []),
-                fmt(m.get("directional_accuracy"), ".1f", 100),
-            )
-        else:
-            cells = (
-                fmt(m.get("accuracy"), ".1f", 100),
-                fmt(m.get("brier"), ".4f"),
-                fmt(m.get("log_loss"), ".4f"),
-            )
-        g.row(s["step"], s["horizon"], *cells, _step_p(s, bench), best,
-              "—" if best == bench else _step_p(s, best))  # fmt: skip
+        g.row(s["step"], s["horizon"], *(fmt(m.get(c.key), c.fmt, c.scale) for c in cols),
+              _step_p(s, bench), best, "—" if best == bench else _step_p(s, best))  # fmt: skip
     models = list(steps[0]["metrics"])
-    key, spec, scale, what = (
-        ("rmse", ".2f", 1.0, "RMSE") if price else ("accuracy", ".1f", 100.0, "accuracy %")
-    )
-    b = Grid(f"{what} by step, every model fitted for that step's horizon")
+    first = cols[0]
+    b = Grid(f"{first.label} by step, every model fitted for that step's horizon")
     b.column("step")
     for name in models:
         b.column(name, right=True, drop=None if name in ("lstm", bench) else 1)
     for s in steps:
-        b.row(s["step"], *(fmt(s["metrics"][n].get(key), spec, scale) for n in models))
+        b.row(s["step"], *(fmt(s["metrics"][n].get(first.key), first.fmt, first.scale)
+                           for n in models))  # fmt: skip
     return [g, b]
 
 
@@ -497,8 +483,8 @@ def render_comparison(c: dict) -> None:
     """``evaluate --compare``: one row per step, one column per run, then each run's
     joint test over the path."""
     out = stdout_console()
-    price = c["measure"] == "rmse_to_naive"
-    what = "RMSE / naive RMSE" if price else "accuracy minus majority's, points"
+    ratio = c["measure"]["mode"] == "ratio"
+    what = c["measure"]["label"]
     g = Grid(f"{c['ticker']} — {c['head']} head: {what} by step (test split)").column("step")
     for run in c["runs"]:
         g.column(run["label"], right=True)
@@ -507,7 +493,7 @@ def render_comparison(c: dict) -> None:
         cells = []
         for run in c["runs"]:
             v = run["values"][k] if k < len(run["values"]) else None
-            cells.append(fmt(v, ".4f") if price else fmt(v, "+.1f", 100))
+            cells.append(fmt(v, ".4f") if ratio else fmt(v, "+.1f", 100))
         g.row(k + 1, *cells)
     g.show(out)
     for run in c["runs"]:
@@ -527,7 +513,7 @@ def _print_verdict(out, r: dict) -> None:
     """The one-line verdict and how the strongest simple baseline was chosen."""
     best = r.get("best_baseline") or {}
     if r.get("verdict"):
-        message(out, "Verdict:", f"LSTM {r['verdict']}")
+        message(out, "Verdict:", f"the LSTM {with_verb(r['verdict'])}")
     if best.get("validation"):
         losses = ", ".join(f"{k} {v:.4g}" for k, v in best["validation"].items())
         message(
@@ -745,7 +731,7 @@ def _render_backtest_ticker(out, head, t: str, r: dict, cost_bps: float) -> None
         trading_table(o["trading"], f"Trading view: long/flat, cost {cost_bps:g} bp").show(out)
     if o.get("verdict"):
         chosen = ", ".join((o.get("best_baseline") or {}).get("chosen_per_fit", []))
-        message(out, "Verdict:", f"LSTM {o['verdict']}")
+        message(out, "Verdict:", f"the LSTM {with_verb(o['verdict'])}")
         if chosen:
             message(
                 out,

@@ -62,6 +62,32 @@ class Scores:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def log_details(row) -> dict:
+    """A forecast-log row's ``details`` JSON as a dict (empty when absent or unreadable)."""
+    import json
+
+    raw = row.get("details")
+    if not raw:
+        return {}
+    try:
+        out = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (ValueError, TypeError):
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def with_verb(verdict: str) -> str:
+    """A verdict phrase as a predicate: ``"no skill over naive"`` -> ``"has no skill
+    over naive"``, ``"worse than garch"`` -> ``"is worse than garch"``, ``"beats ..."``
+    unchanged."""
+    v = str(verdict)
+    if v.startswith("no skill"):
+        return "has " + v
+    if v.startswith("worse"):
+        return "is " + v
+    return v
+
+
 class Head:
     """Base class of the forecast heads (see :mod:`lstmfc.heads`).
 
@@ -96,10 +122,31 @@ class Head:
     #: Columns of the live track record (keys of :meth:`live_summary`).
     live_columns: ClassVar[tuple[Column, ...]] = ()
 
+    # Paths (``--steps K``, :mod:`lstmfc.paths`); a head with ``path_loss`` None
+    # forecasts one horizon only and ``--steps`` above 1 is refused for it.
+    #: Loss of the joint test over a path: ``"squared"`` (errors of the forecast
+    #: values) or ``"zero_one"`` (calls at P = 0.5 against the realised direction).
+    path_loss: ClassVar[str | None] = None
+    #: The recursive strategy can feed this head's forecasts back as inputs.
+    recursive: ClassVar[bool] = False
+    #: Network columns of the per-step table (:func:`lstmfc.cli.render.path_tables`);
+    #: the first also compares every model by step.
+    path_columns: ClassVar[tuple[Column, ...]] = ()
+    #: How a path compares with the benchmark by step (``evaluate --compare`` and the
+    #: plot): ``(metric key, "ratio" or "difference", label)``.
+    path_measure: ClassVar[tuple[str, str, str]] = ("", "ratio", "")
+    #: Unit of the forecasts: ``"currency"`` paths are drawn over the closes.
+    forecast_unit: ClassVar[str] = ""
+
     def __init__(self) -> None:
         pass
 
     # ------------------------------------------------------------------ paths
+    def step_metrics(self, metrics, truth, forecasts, closes, train_rows, horizon) -> None:
+        """Add per-step metrics that need the training period to ``metrics`` (in place):
+        none by default; the price head adds MASE."""
+        return None
+
     def configure_path(self, steps: int, strategy: str = "mimo") -> Head:
         """Forecast a path of ``steps`` sessions (:mod:`lstmfc.paths`); returns ``self``.
 
@@ -321,7 +368,10 @@ class Head:
         lead = self.verdict_sentence(skill)
         if best and best != self.benchmark:
             line = self.verdict_line(tests, best)
-            lead += f" The LSTM {line} ({best}: the strongest simple baseline on validation)."
+            lead += (
+                f" The LSTM {with_verb(line)} ({best}: the strongest simple baseline on "
+                "validation)."
+            )
         model = (trading or {}).get("lstm") or {}
         bh = (trading or {}).get("buy_and_hold") or {}
         if model.get("n_trades") == 0:

@@ -39,6 +39,14 @@ class DirectionHead(Head):
         Column("accuracy %", "accuracy", ".1f", 100),
         Column("majority %", "majority_accuracy", ".1f", 100),
     )
+    path_loss = "zero_one"
+    path_columns = (
+        Column("accuracy %", "accuracy", ".1f", 100),
+        Column("Brier", "brier", ".4f"),
+        Column("log loss", "log_loss", ".4f"),
+    )
+    path_measure = ("accuracy", "difference", "accuracy minus majority's, points")
+    forecast_unit = "probability"
     live_columns = (
         Column("dir. acc. %", "directional_accuracy", ".1f", 100),
         Column("drift acc. %", "drift_accuracy", ".1f", 100),
@@ -206,7 +214,7 @@ class DirectionHead(Head):
 
     def live_summary(self, rows):
         """Directional accuracy of the network and, where logged, of the drift's call."""
-        from lstmfc.heads.price import _details
+        from lstmfc.heads.base import log_details
 
         dirs = [r["direction_correct"] for r in rows if r["direction_correct"] is not None]
         out: dict[str, Any] = {
@@ -216,7 +224,7 @@ class DirectionHead(Head):
         drift = [
             int((d["drift_prob_up"] > 0.5) == (r["realised_close"] > r["close_as_of"]))
             for r in rows
-            if "drift_prob_up" in (d := _details(r))
+            if "drift_prob_up" in (d := log_details(r))
         ]
         if drift:
             out["drift_n"] = len(drift)

@@ -24,7 +24,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lstmfc.errors import UsageError
-from lstmfc.heads.base import Column, Head, Scores, pyplot, save_figure, undefined_test
+from lstmfc.heads.base import (
+    Column,
+    Head,
+    Scores,
+    log_details,
+    pyplot,
+    save_figure,
+    undefined_test,
+)
 
 PRICE_TARGETS = ("logret", "level")
 
@@ -51,6 +59,16 @@ class PriceHead(Head):
         Column("Theil's U", "theils_u", ".4f"),
         Column("dir. acc. %", "directional_accuracy", ".1f", 100),
     )
+    path_loss = "squared"
+    recursive = True
+    path_columns = (
+        Column("RMSE", "rmse", ".2f"),
+        Column("MAE", "mae", ".2f"),
+        Column("MASE", "mase", ".3f"),
+        Column("dir. acc. %", "directional_accuracy", ".1f", 100),
+    )
+    path_measure = ("rmse", "ratio", "RMSE / naive RMSE")
+    forecast_unit = "currency"
     live_columns = (
         Column("MAE", "mae", ".2f"),
         Column("naive MAE", "naive_mae", ".2f"),
@@ -86,6 +104,15 @@ class PriceHead(Head):
 
     def describe(self) -> str:
         return f"price ({self.price_target})"
+
+    def step_metrics(self, metrics, truth, forecasts, closes, train_rows, horizon) -> None:
+        """MASE: MAE divided by the training-period naive MAE at ``horizon`` (Hyndman &
+        Koehler 2006, "Another look at measures of forecast accuracy", IJF 22(4))."""
+        from lstmfc.paths import naive_mae_scale
+
+        scale = naive_mae_scale(closes, train_rows, horizon)
+        for name, m in metrics.items():
+            m["mase"] = float(np.mean(np.abs(truth - forecasts[name]))) / scale
 
     # ------------------------------------------------------------------ targets
     def _columns(self, base: str) -> list[str]:
@@ -384,7 +411,7 @@ class PriceHead(Head):
             drift = [
                 r["realised_close"] - d["drift_price"]
                 for r in rows
-                if "drift_price" in (d := _details(r))
+                if "drift_price" in (d := log_details(r))
             ]
             if drift:
                 out["drift_n"] = len(drift)
@@ -456,20 +483,6 @@ class PriceHead(Head):
             ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         fig.tight_layout()
         save_figure(fig, path)
-
-
-def _details(row) -> dict:
-    """A log row's ``details`` JSON as a dict (empty when absent or unreadable)."""
-    import json
-
-    raw = row.get("details")
-    if not raw:
-        return {}
-    try:
-        out = json.loads(raw) if isinstance(raw, str) else dict(raw)
-    except (ValueError, TypeError):
-        return {}
-    return out if isinstance(out, dict) else {}
 
 
 def _closes(targets) -> np.ndarray:

@@ -77,7 +77,6 @@ against ``garch_t`` and against the strongest baseline chosen on validation.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, ClassVar
 
@@ -86,7 +85,15 @@ import numpy as np
 from lstmfc import risk
 from lstmfc.baselines import _Baseline
 from lstmfc.errors import UsageError
-from lstmfc.heads.base import Column, Head, Scores, pyplot, save_figure, undefined_test
+from lstmfc.heads.base import (
+    Column,
+    Head,
+    Scores,
+    log_details,
+    pyplot,
+    save_figure,
+    undefined_test,
+)
 
 #: The three LSTM forecasts the head reports: raw network, split-conformal, ACI.
 LSTM_VARIANTS = ("lstm", "lstm_cqr", "lstm_aci")
@@ -935,7 +942,7 @@ class QuantileHead(Head):
         state = risk.ACIState.from_dict(cal["aci"])
         absorbed = None
         for r in reversed(mine):
-            d = _details(r)
+            d = log_details(r)
             if "aci_state" in d:
                 state = risk.ACIState.from_dict(d["aci_state"])
                 absorbed = d.get("aci_absorbed_as_of")
@@ -947,7 +954,7 @@ class QuantileHead(Head):
             after = closes.loc[closes.index > pd.Timestamp(r["as_of"])]
             if len(after) < h or after.index[h - 1] > pd.Timestamp(as_of):
                 break  # later rows are not realised either
-            issued = _details(r).get("aci")
+            issued = log_details(r).get("aci")
             if issued is None:
                 continue
             y = math.log(float(after.iloc[h - 1]) / float(r["close_as_of"]))
@@ -1024,7 +1031,7 @@ class QuantileHead(Head):
         }
 
     def log_display(self, row):
-        d = _details(row)
+        d = log_details(row)
         prices, lv = d.get("prices"), d.get("levels") or []
         if not prices:
             v = row.get("forecast_price")
@@ -1054,7 +1061,7 @@ class QuantileHead(Head):
         out: dict[str, Any] = {"n_scored": len(rows)}
         ys, qs, gs, lv = [], [], [], None
         for r in rows:
-            d = _details(r)
+            d = log_details(r)
             if not d.get("aci") or r.get("realised_close") is None:
                 continue
             if lv is None:
@@ -1221,15 +1228,3 @@ def _es_rows(rep: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _f(v, spec: str, scale: float = 1.0) -> str:
     return "—" if v is None else f"{v * scale:{spec}}"
-
-
-def _details(row) -> dict:
-    """A log row's ``details`` JSON as a dict (empty when absent or unreadable)."""
-    raw = row.get("details")
-    if not raw:
-        return {}
-    try:
-        out = json.loads(raw) if isinstance(raw, str) else dict(raw)
-    except (ValueError, TypeError):
-        return {}
-    return out if isinstance(out, dict) else {}

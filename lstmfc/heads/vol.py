@@ -57,14 +57,21 @@ range statistic, stationary bootstrap, 1000 replications, seed 0) on QLIKE losse
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, ClassVar
 
 import numpy as np
 
 from lstmfc.errors import UsageError
-from lstmfc.heads.base import Column, Head, Scores, pyplot, save_figure, undefined_test
+from lstmfc.heads.base import (
+    Column,
+    Head,
+    Scores,
+    log_details,
+    pyplot,
+    save_figure,
+    undefined_test,
+)
 
 VOL_LOSSES = ("qlike", "mse")
 
@@ -567,7 +574,7 @@ class VolHead(Head):
         return {"forecast_price": None, "prob_up": None, "details": details}
 
     def log_display(self, row):
-        d = _details(row)
+        d = log_details(row)
         v = d.get("variance")
         if v is None:
             return "—"
@@ -576,7 +583,7 @@ class VolHead(Head):
     def score_logged(self, row, realised_close):
         """``error`` = squared realised h-session percent return minus the variance
         forecast (%^2); no naive error or direction."""
-        v = _details(row).get("variance")
+        v = log_details(row).get("variance")
         y = (100.0 * math.log(realised_close / row["close_as_of"])) ** 2
         return {
             "error": None if v is None else y - float(v),
@@ -592,7 +599,7 @@ class VolHead(Head):
         out: dict[str, Any] = {"n_scored": len(rows)}
         pairs = []
         for r in rows:
-            d = _details(r)
+            d = log_details(r)
             if d.get("variance") is None or r.get("realised_close") is None:
                 continue
             y = (100.0 * math.log(r["realised_close"] / r["close_as_of"])) ** 2
@@ -665,15 +672,3 @@ def garch_h_step(sigma1: float, params: dict[str, Any], horizon: int) -> float:
 def _annualised(variance: float, horizon: int) -> float:
     """Annualised volatility in percent of an h-session variance: ``sqrt(252 v / h)``."""
     return math.sqrt(SESSIONS_PER_YEAR * float(variance) / max(1, int(horizon)))
-
-
-def _details(row) -> dict:
-    """A log row's ``details`` JSON as a dict (empty when absent or unreadable)."""
-    raw = row.get("details")
-    if not raw:
-        return {}
-    try:
-        out = json.loads(raw) if isinstance(raw, str) else dict(raw)
-    except (ValueError, TypeError):
-        return {}
-    return out if isinstance(out, dict) else {}
