@@ -22,13 +22,18 @@ Each executor runs the same units twice: ``cold`` includes starting its worker
 processes and importing TensorFlow in them (what one ``lstmfc backtest`` call pays),
 ``warm`` re-uses the started workers (what a long-lived cluster pays per unit).
 Figure = units / wall-clock minutes. Results are checked to be identical across
-executors (same weights sha256). The 1-minute load average is printed before and
-after: on a shared machine compare figures only from a quiet run.
+executors with the same number of workers, i.e. the same backend threads per unit
+(same weights sha256): ``local-N`` against ``dask-N``. Across thread counts they are
+not: torch's CPU kernels split reductions by thread, so 1 and 2 threads per unit give
+weights that differ in the last bits (printed as the third check). The 1-minute load
+average is printed before and after: on a shared machine compare figures only from a
+quiet run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -41,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def load_units(args) -> list[dict]:
+def load_units(args) -> list:
     from lstmfc import backtest as bt
     from lstmfc.config import Workspace
     from lstmfc.fetch import fetch_ticker
@@ -90,19 +95,19 @@ def run_mode(mode: str, units: list[dict]) -> dict:
         out["cluster_start_s"] = round(time.perf_counter() - t0, 2)
         kw["scheduler"] = cluster.scheduler_address
         # the executor passes no thread cap to an external scheduler: give the same cap
-        units = [{**u, "threads": bt.local_threads(n)} for u in units]
+        units = [dataclasses.replace(u, threads=bt.local_threads(n)) for u in units]
     try:
         for phase in ("cold", "warm"):
             t0 = time.perf_counter()
             res = bt.execute_units(units, **kw)
             secs = time.perf_counter() - t0
-            bad = [r["error"] for r in res if not r.get("ok")]
+            bad = [r.error for r in res if not r.ok]
             if bad:
                 raise SystemExit(f"{mode}: {bad[0]}")
             out[f"{phase}_s"] = round(secs, 2)
             out[f"{phase}_units_per_min"] = round(60 * len(units) / secs, 2)
-            out[f"{phase}_unit_s_mean"] = round(sum(r["seconds"] for r in res) / len(res), 2)
-            out["weights"] = [r["fingerprints"]["weights"] for r in res]
+            out[f"{phase}_unit_s_mean"] = round(sum(r.seconds for r in res) / len(res), 2)
+            out["weights"] = [r.fingerprints["weights"] for r in res]
     finally:
         if cluster is not None:
             cluster.close()
@@ -125,7 +130,13 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     rows = [run_mode(m.strip(), units) for m in args.modes.split(",") if m.strip()]
     load_after = os.getloadavg()[0]
-    identical = len({tuple(r.pop("weights")) for r in rows}) == 1
+    by_mode = {r["mode"]: tuple(r.pop("weights")) for r in rows}
+    pairs = {}
+    for n in sorted({m.split("-")[1] for m in by_mode}):
+        if f"local-{n}" in by_mode and f"dask-{n}" in by_mode:
+            pairs[f"local-{n} = dask-{n}"] = by_mode[f"local-{n}"] == by_mode[f"dask-{n}"]
+    identical = all(pairs.values()) if pairs else None
+    across_threads = len(set(by_mode.values())) == 1
     doc = {
         "cpu_count": os.cpu_count(),
         "rows": args.rows,
@@ -133,8 +144,10 @@ def main() -> None:
         "units_per_layer": args.units,
         "epochs": args.epochs,
         "n_units": len(units),
-        "windows_per_unit": [u["last_end"] - u["first_end"] + 1 for u in units],
+        "windows_per_unit": [u.last_end - u.first_end + 1 for u in units],
         "identical_results": identical,
+        "identical_pairs": pairs,
+        "identical_across_thread_counts": across_threads,
         "loadavg_1min": [round(load_before, 2), round(load_after, 2)],
         "results": rows,
     }
@@ -155,7 +168,9 @@ def main() -> None:
             f"{r['mode']:10} {r['cold_s']:8.1f} {r['cold_units_per_min']:11.1f} "
             f"{r['warm_s']:8.1f} {r['warm_units_per_min']:11.1f} {r['warm_unit_s_mean']:14.2f}"
         )
-    print(f"identical results across executors: {identical}")
+    for name, same in pairs.items():
+        print(f"identical results {name}: {same}")
+    print(f"identical across thread counts per unit: {across_threads}")
 
 
 if __name__ == "__main__":
