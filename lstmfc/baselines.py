@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "Baseline",
     "DriftForecaster",
     "DriftSignClassifier",
     "EMAForecaster",
@@ -187,8 +188,14 @@ def direction_targets(closes, end_rows, horizon: int) -> np.ndarray:
     return (c[rows + h] > c[rows]).astype(np.int64)
 
 
-class _Baseline:
-    """Shared fit bookkeeping; subclasses implement ``_fit`` and prediction."""
+class Baseline:
+    """Base class of the baselines: fit on training window ends only, then predict.
+
+    :meth:`fit` checks the closes and rows and reads closes only up to the last
+    training target (``max(train_end_rows) + horizon``); subclasses implement
+    ``_fit(closes, rows, h)`` and their prediction method. Other modules' baselines
+    (the quantile head's) subclass it to share that rule.
+    """
 
     name = "baseline"
     #: rows of history a prediction at ``t`` needs before ``t`` (``t >= min_history``)
@@ -249,7 +256,7 @@ class _Baseline:
 # ---------------------------------------------------------------------------
 
 
-class NaiveForecaster(_Baseline):
+class NaiveForecaster(Baseline):
     """Random-walk (naive) forecast: ``close[t+h]`` is forecast as ``close[t]``.
 
     The benchmark every price model must beat (Diebold-Mariano and Theil's U are taken
@@ -302,18 +309,9 @@ def training_drift(closes: np.ndarray, rows: np.ndarray, h: int) -> tuple[float,
     return float(np.log(closes[t1] / closes[t0]) / (t1 - t0)), float(np.std(r))
 
 
-class DriftForecaster(_Baseline):
-    """Random walk with drift: ``close[t+h]`` forecast as ``close[t] * exp(h * mu)``.
-
-    ``mu`` is the mean daily log return of the training span (:func:`training_drift`),
-    fit on training rows only and then held fixed. With a drifting series it is the
-    optimal squared-error forecast among random walks, so a network that "beats
-    naive" only by learning the drift does not beat it (Hyndman & Athanasopoulos,
-    *Forecasting: Principles and Practice*, 3rd ed., section 5.2, "Drift method",
-    which estimates the drift from the first and last observations the same way).
-    """
-
-    name = "drift"
+class _DriftFit:
+    """The fit shared by the drift baselines: ``mu_`` and ``sigma_`` of
+    :func:`training_drift` (log return per session), from training rows only."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -326,13 +324,27 @@ class DriftForecaster(_Baseline):
     def get_params(self) -> dict[str, Any]:
         return {"mu": self.mu_, "sigma": self.sigma_}
 
+
+class DriftForecaster(_DriftFit, Baseline):
+    """Random walk with drift: ``close[t+h]`` forecast as ``close[t] * exp(h * mu)``.
+
+    ``mu`` is the mean daily log return of the training span (:func:`training_drift`),
+    fit on training rows only and then held fixed. With a drifting series it is the
+    optimal squared-error forecast among random walks, so a network that "beats
+    naive" only by learning the drift does not beat it (Hyndman & Athanasopoulos,
+    *Forecasting: Principles and Practice*, 3rd ed., section 5.2, "Drift method",
+    which estimates the drift from the first and last observations the same way).
+    """
+
+    name = "drift"
+
     def predict(self, closes, end_rows) -> np.ndarray:
         """Forecast ``close[t+h]`` for each end row (see :meth:`NaiveForecaster.predict`)."""
         c, rows = self._prepare(closes, end_rows)
         return c[rows] * np.exp(self.horizon_ * self.mu_)
 
 
-class SMAForecaster(_Baseline):
+class SMAForecaster(Baseline):
     """Simple moving average: ``close[t+h]`` forecast as the mean of the last ``k`` closes.
 
     ``mean(close[t-k+1 .. t])``; needs ``t >= k - 1``.
@@ -362,7 +374,7 @@ class SMAForecaster(_Baseline):
         return (csum[rows + 1] - csum[rows + 1 - self.k]) / self.k
 
 
-class EMAForecaster(_Baseline):
+class EMAForecaster(Baseline):
     """Exponential moving average of closes as the forecast of ``close[t+h]``.
 
     Recursive form with ``alpha = 2 / (span + 1)``: ``ema[0] = close[0]``,
@@ -399,7 +411,7 @@ class EMAForecaster(_Baseline):
         return ema[rows]
 
 
-class OLSForecaster(_Baseline):
+class OLSForecaster(Baseline):
     """Linear regression of the next h-step log return on the window's log returns.
 
     Features: the last ``lookback`` daily log returns up to ``t``
@@ -469,7 +481,7 @@ class OLSForecaster(_Baseline):
 # ---------------------------------------------------------------------------
 
 
-class _Classifier(_Baseline):
+class _Classifier(Baseline):
     def predict(self, closes, end_rows) -> np.ndarray:
         """0/1 calls (1 = up) for each end row: ``predict_proba > 0.5`` (strict).
 
@@ -515,7 +527,7 @@ class MajorityClassifier(_Classifier):
         return np.full(rows.size, self.up_rate_, dtype=np.float64)
 
 
-class DriftSignClassifier(_Classifier):
+class DriftSignClassifier(_DriftFit, _Classifier):
     """Always the sign of the training drift: up every session when ``mu > 0``.
 
     The direction forecast of the random walk with drift (:class:`DriftForecaster`,
@@ -525,17 +537,6 @@ class DriftSignClassifier(_Classifier):
     """
 
     name = "drift"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.mu_: float | None = None
-        self.sigma_: float | None = None
-
-    def _fit(self, closes: np.ndarray, rows: np.ndarray, h: int) -> None:
-        self.mu_, self.sigma_ = training_drift(closes, rows, h)
-
-    def get_params(self) -> dict[str, Any]:
-        return {"mu": self.mu_, "sigma": self.sigma_}
 
     def up_probability(self) -> float:
         """``Phi(h mu / (sigma sqrt(h)))``; 0.5 when ``sigma`` is 0 and ``mu`` is 0."""

@@ -90,6 +90,49 @@ def check_options(sma_k: int, ema_span: int, cost_bps: float, alpha: float) -> N
         raise UsageError(f"--alpha must be in (0, 1), got {alpha}")
 
 
+def report_header(t: str, bundle, head, prepared, tt) -> dict[str, Any]:
+    """The keys every evaluation report starts with: what was scored and on which
+    test targets.
+
+    Parameters
+    ----------
+    t : str
+        Ticker.
+    bundle : lstmfc.artifacts.Bundle
+        The loaded model bundle.
+    head : lstmfc.heads.base.Head
+        The bundle's head.
+    prepared : lstmfc.windows.Prepared
+        The prepared data the bundle was trained on.
+    tt : pandas.DataFrame
+        The test targets, one row per scored window, with ``target_date``.
+
+    Returns
+    -------
+    dict
+        ``ticker``, ``run_id``, ``head``, ``head_options``, the head's
+        :meth:`~lstmfc.heads.base.Head.report_keys`, ``cell``, ``ensemble``,
+        ``engine``, ``horizon``, ``lookback``, ``n_test``, ``test_start`` and
+        ``test_end`` (ISO dates of the first and last test target).
+    """
+    dates = np.asarray(tt["target_date"].to_numpy(), dtype="datetime64[D]")
+    return {
+        "ticker": t,
+        "run_id": bundle.run_id,
+        "head": head.name,
+        "head_options": head.options,
+        **head.report_keys(),
+        "cell": bundle.manifest.get("hyperparameters", {}).get("cell"),
+        "ensemble": len(bundle.models),
+        "engine": bundle.engine,
+        "horizon": int(prepared.horizon),
+        "lookback": prepared.lookback,
+        "n_test": int(len(tt)),
+        "test_start": str(dates[0]),
+        "test_end": str(dates[-1]),
+    }
+
+
 def evaluate(
     ws: Workspace,
     ticker: str,
@@ -178,21 +221,8 @@ def evaluate(
         raise DataError(f"{t}: {exc}") from None
     share = out_of_range_share(x_test)
 
-    target_dates = np.asarray(tt["target_date"].to_numpy(), dtype="datetime64[ns]")
     report: dict[str, Any] = {
-        "ticker": t,
-        "run_id": bundle.run_id,
-        "head": head.name,
-        "head_options": head.options,
-        **head.report_keys(),
-        "cell": bundle.manifest.get("hyperparameters", {}).get("cell"),
-        "ensemble": len(bundle.models),
-        "engine": bundle.engine,
-        "horizon": h,
-        "lookback": prepared.lookback,
-        "n_test": int(len(tt)),
-        "test_start": str(target_dates[0])[:10],
-        "test_end": str(target_dates[-1])[:10],
+        **report_header(t, bundle, head, prepared, tt),
         "metrics": scores.metrics,
         "skill": scores.tests[0],
         "skill_tests": scores.tests,

@@ -416,9 +416,7 @@ def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:
         Invalid closes, too few training returns (arch needs at least 250 here), or a
         failed fit.
     """
-    from arch.univariate import GARCH
-
-    from lstmfc.volatility import GarchForecaster
+    from lstmfc.volatility import GarchForecaster, garch11_parameters
 
     close = _raw_column(raw, "close", "garch")[: int(last_row) + 1]
     r = 100.0 * np.diff(np.log(close))
@@ -426,17 +424,8 @@ def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:
         model = GarchForecaster("garch", "normal").fit(r, r.size - 1)
     except ValueError as exc:
         raise DataError(f"feature 'garch': {exc}") from None
-    p = model.params_
-    mu = float(p["mu"])
     return {
-        "model": "GARCH(1,1)",
-        "dist": "normal",
-        "mu": mu,
-        "omega": float(p["omega"]),
-        "alpha": float(p["alpha[1]"]),
-        "beta": float(p["beta[1]"]),
-        "backcast": float(GARCH().backcast(r - mu)),
-        "converged": bool(model.converged_),
+        **garch11_parameters(model, r),
         "loglikelihood": float(model.loglikelihood_),
         "fit_rows": [0, int(last_row)],
         "fit_start_date": _iso(raw.index[0]),

@@ -274,7 +274,7 @@ def evaluate_path(ws, t: str, prepared, bundle, *, sma_k: int, ema_span: int, co
     """
     from lstmfc.artifacts import json_clean
     from lstmfc.atomic import atomic_write_text
-    from lstmfc.evaluate import EVALUATION_FILE, PLOT_FILE, fit_baselines
+    from lstmfc.evaluate import EVALUATION_FILE, PLOT_FILE, fit_baselines, report_header
     from lstmfc.windows import out_of_range_share, out_of_range_warnings
 
     head, one = bundle.head, bundle.head.step_head()
@@ -328,25 +328,12 @@ def evaluate_path(ws, t: str, prepared, bundle, *, sma_k: int, ema_span: int, co
     joint_best = min(val_losses, key=lambda n: (float(np.mean(val_losses[n])), n))
     joint = path_joint_tests(one, tt, steps, per_model, head.benchmark, joint_best, h, alpha)
     first = sections[0]
-    dates = np.asarray(tt["target_date"].to_numpy(), dtype="datetime64[D]")
     share = out_of_range_share(x_test)
     report: dict[str, Any] = {
-        "ticker": t,
-        "run_id": bundle.run_id,
-        "head": head.name,
-        "head_options": head.options,
-        **head.report_keys(),
-        "cell": bundle.manifest.get("hyperparameters", {}).get("cell"),
+        **report_header(t, bundle, head, prepared, tt),
         "n_steps": steps,
         "strategy": head.strategy,
         "attention": bool(bundle.manifest.get("hyperparameters", {}).get("attention")),
-        "ensemble": len(bundle.models),
-        "engine": bundle.engine,
-        "horizon": h,
-        "lookback": prepared.lookback,
-        "n_test": int(len(tt)),
-        "test_start": str(dates[0]),
-        "test_end": str(dates[-1]),
         "metrics": first["metrics"],
         "skill": first["skill"],
         "skill_tests": first["skill_tests"],

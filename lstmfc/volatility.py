@@ -1104,6 +1104,42 @@ class GarchForecaster(VolForecaster):
         )
 
 
+def garch11_parameters(model: GarchForecaster, returns) -> dict[str, Any]:
+    """JSON-ready parameters of a fitted GARCH(1,1) with normal errors, for filtering
+    new returns later without refitting.
+
+    Parameters
+    ----------
+    model : GarchForecaster
+        Fitted on ``returns`` (kind ``"garch"``, dist ``"normal"``).
+    returns : array_like, shape (n,)
+        The percent log returns it was fit on.
+
+    Returns
+    -------
+    dict
+        ``model``, ``dist``, ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``,
+        ``backcast`` (%^2: arch's ``GARCH().backcast`` of the demeaned returns, an
+        exponentially weighted mean of the first 75 squared residuals) and
+        ``converged``.
+    """
+    from arch.univariate import GARCH
+
+    p = model.params_
+    mu = float(p["mu"])
+    r = np.asarray(returns, dtype="float64")
+    return {
+        "model": "GARCH(1,1)",
+        "dist": "normal",
+        "mu": mu,
+        "omega": float(p["omega"]),
+        "alpha": float(p["alpha[1]"]),
+        "beta": float(p["beta[1]"]),
+        "backcast": float(GARCH().backcast(r - mu)),
+        "converged": bool(model.converged_),
+    }
+
+
 def make_forecaster(name: str, *, seed=0) -> VolForecaster:
     """A fresh, unfitted forecaster by baseline name (see ``BASELINES``).
 

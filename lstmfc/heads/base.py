@@ -263,6 +263,15 @@ class Head:
         """The realised value each forecast is scored against, natural units."""
         raise NotImplementedError
 
+    def step_targets(self, targets, column: str, dtype: str) -> np.ndarray:
+        """Target ``column`` as shape ``(n,)``, or for a path of K steps the columns
+        ``column``, ``column_2`` .. ``column_K`` (:func:`lstmfc.paths.add_path_targets`) as
+        shape ``(n, K)``."""
+        if self.steps == 1:
+            return np.asarray(targets[column], dtype=dtype)
+        cols = [column, *(f"{column}_{k}" for k in range(2, self.steps + 1))]
+        return np.stack([np.asarray(targets[c], dtype=dtype) for c in cols], axis=1)
+
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
         """Unfitted baselines keyed by report name (:mod:`lstmfc.baselines`)."""

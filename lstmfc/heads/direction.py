@@ -78,10 +78,7 @@ class DirectionHead(Head):
         return raw.reshape(-1) if self.n_outputs == 1 else raw.reshape(len(raw), -1)
 
     def truth(self, targets) -> np.ndarray:
-        if self.steps == 1:
-            return np.asarray(targets["target_direction"], dtype="int64")
-        cols = ["target_direction", *(f"target_direction_{k}" for k in range(2, self.steps + 1))]
-        return np.stack([np.asarray(targets[c], dtype="int64") for c in cols], axis=1)
+        return self.step_targets(targets, "target_direction", "int64")
 
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:

@@ -223,10 +223,7 @@ class PriceHead(Head):
         return closes_t[:, None] * np.exp(path)
 
     def truth(self, targets) -> np.ndarray:
-        if self.steps == 1:
-            return np.asarray(targets["target_price"], dtype="float64")
-        cols = ["target_price", *(f"target_price_{k}" for k in range(2, self.steps + 1))]
-        return np.stack([np.asarray(targets[c], dtype="float64") for c in cols], axis=1)
+        return self.step_targets(targets, "target_price", "float64")
 
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:

@@ -52,7 +52,7 @@ int_0^a q(u) du`` with ``q(u)`` the quantile set interpolated linearly in
 ``Phi^{-1}(u)`` (Gaussian-shaped below the lowest level) and integrated exactly
 (:func:`lstmfc.risk.expected_shortfall`; Acerbi & Tasche 2002, J. Banking & Finance
 26(7)); in currency, ``(1/a) int_0^a close (1 - exp(q(u))) du``, also exactly
-(:func:`_mean_exp_below`).
+(:func:`lstmfc.risk.mean_exp_below`).
 
 Baselines (fitted on the training rows only)
 --------------------------------------------
@@ -83,7 +83,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lstmfc import risk
-from lstmfc.baselines import _Baseline
+from lstmfc.baselines import Baseline
 from lstmfc.errors import UsageError
 from lstmfc.heads.base import (
     Column,
@@ -159,9 +159,9 @@ def initial_bias(levels) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-class _QuantileBaseline(_Baseline):
+class _QuantileBaseline(Baseline):
     """A quantile forecaster with the baselines interface (:mod:`lstmfc.baselines`):
-    ``fit`` reads closes up to the last training target only (``_Baseline.fit``),
+    ``fit`` reads closes up to the last training target only (``Baseline.fit``),
     ``predict(closes, end_rows)`` returns ``(n, k)`` log-return quantiles and reads
     ``closes[: t + 1]`` for the forecast at row ``t``."""
 
@@ -1007,7 +1007,7 @@ class QuantileHead(Head):
             es[f"{a:g}"] = {
                 "logret": e,
                 "loss_pct": -100.0 * e,
-                "loss": float(close * (1.0 - _mean_exp_below(q_aci, lv, a)[0])),
+                "loss": float(close * (1.0 - risk.mean_exp_below(q_aci, lv, a)[0])),
             }
         median = float(risk.quantile_at(q_aci, lv, [0.5])[0, 0])
         details: dict[str, Any] = {
@@ -1135,24 +1135,6 @@ class QuantileHead(Head):
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-
-
-def _mean_exp_below(q, levels, a: float) -> np.ndarray:
-    """``(1/a) int_0^a exp(q(u)) du`` per row, exactly, for the quantile function of
-    :func:`lstmfc.risk.quantile_at` (linear in ``z = Phi^{-1}(u)`` on each piece).
-
-    On a piece ``q = A + B z`` between ``z_l`` and ``z_r``: ``int exp(A + B z) phi(z) dz
-    = exp(A + B^2/2) (Phi(z_r - B) - Phi(z_l - B))`` (completing the square; the
-    lognormal partial expectation). ``close * (1 - this)`` is ES as a currency loss.
-    """
-    from scipy.special import ndtr, ndtri
-
-    z, A, B = risk._pieces(np.asarray(q, dtype=np.float64), np.asarray(levels, dtype=np.float64))
-    za = float(ndtri(a))
-    zl = np.minimum(np.concatenate([[-np.inf], z]), za)
-    zr = np.minimum(np.concatenate([z, [np.inf]]), za)
-    part = np.exp(A + 0.5 * B * B) * (ndtr(zr - B) - ndtr(zl - B))
-    return part.sum(axis=1) / a
 
 
 def _index(levels, tau: float) -> int | None:

@@ -484,25 +484,16 @@ class VolHead(Head):
         (from row 0 to the last training target, the sample ``evaluate`` fits it on),
         stored in the manifest: ``mu``, ``omega``, ``alpha``, ``beta`` and arch's
         backcast. ``predict`` filters the stored series with them (:meth:`filter_live`)."""
-        from arch.univariate import GARCH
+        from lstmfc.volatility import garch11_parameters
 
         rows = np.asarray(train_rows)
         b = VolBaseline("garch_normal", lookback=int(rows.min()) + 1)
         b.fit(np.asarray(closes, "float64"), rows, horizon)
-        p = b.model.params_
         c = np.asarray(closes, "float64")[b.start_ : b.last_ + 1]
-        mu = float(p["mu"])
         return {
             "garch": {
-                "model": "GARCH(1,1)",
-                "dist": "normal",
-                "mu": mu,
-                "omega": float(p["omega"]),
-                "alpha": float(p["alpha[1]"]),
-                "beta": float(p["beta[1]"]),
-                "backcast": float(GARCH().backcast(100.0 * np.diff(np.log(c)) - mu)),
+                **garch11_parameters(b.model, 100.0 * np.diff(np.log(c))),
                 "horizon": int(horizon),
-                "converged": bool(b.model.converged_),
                 "fit_rows": [b.start_, b.last_],
             }
         }
