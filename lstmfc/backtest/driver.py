@@ -401,7 +401,7 @@ def score_ticker(
     import pandas as pd
 
     from lstmfc.evaluate import fit_baselines
-    from lstmfc.windows import out_of_range_warnings, target_frame
+    from lstmfc.windows import target_frame
 
     plan, h, dates, closes = job.plan, job.plan.horizon, job.dates, job.close
     steps = plan.steps
@@ -444,6 +444,7 @@ def score_ticker(
             _score_steps(job, cfg, head, fit, offset, path, train_rows, val_rows, targets,
                          step_series, step_chosen)  # fmt: skip
         calibrated: dict[str, np.ndarray] = {}
+        fit_rows = None
         if head.calibrates:  # fit on this fit's validation windows only
             cal = head.fit_calibration(targets.iloc[val_rows], forecast[val_rows - offset])
             fits_doc[-1]["calibration"] = cal
@@ -456,72 +457,17 @@ def score_ticker(
                 horizon=h, carry=carry,
             )  # fmt: skip
         for k in fit.folds:
-            fd = plan.folds[k]
-            rows = np.arange(fd.test_first, fd.test_last + 1)
-            tt = targets.iloc[rows]
-            fc = _forecasts(
-                head, bl, forecast[fd.test_first - offset : fd.test_last - offset + 1], closes, rows
-            )
-            if calibrated:  # right after the network's own forecast
-                fc = {
-                    "lstm": fc.pop("lstm"),
-                    **{n: v[np.searchsorted(fit_rows, rows)] for n, v in calibrated.items()},
-                    **fc,
-                }
-            try:
-                scores = head.score(
-                    tt,
-                    fc,
-                    horizon=h,
-                    cost_bps=cfg.cost_bps,
-                    alpha=cfg.alpha,
-                    trading=False,
-                    best=best["name"],
-                )
-            except ValueError as exc:
-                raise DataError(f"fold {k + 1}: {exc}") from None
-            summary, better = head.fold_summary(scores.metrics)
+            rows, fc, frame, fold_row = _score_fold(
+                job, cfg, head, k, fit, fits_doc[-1], bl, best, targets, forecast, path,
+                offset, calibrated, fit_rows,
+            )  # fmt: skip
             for name, arr in fc.items():
                 series.setdefault(name, []).append(arr)
             series.setdefault(BEST, []).append(fc[best["name"]])
             chosen.append(best["name"])
             all_rows.append(rows)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "fold": k + 1,
-                        "fit": fit.index + 1,
-                        "date": dates[rows],
-                        "target_date": dates[rows + h],
-                        "close": closes[rows],
-                        **head.forecast_table(tt, fc),
-                        **{
-                            f"lstm_step{j + 1}": path[rows - offset, j]
-                            for j in range(1, steps)
-                            if path is not None
-                        },
-                    }
-                )
-            )
-            fold_rows.append(
-                {
-                    "fold": k + 1,
-                    "fit": fit.index + 1,
-                    "refit": k == fit.folds[0],
-                    "train_start": fits_doc[-1]["train_start"],
-                    "train_end": fits_doc[-1]["val_end"],
-                    "test_start": _iso(dates[fd.test_first + h]),
-                    "test_end": _iso(dates[fd.test_last + h]),
-                    "test_rows": [fd.test_first, fd.test_last],
-                    "n": fd.n,
-                    **summary,
-                    "beats_benchmark": bool(better),
-                    "skill": scores.tests[0] if scores.tests else None,
-                    "best_baseline": best["name"],
-                    "verdict": head.verdict_line(scores.tests, best["name"]),
-                    "metrics": scores.metrics,
-                }
-            )
+            frames.append(frame)
+            fold_rows.append(fold_row)
     rows_all = np.concatenate(all_rows)
     overall = _overall(head, targets, rows_all, series, chosen, dates, h, cfg)
     if steps > 1:
@@ -535,7 +481,92 @@ def score_ticker(
     overall["out_of_range_share"] = (
         float(np.average(shares, weights=n_test)) if None not in shares else None
     )
-    doc = {
+    doc = _ticker_doc(job, cfg, head, path_head, fold_rows, fits_doc, overall)
+    return doc, pd.concat(frames, ignore_index=True)
+
+
+def _score_fold(job, cfg, head, k, fit, fit_doc, bl, best, targets, forecast, path, offset,
+                calibrated, fit_rows):  # fmt: skip
+    """Score fold ``k`` of ``fit``: the network's forecasts next to the fitted baselines
+    (and the calibrated variants), with the head's metrics and skill tests.
+
+    Returns
+    -------
+    (ndarray, dict, pandas.DataFrame, dict)
+        The fold's window end rows, ``(n,)``; the forecasts by model name, natural units;
+        its rows of the forecasts table; its row of the report's ``folds`` list.
+
+    Raises
+    ------
+    DataError
+        A metric or test is undefined for this fold's data.
+    """
+    import pandas as pd
+
+    plan, h, dates, closes = job.plan, job.plan.horizon, job.dates, job.close
+    fd = plan.folds[k]
+    rows = np.arange(fd.test_first, fd.test_last + 1)
+    tt = targets.iloc[rows]
+    fc = _forecasts(
+        head, bl, forecast[fd.test_first - offset : fd.test_last - offset + 1], closes, rows
+    )
+    if calibrated:  # right after the network's own forecast
+        fc = {
+            "lstm": fc.pop("lstm"),
+            **{n: v[np.searchsorted(fit_rows, rows)] for n, v in calibrated.items()},
+            **fc,
+        }
+    try:
+        scores = head.score(
+            tt, fc, horizon=h, cost_bps=cfg.cost_bps, alpha=cfg.alpha, trading=False,
+            best=best["name"],
+        )  # fmt: skip
+    except ValueError as exc:
+        raise DataError(f"fold {k + 1}: {exc}") from None
+    summary, better = head.fold_summary(scores.metrics)
+    frame = pd.DataFrame(
+        {
+            "fold": k + 1,
+            "fit": fit.index + 1,
+            "date": dates[rows],
+            "target_date": dates[rows + h],
+            "close": closes[rows],
+            **head.forecast_table(tt, fc),
+            **{
+                f"lstm_step{j + 1}": path[rows - offset, j]
+                for j in range(1, plan.steps)
+                if path is not None
+            },
+        }
+    )
+    fold_row = {
+        "fold": k + 1,
+        "fit": fit.index + 1,
+        "refit": k == fit.folds[0],
+        "train_start": fit_doc["train_start"],
+        "train_end": fit_doc["val_end"],
+        "test_start": _iso(dates[fd.test_first + h]),
+        "test_end": _iso(dates[fd.test_last + h]),
+        "test_rows": [fd.test_first, fd.test_last],
+        "n": fd.n,
+        **summary,
+        "beats_benchmark": bool(better),
+        "skill": scores.tests[0] if scores.tests else None,
+        "best_baseline": best["name"],
+        "verdict": head.verdict_line(scores.tests, best["name"]),
+        "metrics": scores.metrics,
+    }
+    return rows, fc, frame, fold_row
+
+
+def _ticker_doc(job, cfg, head, path_head, fold_rows, fits_doc, overall) -> dict[str, Any]:
+    """One ticker's backtest report: settings, plan, per-fold and per-fit rows and the
+    overall out-of-sample scores (``backtest.json``; keys in docs/backtests.md,
+    "Output")."""
+    from lstmfc.windows import out_of_range_warnings
+
+    plan, dates, steps = job.plan, job.dates, job.plan.steps
+    return {
         "ticker": job.ticker,
         "ok": True,
         "head": head.name,
@@ -543,7 +574,7 @@ def score_ticker(
         **head.report_keys(),
         "cell": cfg.cell,
         "lookback": plan.lookback,
-        "horizon": h,
+        "horizon": plan.horizon,
         "n_steps": steps,
         "strategy": path_head.strategy if steps > 1 else None,
         "attention": bool(cfg.attention),
@@ -572,7 +603,6 @@ def score_ticker(
             job.ticker, "test windows'", overall["out_of_range_share"]
         ),
     }
-    return doc, pd.concat(frames, ignore_index=True)
 
 
 def _score_steps(job, cfg, head, fit, offset, path, train_rows, val_rows, targets,
