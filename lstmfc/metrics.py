@@ -785,12 +785,12 @@ def adjust_p_values(p_values, method: str = MULTIPLE_TESTING_METHOD) -> list[flo
     ValueError
         Unknown method, or a p-value outside [0, 1].
     """
-    from statsmodels.stats.multitest import multipletests
-
     idx = [i for i, p in enumerate(p_values) if p is not None]
     out: list[float | None] = [None] * len(p_values)
-    if not idx:
+    if not idx:  # nothing to adjust: skip importing statsmodels (0.5 s)
         return out
+    from statsmodels.stats.multitest import multipletests
+
     vals = np.array([float(p_values[i]) for i in idx])
     if np.any((vals < 0) | (vals > 1)) or not np.all(np.isfinite(vals)):
         raise ValueError("p-values must lie in [0, 1]")
