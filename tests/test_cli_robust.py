@@ -250,6 +250,23 @@ def test_a_baseline_window_longer_than_the_history_fails_before_any_fit(home):
     assert "[1/" not in res.stderr  # no fit was run
 
 
+def test_a_garch_baseline_short_of_training_returns_fails_before_any_fit(home):
+    """A rolling fit of 200 windows leaves GARCH under arch's 250 training returns:
+    refused from the plan (a dry fit of the smallest fit's baselines), not after the
+    networks of every fold were trained."""
+    folder = home / "data" / "backtests" / "SP500"
+    before = sorted(folder.iterdir()) if folder.exists() else []
+    args = ["backtest", "SP500", "--head", "vol", "--window", "rolling", "--train-size",
+            "200", "--folds", "2", *TINY]  # fmt: skip
+    res, dt = invoke(home, args)
+    line = contract(res, dt, args)
+    assert res.exit_code == 1
+    assert "fit 1 (" in line and "baseline garch: too few training returns" in line
+    assert line.endswith("use a larger --train-size, fewer --folds or a longer history")
+    assert "[1/" not in res.stderr  # no fit was run
+    assert (sorted(folder.iterdir()) if folder.exists() else []) == before
+
+
 def test_jobs_above_four_times_the_cores_are_refused(home):
     from lstmfc.backend import cpu_count
 

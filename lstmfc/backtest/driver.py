@@ -271,9 +271,9 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
         n_features=len(names),
         n_windows=max(f.last_end - f.first_end + 1 for f in plan.fits),
     )
-    _check_baseline_history(plan, cfg, opts)
     x = frame.to_numpy(dtype="float64")
     close = raw["close"].iloc[warmup:].to_numpy(dtype="float64")
+    _check_baseline_history(plan, cfg, opts, close)
     units = []
     # heads calibrated on the validation split (quantile: CQR) need the network's
     # validation forecasts too: their units forecast from the first validation window on
@@ -307,20 +307,26 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
     return TickerJob(t, frame.index, x, close, list(names), warmup, plan, units)
 
 
-def _check_baseline_history(plan: FoldPlan, cfg: BacktestConfig, opts) -> None:
-    """Refuse before any fit a baseline that no fit has the history for (``--sma``).
+def _check_baseline_history(plan: FoldPlan, cfg: BacktestConfig, opts, close) -> None:
+    """Refuse before any network is trained a baseline that some fit cannot fit.
 
-    The same condition as :func:`lstmfc.evaluate.fit_baselines`, which would raise it
-    only after the networks were trained: a fit's baselines are fitted on its training
-    windows that end at row ``min_history`` or later.
+    Two checks, both of which :func:`lstmfc.evaluate.fit_baselines` would otherwise
+    raise only after the units ran: a baseline's ``min_history`` (``--sma``) against the
+    first training window, and a dry fit of every baseline on the training rows of the
+    fit with the fewest of them (the GARCH family needs 250 training returns; a
+    one-class direction split cannot fit the logistic baseline). The dry fit reads
+    only that fit's training closes, as the real one does.
 
     Raises
     ------
     DataError
-        Naming the baseline, the rows it needs and the option to change.
+        Naming the baseline, the fit, and the option to change.
     """
+    from lstmfc.evaluate import fit_baselines
+
     first = min(f.train_last for f in plan.fits)
-    bl = opts.make_head().baselines(lookback=plan.lookback, sma_k=cfg.sma_k, ema_span=cfg.ema_span)
+    head = opts.make_head()
+    bl = head.baselines(lookback=plan.lookback, sma_k=cfg.sma_k, ema_span=cfg.ema_span)
     for name, b in bl.items():
         need = getattr(b, "min_history", 0)
         if need > first:
@@ -330,6 +336,17 @@ def _check_baseline_history(plan: FoldPlan, cfg: BacktestConfig, opts) -> None:
                 f"window, fit 1 trains on windows ending by row {first}; use {opt}fewer "
                 "--folds or a longer history"
             )
+    # the same training rows as score_ticker: purged of paths reaching validation
+    fit = min(plan.fits, key=lambda f: (f.train_last - f.first_end, f.index))
+    rows = np.arange(fit.first_end, fit.train_last + 1 - (plan.steps - 1))
+    try:
+        fit_baselines(bl, close, rows, plan.horizon)
+    except DataError as exc:
+        raise DataError(
+            f"fit {fit.index + 1} ({rows.size} training windows): {exc}; use "
+            + ("a larger --train-size, " if plan.window == "rolling" else "")
+            + "fewer --folds or a longer history"
+        ) from None
 
 
 def _iso(ts) -> str:
