@@ -925,7 +925,17 @@ def window_from_raw(raw: pd.DataFrame, meta: dict[str, Any]) -> tuple[np.ndarray
         the stored ones.
     """
     lookback = int(meta["lookback"])
-    frame, warmup = build_features(raw, meta["features"], garch=meta.get("garch"))
+    frame = _stored_features(raw, meta)
+    scaler = MinMaxParams.from_json(meta["scaler"])
+    x = scaler.transform(frame.to_numpy(dtype="float64")[-lookback:]).astype("float32")
+    return x[np.newaxis], frame.index[-1]
+
+
+def _stored_features(raw: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
+    """The stored feature sets rebuilt on ``raw``, checked against the stored names and
+    long enough for one window (:func:`window_from_raw`)."""
+    lookback = int(meta["lookback"])
+    frame, _ = build_features(raw, meta["features"], garch=meta.get("garch"))
     if list(frame.columns) != list(meta["feature_names"]):
         raise DataError(
             f"features {', '.join(frame.columns)} do not match the prepared "
@@ -934,9 +944,42 @@ def window_from_raw(raw: pd.DataFrame, meta: dict[str, Any]) -> tuple[np.ndarray
     if len(frame) < lookback:
         need = lookback + warmup_rows(meta["features"])
         raise DataError(f"need at least {need} rows for one {lookback}-step window, got {len(raw)}")
+    return frame
+
+
+def windows_from_raw(
+    raw: pd.DataFrame, meta: dict[str, Any], first_end
+) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Every input window of ``raw`` whose last row is dated ``first_end`` or later,
+    built and scaled as :func:`window_from_raw` builds the latest one (stored features,
+    STORED train-only scaler).
+
+    Used by ``predict`` to replay an online calibration (the quantile head's ACI) over
+    the sessions since the test split began; each window reads rows up to its own last
+    date only.
+
+    Returns
+    -------
+    (numpy.ndarray, pandas.DatetimeIndex)
+        Windows, shape ``(n_windows, lookback, n_features)`` float32 (``n_windows`` may
+        be 0), and the date of each window's last row.
+
+    Raises
+    ------
+    DataError
+        As :func:`window_from_raw`.
+    """
+    lookback = int(meta["lookback"])
+    frame = _stored_features(raw, meta)
     scaler = MinMaxParams.from_json(meta["scaler"])
-    x = scaler.transform(frame.to_numpy(dtype="float64")[-lookback:]).astype("float32")
-    return x[np.newaxis], frame.index[-1]
+    x = scaler.transform(frame.to_numpy(dtype="float64")).astype("float32")
+    ends = np.arange(lookback - 1, len(frame))
+    ends = ends[frame.index[ends] >= pd.Timestamp(first_end)]
+    if ends.size == 0:
+        return np.empty((0, lookback, x.shape[1]), dtype="float32"), frame.index[:0]
+    view = np.lib.stride_tricks.sliding_window_view(x, lookback, axis=0)  # (m, F, L)
+    out = np.ascontiguousarray(view[ends - lookback + 1].transpose(0, 2, 1))
+    return out, frame.index[ends]
 
 
 __all__ = [
@@ -952,4 +995,5 @@ __all__ = [
     "scaler_fit_rows",
     "split_counts",
     "window_from_raw",
+    "windows_from_raw",
 ]

@@ -357,7 +357,21 @@ def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     first = json.loads(runner.invoke(app, args).stdout)[0]
     assert first["ok"], first
     d1 = json.loads(first["details"])
-    assert d1["aci_absorbed_as_of"] is None and d1["aci_state"]["n_updates"] == 0
+    # the run's first predict replays ACI through the test split (every outcome realised
+    # by as_of): evaluate's walk ends one outcome earlier (the last test target is as_of)
+    meta = json.loads((ws.home / "data" / "prepared" / T / "prepare.json").read_text())
+    assert d1["aci_absorbed_as_of"] == meta["split"]["test"]["last_window_end"]
+    end = ev["calibration"]["aci_final"]
+    assert end["n_updates"] == ev["n_test"] - 1
+    assert d1["aci_state"]["n_updates"] == ev["n_test"]
+    err = np.subtract(d1["aci_state"]["n_hits"], end["n_hits"])  # the one more outcome
+    assert set(err.tolist()) <= {0, 1}
+    np.testing.assert_allclose(  # Gibbs & Candes (2021) eq. 2, one step by hand
+        d1["aci_state"]["tau_t"],
+        np.asarray(end["tau_t"]) + end["gamma"] * (np.asarray(end["levels"]) - err),
+        rtol=0,
+        atol=1e-12,
+    )
     assert set(d1["var"]) == {"0.01", "0.025", "0.05"} and set(d1["es"]) == {"0.025", "0.01"}
     assert np.all(np.diff(d1["prices"]) >= 0) and "garch_t" in d1
 
@@ -365,12 +379,15 @@ def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     write_raw(ws.raw_path(T), full.iloc[: len(full) - 3], {"source": "test"})
     second = json.loads(runner.invoke(app, args).stdout)[0]
     d2 = json.loads(second["details"])
-    assert d2["aci_absorbed_as_of"] == first["as_of"] and d2["aci_state"]["n_updates"] == 1
+    assert d2["aci_absorbed_as_of"] == first["as_of"]
+    assert d2["aci_state"]["n_updates"] == d1["aci_state"]["n_updates"] + 1
     y = math.log(full["close"].iloc[len(full) - 4] / first["close_as_of"])
     gamma = d1["aci_state"]["gamma"]
     expect = [
-        tau + gamma * (tau - (1.0 if y <= q else 0.0))  # by hand: Gibbs & Candes (2021) eq. 2
-        for tau, q in zip(d1["aci_state"]["tau_t"], d1["aci"], strict=True)
+        tau_t + gamma * (lv - (1.0 if y <= q else 0.0))  # by hand: Gibbs & Candes (2021) eq. 2
+        for tau_t, lv, q in zip(
+            d1["aci_state"]["tau_t"], d1["aci_state"]["levels"], d1["aci"], strict=True
+        )
     ]
     np.testing.assert_allclose(d2["aci_state"]["tau_t"], expect, rtol=0, atol=1e-15)
 

@@ -27,6 +27,7 @@ from lstmfc.windows import (
     prepare,
     split_counts,
     window_from_raw,
+    windows_from_raw,
 )
 from tests.conftest import make_ohlcv
 
@@ -528,6 +529,29 @@ def test_window_from_raw_matches_prepared_and_never_refits():
     assert end2 == raw.index[-1]
     assert x2[0, -1, 0] > 1.0
     assert x2[0, -1, 0] == np.float32(pr.scaler.transform_column(newer["close"].iloc[-1], "close"))
+
+
+def test_windows_from_raw_equal_the_prepared_test_windows_and_read_no_later_row():
+    ws = _ws()
+    raw = make_ohlcv(300, seed=6)
+    _store(ws, "ABC", raw)
+    meta = prepare(ws, "ABC", lookback=20, features="close,logret,rsi")
+    pr = load_prepared(ws, "ABC")
+    start = meta["split"]["test"]["first_window_end"]
+    x, ends = windows_from_raw(raw, meta, start)
+    test = np.asarray(pr.windows("test"))
+    # the prepared test windows stop h rows before the end (a target each); these go on
+    assert x.shape == (test.shape[0] + 1, 20, 3) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[: test.shape[0]], test)
+    assert str(ends[0].date()) == start and ends[-1] == raw.index[-1]
+    # a window ending at t is the same whatever comes after t
+    changed = raw.copy()
+    changed.iloc[-1, changed.columns.get_loc("close")] *= 1.5
+    x2, _ = windows_from_raw(changed, meta, start)
+    np.testing.assert_array_equal(x2[:-1], x[:-1])
+    assert not np.array_equal(x2[-1], x[-1])
+    empty, none = windows_from_raw(raw, meta, raw.index[-1] + pd.Timedelta(days=1))
+    assert empty.shape == (0, 20, 3) and len(none) == 0
 
 
 def test_window_from_raw_errors():

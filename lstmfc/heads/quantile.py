@@ -919,7 +919,10 @@ class QuantileHead(Head):
         ``details.aci_state`` absorbed outcomes up to ``details.aci_absorbed_as_of``);
         then each later row whose target session is in ``raw`` is absorbed in date order
         with the ACI forecast it issued (:func:`lstmfc.risk.aci_update`). Without earlier
-        rows the state is the manifest's initial one.
+        rows (the run's first ``predict``) the walk is replayed from the manifest's
+        initial state at the first test window through every session whose outcome is
+        realised by ``as_of`` (:meth:`replay_aci`), so the first live forecast is
+        calibrated like ``evaluate``'s ``lstm_aci`` at the end of its walk.
         """
         import pandas as pd
 
@@ -948,6 +951,8 @@ class QuantileHead(Head):
                 absorbed = d.get("aci_absorbed_as_of")
                 break
         closes = raw["close"]
+        if absorbed is None and not any("aci_state" in log_details(r) for r in mine):
+            state, absorbed = self.replay_aci(bundle, raw, as_of, cal, state)
         for r in mine:
             if absorbed is not None and r["as_of"] <= absorbed:
                 continue
@@ -972,6 +977,42 @@ class QuantileHead(Head):
             if c.size >= 2:
                 live["garch_t"] = [float(v) for v in garch_live_quantiles(g, c, self.levels, h)]
         return live
+
+    def replay_aci(self, bundle, raw, as_of, cal, state) -> tuple[risk.ACIState, str | None]:
+        """ACI walked from ``state`` (the manifest's, at the first test window) through
+        every window from the first test window end to the last one whose outcome is
+        realised by ``as_of``, with the network's CQR-shifted forecasts of those windows
+        (:func:`aci_walk`, then the outcomes still pending are absorbed too).
+
+        Reads ``raw`` up to ``as_of`` only. Returns the state and the date of the last
+        window absorbed (``None``, with ``state`` unchanged, when there is none: e.g. a
+        bundle without the split in its manifest).
+        """
+        import pandas as pd
+
+        from lstmfc.windows import windows_from_raw
+
+        meta = bundle.manifest.get("prepare") or {}
+        start = ((meta.get("split") or {}).get("test") or {}).get("first_window_end")
+        if not start:
+            return state, None
+        h = int(bundle.horizon)
+        upto = raw.loc[: pd.Timestamp(as_of)]
+        x, ends = windows_from_raw(upto, meta, start)
+        closes = upto["close"].to_numpy(dtype=np.float64)
+        pos = upto.index.get_indexer(ends)
+        keep = pos + h <= len(upto) - 1  # the outcome's session is on or before as_of
+        if not keep.any():
+            return state, None
+        x, pos, ends = x[keep], pos[keep], ends[keep]
+        q = np.asarray(bundle.forecast(x, closes[pos]), dtype=np.float64)
+        if cal.get("cqr"):
+            q = risk.CQRCalibration.from_dict(cal["cqr"]).apply(q)
+        y = np.log(closes[pos + h] / closes[pos])
+        _, state, pending = aci_walk(y, q, self.levels, pos, h, state)
+        for _, yy, issued in pending:  # realised by as_of as well
+            state = risk.aci_update(state, yy, issued)
+        return state, ends[-1].strftime("%Y-%m-%d")
 
     def log_values(self, forecast, close_as_of, live=None, horizon=1) -> dict[str, Any]:
         """Log columns of one forecast: ``forecast_price`` is the ACI median price;
