@@ -387,15 +387,17 @@ def _path_conclusion(one, sections, joint) -> str:
 
     lines = []
     for test in joint:
-        p = test.get("p_value")
+        p, verdict = test.get("p_value"), str(test["verdict"])
+        # "beats X (p=...)" and "worse than X (p=...)" carry their own side's p-value
         lines.append(
-            f"over the whole path the LSTM {with_verb(test['verdict'])}"
-            + (f" (p={p:.3g})" if p is not None else "")
+            f"over the whole path the LSTM {with_verb(verdict)}"
+            + (f" (p={p:.3g})" if p is not None and "(p=" not in verdict else "")
         )
     beat = [s["step"] for s in sections if str(s["skill"].get("verdict", "")).startswith("beats")]
     steps = len(sections)
     if beat:
-        lines.append(f"step by step it beats {one.benchmark} at steps {', '.join(map(str, beat))}")
+        at = "step" if len(beat) == 1 else "steps"
+        lines.append(f"step by step it beats {one.benchmark} at {at} {', '.join(map(str, beat))}")
     else:
         lines.append(f"at no step of {steps} does it beat {one.benchmark} significantly")
     text = "; ".join(lines)

@@ -431,3 +431,26 @@ def test_backtest_takes_steps_and_reports_each_step(workspace):
     assert o["steps"][2]["metrics"]["naive"]["rmse"] == pytest.approx(
         np.sqrt(np.mean(err**2)), rel=1e-12
     )
+
+
+def test_path_conclusion_states_each_p_value_once():
+    """A verdict that carries its own p-value ("worse than naive (p=...)", the
+    other side's) gets no second one; "no skill" gets the one-sided p."""
+    from lstmfc.heads import make_head
+    from lstmfc.paths import _path_conclusion
+
+    one = make_head("price")
+    joint = [
+        {"verdict": "worse than naive (p=0.0237)", "p_value": 0.976},
+        {"verdict": "no skill over drift", "p_value": 0.86},
+    ]
+    sections = [{"step": k, "skill": {"verdict": "no skill over naive"}} for k in (1, 2, 3)]
+    assert _path_conclusion(one, sections, joint) == (
+        "Over the whole path the LSTM is worse than naive (p=0.0237); over the whole path "
+        "the LSTM has no skill over drift (p=0.86); at no step of 3 does it beat naive "
+        "significantly."
+    )
+    sections[1]["skill"]["verdict"] = "beats naive (p=0.01)"
+    assert _path_conclusion(one, sections, joint[1:]).endswith("it beats naive at step 2.")
+    sections[2]["skill"]["verdict"] = "beats naive (p=0.02)"
+    assert _path_conclusion(one, sections, joint[1:]).endswith("it beats naive at steps 2, 3.")
