@@ -383,16 +383,13 @@ def path_joint_tests(one, tt, steps, per_model, benchmark, best, h, alpha) -> li
 
 
 def _path_conclusion(one, sections, joint) -> str:
-    from lstmfc.heads.base import with_verb
+    from lstmfc.heads.base import verdict_with_p, with_verb
 
-    lines = []
-    for test in joint:
-        p, verdict = test.get("p_value"), str(test["verdict"])
-        # "beats X (p=...)" and "worse than X (p=...)" carry their own side's p-value
-        lines.append(
-            f"over the whole path the LSTM {with_verb(verdict)}"
-            + (f" (p={p:.3g})" if p is not None and "(p=" not in verdict else "")
-        )
+    lines = [
+        "over the whole path the LSTM "
+        + with_verb(verdict_with_p(test["verdict"], test.get("p_value")))
+        for test in joint
+    ]
     beat = [s["step"] for s in sections if str(s["skill"].get("verdict", "")).startswith("beats")]
     steps = len(sections)
     if beat:

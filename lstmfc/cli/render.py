@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lstmfc.heads.base import with_verb
+from lstmfc.heads.base import verdict_with_p, with_verb
 
 #: Minimum cell widths that keep values whole: an ISO date, a run id.
 DATE_WIDTH = 10
@@ -501,8 +501,8 @@ def render_comparison(c: dict) -> None:
             message(
                 out,
                 "Joint test:",
-                f"{run['label']} over the path vs {j['benchmark']}: {j['verdict']} "
-                f"(p={fmt(j['p_value'], '.3g')})",
+                f"{run['label']} over the path vs {j['benchmark']}: "
+                + verdict_with_p(j["verdict"], j.get("p_value")),
                 markup=False,
             )
     if c.get("plot"):

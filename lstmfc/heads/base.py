@@ -88,6 +88,16 @@ def with_verb(verdict: str) -> str:
     return v
 
 
+def verdict_with_p(verdict: str, p_value: float | None) -> str:
+    """A verdict with its p-value once: ``"beats X (p=...)"`` and ``"worse than X
+    (p=...)"`` already carry the p-value of their side; ``"no skill over X"`` gets the
+    one-sided ``p_value`` appended (3 significant digits)."""
+    v = str(verdict)
+    if p_value is None or "(p=" in v:
+        return v
+    return f"{v} (p={p_value:.3g})"
+
+
 class Head:
     """Base class of the forecast heads (see :mod:`lstmfc.heads`).
 
