@@ -372,6 +372,8 @@ def test_compare_puts_runs_side_by_side(workspace):
     assert (workspace / "models" / "SYN" / "compare.png").stat().st_size > 0
     table = runner.invoke(app, ["evaluate", "SYN", "--compare", ",".join(ids)])
     assert "RMSE / naive RMSE by step" in " ".join(table.stdout.split())
+    joint = [ln for ln in table.stdout.splitlines() if ln.startswith("Joint test:")]
+    assert len(joint) == 4 and all(ln.count("(p=") == 1 for ln in joint), joint
     bad = runner.invoke(app, ["evaluate", "SYN", "--compare", ids[0]])
     assert bad.exit_code == 2 and "at least two" in bad.stderr
 
