@@ -456,3 +456,12 @@ def test_path_conclusion_states_each_p_value_once():
     assert _path_conclusion(one, sections, joint[1:]).endswith("it beats naive at step 2.")
     sections[2]["skill"]["verdict"] = "beats naive (p=0.02)"
     assert _path_conclusion(one, sections, joint[1:]).endswith("it beats naive at steps 2, 3.")
+
+
+def test_verdict_with_p_appends_only_a_missing_p_value():
+    from lstmfc.heads.base import verdict_with_p
+
+    assert verdict_with_p("worse than naive (p=0.0237)", 0.976) == "worse than naive (p=0.0237)"
+    assert verdict_with_p("beats drift (p=0.01)", 0.01) == "beats drift (p=0.01)"
+    assert verdict_with_p("no skill over drift", 0.8598) == "no skill over drift (p=0.86)"
+    assert verdict_with_p("no skill over drift", None) == "no skill over drift"
