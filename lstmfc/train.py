@@ -433,6 +433,16 @@ def train(
     opts.make_head()  # head options checked before any data is read
 
     prep = load_prepared(ws, t)
+    if prep.steps > 1:
+        from lstmfc.heads import head_class
+        from lstmfc.paths import path_heads
+
+        if not head_class(opts.head).path_loss:
+            raise UsageError(
+                f"{t} was prepared with --steps {prep.steps} and the {opts.head} head "
+                f"forecasts one horizon: run `lstmfc prepare {t} --steps 1` first, or use "
+                + " or ".join(f"--head {n}" for n in path_heads())
+            )
     head = opts.make_head(prep.steps)  # a path of the prepared dataset's steps
     if prep.steps > 1 and opts.strategy == "recursive":
         from lstmfc.paths import check_recursive_features

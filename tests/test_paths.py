@@ -465,3 +465,17 @@ def test_verdict_with_p_appends_only_a_missing_p_value():
     assert verdict_with_p("beats drift (p=0.01)", 0.01) == "beats drift (p=0.01)"
     assert verdict_with_p("no skill over drift", 0.8598) == "no skill over drift (p=0.86)"
     assert verdict_with_p("no skill over drift", None) == "no skill over drift"
+
+
+def test_training_a_one_horizon_head_on_path_data_says_how_to_fix_it(workspace):
+    ws = Workspace.resolve(workspace)
+    close, _ = ar1_closes(300, 0.2, 0.01, seed=3)
+    _store(ws, "SYN", close)
+    assert runner.invoke(app, ["prepare", "SYN", "--lookback", "10", "--steps", "3"]).exit_code == 0
+    res = runner.invoke(app, ["train", "SYN", *TINY, "--head", "vol"])
+    assert res.exit_code == 2
+    assert res.stderr == (
+        "Error: SYN was prepared with --steps 3 and the vol head forecasts one horizon: run "
+        "`lstmfc prepare SYN --steps 1` first, or use --head price or --head direction\n"
+    )
+    assert not (workspace / "models").exists()
