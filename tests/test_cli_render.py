@@ -226,3 +226,18 @@ def test_grid_leaves_out_columns_by_rank_and_names_them():
     assert "left out at 44 columns: extra" in " ".join(text.split())
     assert "a-rather-long-word" in text and "2020-01-02" in text
     assert max(cell_len(ln) for ln in text.splitlines()) <= 44
+
+
+def test_table_verdict_drops_only_the_also_strongest_clause():
+    from lstmfc.cli.render import _table_verdict
+
+    assert (
+        _table_verdict(
+            "no skill over majority (p=0.511); majority is also the strongest simple baseline "
+            "on validation"
+        )
+        == "no skill over majority (p=0.511)"
+    )
+    both = "beats naive (p=0.008) but not drift (p=0.41)"
+    assert _table_verdict(both) == both
+    assert _table_verdict(None) == "—"

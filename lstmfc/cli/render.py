@@ -749,6 +749,16 @@ def _test_abbrev(r: dict) -> str:
     return {"diebold-mariano": "DM", "binomial": "binomial"}.get(test, test or "test")
 
 
+def _table_verdict(verdict: str | None) -> str:
+    """A verdict for a table cell: without the clause "X is also the strongest simple
+    baseline on validation" (the headline test is then the only one; the full line is
+    printed under the ticker's own tables and kept in --json)."""
+    if not verdict:
+        return "—"
+    head, sep, tail = verdict.partition("; ")
+    return head if sep and "is also the strongest simple baseline" in tail else verdict
+
+
 def _render_backtest_summary(out, head, result: dict) -> None:
     s = result["summary"]
     bench = s["benchmark"]
@@ -771,7 +781,7 @@ def _render_backtest_summary(out, head, result: dict) -> None:
             *(fmt(row.get(c.key), c.fmt, c.scale) for c in summary_cols),
             fmt(row["p_value"], ".4f"),
             fmt(row.get("p_value_adjusted"), ".4f"),
-            row["verdict"] or "—",
+            _table_verdict(row["verdict"]),
             fmt(row["sharpe"], ".2f"),
             fmt(row["buy_and_hold_sharpe"], ".2f"),
         )
