@@ -71,7 +71,8 @@ def test_bad_path_options_get_one_line_and_nothing_is_written(workspace, args, n
     assert res.exit_code == 2, res.output
     assert needle in res.stderr
     assert "Traceback" not in res.output
-    assert not (workspace / "models").exists()
+    assert "[1/4]" not in res.stderr  # refused before fetching anything
+    assert not (workspace / "models").exists() and not (workspace / "data").exists()
 
 
 # ---------------------------------------------------------------- leakage
