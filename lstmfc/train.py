@@ -242,6 +242,23 @@ class TrainOptions:
 
         return make_head(self.head, **self.head_options).configure_path(steps, self.strategy)
 
+    def path_head(self, steps: int, features):
+        """:meth:`make_head` for ``steps`` sessions, after checking that the recursive
+        strategy can extend ``features`` from its own forecasts
+        (:func:`lstmfc.paths.check_recursive_features`).
+
+        Raises
+        ------
+        UsageError
+            ``--steps``, ``--strategy`` or the feature sets do not fit this head.
+        """
+        head = self.make_head(steps)
+        if steps > 1 and self.strategy == "recursive":
+            from lstmfc.paths import check_recursive_features
+
+            check_recursive_features(features)
+        return head
+
     def spec(self, lookback: int, n_features: int, steps: int = 1):
         """The :class:`lstmfc.models.ModelSpec` for windows ``(lookback, n_features)``
         and a path of ``steps`` sessions."""
@@ -443,11 +460,7 @@ def train(
                 f"forecasts one horizon: run `lstmfc prepare {t} --steps 1` first, or use "
                 + " or ".join(f"--head {n}" for n in path_heads())
             )
-    head = opts.make_head(prep.steps)  # a path of the prepared dataset's steps
-    if prep.steps > 1 and opts.strategy == "recursive":
-        from lstmfc.paths import check_recursive_features
-
-        check_recursive_features(prep.meta["features"])
+    head = opts.path_head(prep.steps, prep.meta["features"])  # the prepared dataset's steps
     n_fit = len(prep.split_rows("train")) + len(prep.split_rows("val"))
     try:  # the network's size and training memory for this data
         opts.validate(lookback=prep.lookback, n_features=prep.n_features, n_windows=n_fit)

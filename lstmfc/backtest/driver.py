@@ -132,14 +132,12 @@ class BacktestConfig:
         """
         from lstmfc.evaluate import check_options
         from lstmfc.features import parse_features
-        from lstmfc.paths import check_path_options, check_recursive_features
+        from lstmfc.paths import check_path_options
 
         self.features = parse_features(self.features)
         self.units = self.train_options().validate().units
         self.steps = check_path_options(self.steps, self.strategy, self.head)
-        self.train_options().make_head(self.steps)  # e.g. recursive with a level target
-        if self.steps > 1 and self.strategy == "recursive":
-            check_recursive_features(self.features)
+        self.train_options().path_head(self.steps, self.features)  # e.g. recursive + level
         check_plan_options(
             self.lookback,
             self.horizon,

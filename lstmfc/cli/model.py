@@ -287,11 +287,7 @@ def run_cmd(
     check_options(20, 20, cost_bps, alpha)
     check_source(source, str(path) if path else None)
     feats = parse_features(features)
-    opts.make_head(steps)  # --steps with this head and strategy, before any data is read
-    if steps > 1 and opts.strategy == "recursive":
-        from lstmfc.paths import check_recursive_features
-
-        check_recursive_features(feats)
+    opts.path_head(steps, feats)  # --steps with this head and strategy, before any data
     ws = Workspace.resolve(home)
     t = normalize_ticker(ticker)
     say = stderr_console()

@@ -950,9 +950,9 @@ class QuantileHead(Head):
                 state = risk.ACIState.from_dict(d["aci_state"])
                 absorbed = d.get("aci_absorbed_as_of")
                 break
-        closes = raw["close"]
-        if absorbed is None and not any("aci_state" in log_details(r) for r in mine):
+        else:  # no logged state: the run's first predict
             state, absorbed = self.replay_aci(bundle, raw, as_of, cal, state)
+        closes = raw["close"]
         for r in mine:
             if absorbed is not None and r["as_of"] <= absorbed:
                 continue
