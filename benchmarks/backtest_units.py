@@ -6,7 +6,7 @@ Usage::
     .venv/bin/python benchmarks/backtest_units.py --modes local-1,dask-2 --folds 4 --json
 
 Work: the last ``--rows`` rows of the bundled SP500 sample (fetched into a temporary
-workspace with ``lstmfc.fetch``), ``--folds`` walk-forward folds = units of work,
+workspace with ``lstmfc.data.fetch``), ``--folds`` walk-forward folds = units of work,
 each a tiny network (LSTM ``--units``, no dense layer, ``--epochs`` epochs, lookback
 ``--lookback``), exactly :func:`lstmfc.backtest.run_unit` as ``lstmfc backtest`` runs it.
 
@@ -48,9 +48,9 @@ sys.path.insert(0, str(ROOT))
 
 def load_units(args) -> list:
     from lstmfc import backtest as bt
-    from lstmfc.config import Workspace
-    from lstmfc.fetch import fetch_ticker
-    from lstmfc.store import read_raw
+    from lstmfc.core.config import Workspace
+    from lstmfc.data.fetch import fetch_ticker
+    from lstmfc.data.store import read_raw
 
     with tempfile.TemporaryDirectory(prefix="lstmfc-bench-") as home:
         ws = Workspace.resolve(home)

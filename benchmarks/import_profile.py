@@ -18,7 +18,7 @@ shared machine; Python docs, ``timeit``: "the min() of the result vector").
   against a bare interpreter (``python -c pass``) as the baseline;
 * ``importtime MODULE``: ``python -X importtime -c "import MODULE"`` with the
   self-times summed per top-level package (Python docs, ``-X importtime``);
-* ``export``: :func:`lstmfc.onnxnet.export_onnx` and Keras's own
+* ``export``: :func:`lstmfc.network.onnx.export_onnx` and Keras's own
   ``Model.export(format="onnx")`` for the reference network (LSTM 128,64 -> Dense 25
   -> Dense 1, lookback 60, 1 feature), GRU and SimpleRNN variants and the sigmoid head;
 * ``onnx``: for each exported file, in a fresh process: ``import numpy``,
@@ -47,7 +47,7 @@ PY = sys.executable
 PREDICT_PATH_MODULES = [
     "numpy",
     "onnxruntime",
-    "lstmfc.onnxnet",
+    "lstmfc.network.onnx",
     "typer",
     "rich.console",
     "rich.table",
@@ -60,8 +60,8 @@ PREDICT_PATH_MODULES = [
     "sqlite3",
     "scipy.stats",
     "lstmfc.cli",
-    "lstmfc.forecast",
-    "lstmfc.artifacts",
+    "lstmfc.workflows.daily",
+    "lstmfc.bundles.bundle",
     "onnx",
     "keras",
     "torch",
@@ -155,7 +155,8 @@ def cmd_export(args) -> None:
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import numpy as np
 
-    from lstmfc import backend, models, onnxnet
+    from lstmfc.network import backend, models
+    from lstmfc.network import onnx as onnxnet
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -269,7 +270,7 @@ _COLD = """
 import resource, sys, time
 {extra}
 import numpy as np
-from lstmfc.onnxnet import OnnxNetwork
+from lstmfc.network.onnx import OnnxNetwork
 data = open({path!r}, "rb").read()
 net = OnnxNetwork(data, lookback=60, n_features=1)
 y = net.predict(np.full((1, 60, 1), 0.5, dtype=np.float32))

@@ -83,10 +83,10 @@ def _setup(home: Path, n_tickers: int) -> Path:
 def _warm_latency(home: Path, engine: str, reps: int = 50) -> float:
     """Median milliseconds of one forecast window, in a warm process."""
     os.environ["LSTMFC_HOME"] = str(home)
-    from lstmfc import artifacts
-    from lstmfc.config import Workspace
-    from lstmfc.store import read_raw
-    from lstmfc.windows import window_from_raw
+    from lstmfc.bundles import bundle as artifacts
+    from lstmfc.core.config import Workspace
+    from lstmfc.data.store import read_raw
+    from lstmfc.dataset.prepare import window_from_raw
 
     ws = Workspace.resolve(home)
     bundle = artifacts.load_bundle(ws, "SP500", engine=engine)

@@ -8,7 +8,7 @@ Usage::
 
 Each case runs in a fresh subprocess (so the peak resident set is its own) and reports
 
-* ``prepare_s``: wall time of :func:`lstmfc.windows.prepare` (read raw, features,
+* ``prepare_s``: wall time of :func:`lstmfc.dataset.prepare.prepare` (read raw, features,
   targets, split, scaler, write Parquet + JSON);
 * ``rss_peak_mib``: growth of the process's peak resident set during that call
   (``resource.getrusage``; includes pyarrow's own allocator);
@@ -98,9 +98,9 @@ def _maxrss_mib() -> float:
 
 
 def run_case(name: str) -> dict:
-    from lstmfc.config import Workspace
-    from lstmfc.store import write_raw
-    from lstmfc.windows import SPLITS, load_prepared, prepare
+    from lstmfc.core.config import Workspace
+    from lstmfc.data.store import write_raw
+    from lstmfc.dataset.prepare import SPLITS, load_prepared, prepare
 
     kind, n, features = CASES[name]
     raw = load_sp500() if kind == "sp500" else synthetic(n)

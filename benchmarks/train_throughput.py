@@ -14,7 +14,7 @@ Same data for every row (lookback 60, ``close`` feature, the 70 % training windo
 
 * ``windows/s``: timed epochs x training windows / seconds, after ``--warmup`` untimed
   epochs (graph tracing, allocator warm-up);
-* ``predict 1`` / ``predict 1000``: median wall time of ``lstmfc.models.predict`` on
+* ``predict 1`` / ``predict 1000``: median wall time of ``lstmfc.network.models.predict`` on
   one window and on 1,000 windows (milliseconds);
 * ``peak RSS``: the process's peak resident memory (``ru_maxrss``, MiB), including
   the framework's own import.
@@ -25,16 +25,16 @@ Rows:
   ``Sequential([...])``, ``compile(optimizer="adam", loss="mse")``,
   ``model.fit(X, y, batch_size=32)`` on NumPy arrays, no validation, no callbacks;
 * ``lstmfc_default``: what ``lstmfc train`` does with no backend chosen:
-  :func:`lstmfc.models.build_model` + :func:`lstmfc.models.fit` (Adam with global-norm
-  clipping 5, EarlyStopping, shuffled windows and a **validation pass each epoch**,
-  which is timed too (every ``lstmfc_*`` row includes it; ``reference_tf`` and
+  :func:`lstmfc.network.models.build_model` + :func:`lstmfc.network.models.fit`
+  (Adam with global-norm clipping 5, EarlyStopping, shuffled windows and a **validation
+  pass each epoch**, which is timed too (every ``lstmfc_*`` row includes it; ``reference_tf`` and
   ``native_torch`` do not, so they are favoured by ~5 %);
 * ``lstmfc_tensorflow``, ``lstmfc_torch_stock`` (``LSTMFC_FASTRNN=0
   LSTMFC_FASTFIT=0``: Keras's own torch path, a Python loop over time steps on CPU,
   trained by ``Model.fit``), ``lstmfc_torch_fused`` (``LSTMFC_FASTFIT=0``: the fused
-  kernels of :mod:`lstmfc.fastrnn`, trained by ``Model.fit``), ``lstmfc_jax``: the
+  kernels of :mod:`lstmfc.network.fastrnn`, trained by ``Model.fit``), ``lstmfc_jax``: the
   same lstmfc path per backend, skipped with a note when the backend is not
-  installed. ``lstmfc_default`` on torch adds the lean loop of :mod:`lstmfc.fastfit`
+  installed. ``lstmfc_default`` on torch adds the lean loop of :mod:`lstmfc.network.fastfit`
   to the fused kernels;
 * ``native_torch``: a hand-written PyTorch training loop of the same network
   (``nn.LSTM``, Adam, ``clip_grad_norm_(5)``), no validation: the bar to meet;
@@ -99,7 +99,7 @@ NEEDS = {
 
 def load_sp500():
     """The bundled SP500 sample (real daily OHLCV, 1999-2018), via lstmfc's own reader."""
-    from lstmfc.sources import read_sample
+    from lstmfc.data.sources import read_sample
 
     return read_sample("SP500")[0][["open", "high", "low", "close", "volume"]]
 
@@ -107,9 +107,9 @@ def load_sp500():
 def _data():
     import numpy as np
 
-    from lstmfc import windows
-    from lstmfc.config import Workspace
-    from lstmfc.store import write_raw
+    from lstmfc.core.config import Workspace
+    from lstmfc.data.store import write_raw
+    from lstmfc.dataset import prepare as windows
 
     with tempfile.TemporaryDirectory() as home:
         ws = Workspace(Path(home))
@@ -213,8 +213,8 @@ def worker(name: str, warmup: int, epochs: int, batch: int, cell: str = "lstm") 
         out["windows_per_second"] = _timed(fit_epochs, n, warmup, epochs)
         out["backend"] = f"torch {torch.__version__} (threads {torch.get_num_threads()})"
     else:
-        from lstmfc import backend as lstmfc_backend
-        from lstmfc import models
+        from lstmfc.network import backend as lstmfc_backend
+        from lstmfc.network import models
 
         keras = lstmfc_backend.keras_module()
         lstmfc_backend.set_seed(0)
@@ -223,11 +223,11 @@ def worker(name: str, warmup: int, epochs: int, batch: int, cell: str = "lstm") 
         if backend == "torch":
             import torch
 
-            from lstmfc import fastrnn
+            from lstmfc.network import fastrnn
 
             out["backend"] += f" {torch.__version__} (threads {torch.get_num_threads()})"
             out["fused_cpu_rnn"] = fastrnn.status()
-            from lstmfc import fastfit
+            from lstmfc.network import fastfit
 
             out["training_loop"] = fastfit.status()
         if name == "reference_tf":
@@ -277,7 +277,7 @@ def worker(name: str, warmup: int, epochs: int, batch: int, cell: str = "lstm") 
         else:
             out["windows_per_second"] = _timed(fit_epochs, n, warmup, epochs)
         if backend == "torch":
-            from lstmfc import fastrnn
+            from lstmfc.network import fastrnn
 
             out["fused_calls"] = dict(fastrnn.CALLS)
     out["predict_1_ms"] = _median_ms(lambda: predict(x_va[:1]), 20)
@@ -313,7 +313,7 @@ def main(argv=None) -> dict:
     unknown = [n for n in names if n not in ROWS]
     if unknown:
         raise SystemExit(f"unknown row(s) {unknown}; choose from {', '.join(ROWS)}")
-    from lstmfc import backend
+    from lstmfc.network import backend
 
     versions = {}
     for pkg in ("keras", "tensorflow", "torch", "jax", "numpy"):

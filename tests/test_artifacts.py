@@ -1,4 +1,4 @@
-"""lstmfc.artifacts and lstmfc.train: bundles round-trip, refuse anything tampered,
+"""lstmfc.bundles.bundle and lstmfc.workflows.train: bundles round-trip, refuse anything tampered,
 malformed or unsafe, and an interrupted run leaves the previous ``latest`` usable."""
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ import zipfile
 import numpy as np
 import pytest
 
-from lstmfc import artifacts, backend, models, train, windows
-from lstmfc.atomic import sha256_file
-from lstmfc.config import Workspace
-from lstmfc.errors import ArtifactError, DataError, UsageError
+from lstmfc.bundles import bundle as artifacts
+from lstmfc.core.atomic import sha256_file
+from lstmfc.core.config import Workspace
+from lstmfc.core.errors import ArtifactError, DataError, UsageError
+from lstmfc.data.store import write_raw
+from lstmfc.dataset import prepare as windows
 from lstmfc.heads import make_head
-from lstmfc.store import write_raw
+from lstmfc.network import backend, models
+from lstmfc.workflows import train
 from tests.conftest import make_ohlcv
 
 T = "TEST"
@@ -448,7 +451,7 @@ def test_temporaries_of_dead_processes_are_swept_by_the_next_write(ws):
     import subprocess
     import sys
 
-    from lstmfc.atomic import sweep_stale
+    from lstmfc.core.atomic import sweep_stale
 
     root = ws.model_root(T)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],

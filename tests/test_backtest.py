@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from lstmfc import backtest as bt
 from lstmfc.backtest import BacktestConfig, Fit, Fold, plan_folds, prepare_ticker
 from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.errors import DataError, TemporaryFailure, UsageError
-from lstmfc.store import write_raw
-from lstmfc.universe import merge_tickers, parse_tickers_text, read_tickers_file
+from lstmfc.core.config import Workspace
+from lstmfc.core.errors import DataError, TemporaryFailure, UsageError
+from lstmfc.data.store import write_raw
+from lstmfc.data.universe import merge_tickers, parse_tickers_text, read_tickers_file
 from tests.conftest import make_ohlcv
 
 runner = CliRunner()
@@ -377,7 +377,7 @@ def test_backtest_too_short_series_is_one_line(workspace):
 
 def test_source_sample_fetches_a_missing_sample_once(workspace):
     ws = Workspace.resolve(workspace)
-    raw, info = bt.driver._load_raw(ws, "SP500", "sample")  # lstmfc.fetch, bundled data
+    raw, info = bt.driver._load_raw(ws, "SP500", "sample")  # lstmfc.data.fetch, bundled data
     assert (len(raw), info["first_date"], info["last_date"]) == (5031, "1999-01-04", "2018-12-31")
     assert info["path"] == "data/raw/SP500.parquet"
     stamp = ws.raw_path("SP500").stat().st_mtime_ns

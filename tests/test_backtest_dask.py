@@ -21,8 +21,8 @@ import pytest
 
 from lstmfc import backtest as bt
 from lstmfc.backtest import BacktestConfig
-from lstmfc.config import Workspace
-from lstmfc.store import write_raw
+from lstmfc.core.config import Workspace
+from lstmfc.data.store import write_raw
 from tests.conftest import make_ohlcv
 
 # a Dask cluster that stops answering must fail this file, not hang CI (pytest-timeout)

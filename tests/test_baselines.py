@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmfc.baselines import (
+from lstmfc.forecasters.price import (
     DriftForecaster,
     DriftSignClassifier,
     EMAForecaster,

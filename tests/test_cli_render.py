@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from lstmfc.cli import app
 from lstmfc.cli.render import MESSAGE_LABELS, Grid, fit_widths
-from lstmfc.config import Workspace
-from lstmfc.store import write_raw
+from lstmfc.core.config import Workspace
+from lstmfc.data.store import write_raw
 from tests.conftest import make_ohlcv
 
 pytestmark = pytest.mark.slow

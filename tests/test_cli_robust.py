@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.store import write_raw
+from lstmfc.core.config import Workspace
+from lstmfc.data.store import write_raw
 from tests.conftest import make_ohlcv
 
 runner = CliRunner()
@@ -47,8 +47,8 @@ N_ROWS = 120
 def home(tmp_path_factory):
     """A workspace: PRE (raw), TRN (prepared), EVA (trained), BT (raw), SP500 (sample,
     prepared) and a CSV for ``run``."""
-    from lstmfc.train import train
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
+    from lstmfc.workflows.train import train
 
     h = tmp_path_factory.mktemp("robust") / "ws"
     h.mkdir()
@@ -197,7 +197,7 @@ def test_values_outside_the_documented_range_are_refused_at_once(home, cmd, opt,
 
 
 def test_train_refuses_a_network_above_the_weight_cap_naming_the_estimate(home):
-    from lstmfc.models import MAX_PARAMS
+    from lstmfc.network.models import MAX_PARAMS
 
     units = ",".join(["4096"] * 8)
     line = run_ok(home, ["train", "TRN", "--units", units, "--dense", "0"], code=2)
@@ -268,7 +268,7 @@ def test_a_garch_baseline_short_of_training_returns_fails_before_any_fit(home):
 
 
 def test_jobs_above_four_times_the_cores_are_refused(home):
-    from lstmfc.backend import cpu_count
+    from lstmfc.network.backend import cpu_count
 
     cap = 4 * cpu_count()
     line = run_ok(home, [*BASE["backtest"], "--jobs", str(cap + 1)], code=2)
@@ -288,7 +288,7 @@ def test_workers_never_outnumber_the_units(monkeypatch):
         return []
 
     monkeypatch.setattr(executors, "_run_local", fake_local)
-    from lstmfc.backend import cpu_count
+    from lstmfc.network.backend import cpu_count
 
     executors.execute_units(["u1", "u2"], jobs=4 * cpu_count(), fn=str)
     assert seen["jobs"] == 2
@@ -314,7 +314,7 @@ def test_a_tiny_split_fraction_no_longer_hangs(home):
     ],
 )
 def test_the_weight_estimate_equals_keras_count_params(cell, units, dense, n_features, head):
-    from lstmfc.models import ModelSpec, build_model, estimate_params
+    from lstmfc.network.models import ModelSpec, build_model, estimate_params
 
     spec = ModelSpec(
         lookback=5, n_features=n_features, head=head, cell=cell, units=units, dense=dense
@@ -323,7 +323,7 @@ def test_the_weight_estimate_equals_keras_count_params(cell, units, dense, n_fea
 
 
 def test_the_training_memory_estimate_by_hand():
-    from lstmfc.train import estimate_train_bytes
+    from lstmfc.workflows.train import estimate_train_bytes
 
     # LSTM 17 floats per unit and step: batch min(32, 100) = 32, lookback 60, 192 units;
     # windows 100 x 60 x 2 features; 1000 weights with gradients and 2 Adam moments
@@ -513,7 +513,7 @@ def _fresh(tmp_path):
 
 
 def test_evaluate_exit_codes(tmp_path):
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
 
     ws = _fresh(tmp_path)
     line = run_ok(tmp_path, ["evaluate", "NODATA"], code=1)
@@ -554,7 +554,7 @@ def test_run_exit_codes(tmp_path):
 
 
 def test_model_run_id_for_evaluate_and_predict(tmp_path):
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
 
     ws = _fresh(tmp_path)
     write_raw(ws.raw_path("SYN"), make_ohlcv(N_ROWS), {"source": "test"})

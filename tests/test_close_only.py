@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from lstmfc import sources
 from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.errors import DataError
-from lstmfc.features import build_features
-from lstmfc.sources import read_sample
-from lstmfc.store import read_raw
-from lstmfc.validate import validate_ohlcv
-from lstmfc.windows import load_prepared, prepare
+from lstmfc.core.config import Workspace
+from lstmfc.core.errors import DataError
+from lstmfc.data import sources
+from lstmfc.data.sources import read_sample
+from lstmfc.data.store import read_raw
+from lstmfc.data.validate import validate_ohlcv
+from lstmfc.dataset.features import build_features
+from lstmfc.dataset.prepare import load_prepared, prepare
 
 runner = CliRunner()
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.store import write_raw
+from lstmfc.core.config import Workspace
+from lstmfc.data.store import write_raw
 from tests.conftest import make_ohlcv
 
 runner = CliRunner()

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.store import write_raw
+from lstmfc.core.config import Workspace
+from lstmfc.data.store import write_raw
 from tests.conftest import make_ohlcv
 
 runner = CliRunner()
@@ -19,8 +19,8 @@ TINY = dict(units="4", dense=0, epochs=1, batch_size=32, seed=1, patience=1)
 
 
 def _setup(ws: Workspace, head: str, n: int = 320, ticker: str = "SYN", **kw) -> dict:
-    from lstmfc.train import train
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
+    from lstmfc.workflows.train import train
 
     write_raw(ws.raw_path(ticker), make_ohlcv(n), {"source": "test"})
     prepare(ws, ticker, lookback=10, horizon=1, features=("close",))
@@ -37,7 +37,7 @@ def test_evaluate_json_document_and_files(workspace, head):
     for key in ("ticker", "run_id", "head", "n_test", "test_start", "test_end", "metrics", "skill"):
         assert key in doc
     assert doc["run_id"] == run["run_id"] and doc["head"] == head
-    from lstmfc.windows import load_prepared
+    from lstmfc.dataset.prepare import load_prepared
 
     tt = load_prepared(ws, "SYN").split_targets("test")
     assert doc["n_test"] == len(tt)
@@ -86,7 +86,7 @@ def test_conclusion_says_no_skill_plainly():
 
 def test_evaluate_without_model_is_one_line_exit_1(workspace):
     ws = Workspace.resolve(workspace)
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
 
     write_raw(ws.raw_path("SYN"), make_ohlcv(320), {"source": "test"})
     prepare(ws, "SYN", lookback=10)
@@ -132,7 +132,7 @@ def test_predict_logs_once_per_day_and_score_fills_realised(workspace):
     assert summary["mae"] == pytest.approx(abs(realised - doc["forecast_price"]))
     # the drift baseline is logged and scored too: mu is the mean daily log return of
     # the training span (first training window end .. last training target), by hand
-    from lstmfc.windows import load_prepared
+    from lstmfc.dataset.prepare import load_prepared
 
     prep = load_prepared(ws, "SYN")
     c = prep.targets["close"].to_numpy()
@@ -159,12 +159,12 @@ def test_predict_failing_ticker_does_not_stop_others(workspace):
 
 
 def test_next_session_skips_weekend_and_holidays():
-    from lstmfc.forecast import next_sessions
+    from lstmfc.workflows.daily import next_sessions
 
     assert next_sessions("2018-12-31", 1) == pd.Timestamp("2019-01-02")  # New Year's Day
     assert next_sessions("2026-11-25", 1) == pd.Timestamp("2026-11-27")  # Thanksgiving
     assert next_sessions("2026-11-20", 1, "weekdays") == pd.Timestamp("2026-11-23")
-    from lstmfc.errors import DataError
+    from lstmfc.core.errors import DataError
 
     with pytest.raises(DataError, match="unknown exchange calendar"):
         next_sessions("2026-11-20", 1, "NOPE")
@@ -210,7 +210,7 @@ def test_predict_on_a_series_shorter_than_one_window_logs_nothing(workspace):
     res = runner.invoke(app, ["predict", "SYN", "--no-update", "--calendar", "weekdays"])
     assert res.exit_code == 1
     assert res.stderr.startswith("Error: SYN: ") and res.stderr.count("\n") == 1
-    from lstmfc.forecastlog import ForecastLog
+    from lstmfc.data.forecastlog import ForecastLog
 
     assert ForecastLog(ws.forecast_db).rows() == []
 
@@ -223,13 +223,13 @@ def test_predict_with_a_tampered_bundle_logs_nothing(workspace):
     res = runner.invoke(app, ["predict", "SYN", "--no-update", "--calendar", "weekdays"])
     assert res.exit_code == 1
     assert "the bundle was modified or is corrupt" in res.stderr
-    from lstmfc.forecastlog import ForecastLog
+    from lstmfc.data.forecastlog import ForecastLog
 
     assert ForecastLog(ws.forecast_db).rows() == []
 
 
 def test_tickers_file_for_train_and_evaluate_one_failure_keeps_the_others(workspace, tmp_path):
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
 
     ws = Workspace.resolve(workspace)
     for t, seed in (("AAA", 1), ("BBB", 2)):

@@ -1,4 +1,4 @@
-"""lstmfc.fastfit: the lean torch training loop computes what Keras's ``Model.fit`` /
+"""lstmfc.network.fastfit: the lean torch training loop computes what Keras's ``Model.fit`` /
 ``train_on_batch`` compute (weights, optimiser state, losses, metrics, early stopping,
 TerminateOnNaN), refuses models it cannot replay exactly, and keeps TensorFlow out of
 torch-backend processes."""
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lstmfc import backend, models
+from lstmfc.network import backend, models
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not ON_TORCH, reason="the lean loop exists on th
 if ON_TORCH:
     import torch
 
-    from lstmfc import fastfit
+    from lstmfc.network import fastfit
 
 
 def _spec(**kw):
@@ -61,7 +61,7 @@ def _opt_state(model):
 # ------------------------------------------------------------------ status / problem
 def test_active_and_recorded(monkeypatch):
     assert fastfit.status() == "active"
-    assert backend.package_versions()["training_loop"] == "lstmfc.fastfit"
+    assert backend.package_versions()["training_loop"] == "lstmfc.network.fastfit"
     monkeypatch.setenv("LSTMFC_FASTFIT", "0")
     assert fastfit.status() == "switched off by LSTMFC_FASTFIT=0"
     assert fastfit.problem(models.build_model(_spec())) == "switched off by LSTMFC_FASTFIT=0"
@@ -384,7 +384,7 @@ _NO_TF = textwrap.dedent(
     """
     import json, sys
     import numpy as np
-    from lstmfc import backend, models
+    from lstmfc.network import backend, models
     backend.keras_module()
     backend.set_seed(1)
     spec = models.ModelSpec(lookback=8, n_features=1, units=(4,), dense=2)

@@ -1,4 +1,4 @@
-"""lstmfc.fastrnn and backend selection: the fused CPU kernels are active on the torch
+"""lstmfc.network.fastrnn and backend selection: the fused CPU kernels are active on the torch
 backend, compute exactly what Keras's own layers compute (outputs and gradients), fall
 back to the stock path where they do not apply, and the TensorFlow backend keeps
 working (in a subprocess: Keras picks its backend once per process)."""
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lstmfc import backend, models
-from lstmfc.errors import UsageError
+from lstmfc.core.errors import UsageError
+from lstmfc.network import backend, models
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,7 +67,7 @@ def test_uninstalled_backend_is_named(monkeypatch):
 
 @torch_only
 def test_fast_path_is_active_and_recorded():
-    from lstmfc import fastrnn
+    from lstmfc.network import fastrnn
 
     assert fastrnn.status() == "active"
     v = backend.package_versions()
@@ -79,7 +79,7 @@ def test_fast_path_is_active_and_recorded():
 
 @torch_only
 def test_version_guard_refuses_untested_keras():
-    from lstmfc import fastrnn
+    from lstmfc.network import fastrnn
 
     assert fastrnn.compat_problem(keras.__version__) is None
     msg = fastrnn.compat_problem("3.99.0")
@@ -130,7 +130,7 @@ def _same(a, b, tol=1e-5):
 def test_fused_path_equals_plain_keras_outputs_and_gradients(kind, return_sequences):
     """Same weights -> same outputs and gradients (1e-5) on the fused path, on Keras's
     stock torch path, and on Keras's generic per-step cell loop (``use_cudnn=False``)."""
-    from lstmfc import fastrnn
+    from lstmfc.network import fastrnn
 
     x = np.random.default_rng(1).normal(size=(7, 12, 3)).astype("float32")
     before = dict(fastrnn.CALLS)
@@ -188,7 +188,7 @@ def test_fused_lstm_calls_torch_vf_lstm(monkeypatch):
     ],
 )
 def test_other_layer_settings_fall_back_to_stock_keras(kind, kw):
-    from lstmfc import fastrnn
+    from lstmfc.network import fastrnn
 
     x = np.random.default_rng(2).normal(size=(4, 12, 3)).astype("float32")
     before = dict(fastrnn.CALLS)
@@ -203,7 +203,7 @@ def test_other_layer_settings_fall_back_to_stock_keras(kind, kw):
 
 @torch_only
 def test_masked_sequences_fall_back_to_stock_keras():
-    from lstmfc import fastrnn
+    from lstmfc.network import fastrnn
 
     x = np.random.default_rng(3).normal(size=(4, 12, 3)).astype("float32")
     x[:2, -3:] = 0.0
@@ -218,7 +218,7 @@ def test_masked_sequences_fall_back_to_stock_keras():
 
 @torch_only
 def test_go_backwards_lstm_and_gru_match_stock():
-    from lstmfc import fastrnn
+    from lstmfc.network import fastrnn
 
     x = np.random.default_rng(4).normal(size=(3, 12, 3)).astype("float32")
     for kind in ("lstm", "gru"):
@@ -235,7 +235,7 @@ _TF_SCRIPT = textwrap.dedent(
     """
     import json, sys
     import numpy as np
-    from lstmfc import backend, models
+    from lstmfc.network import backend, models
     keras = backend.keras_module()
     out = {"backend": keras.backend.backend(), "pred": {}}
     x = np.load(sys.argv[1])

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmfc.errors import DataError, UsageError
-from lstmfc.features import (
+from lstmfc.core.errors import DataError, UsageError
+from lstmfc.dataset.features import (
     FEATURE_SETS,
     WARMUP_ROWS,
     build_features,

@@ -12,9 +12,9 @@ from curl_cffi.requests.exceptions import DNSError
 from typer.testing import CliRunner
 from yfinance.exceptions import YFRateLimitError
 
-from lstmfc import sources
 from lstmfc.cli import app
-from lstmfc.store import read_raw
+from lstmfc.data import sources
+from lstmfc.data.store import read_raw
 from tests.yahoo_fakes import FakeTicker, yahoo_frame
 
 runner = CliRunner()

@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 from filelock import FileLock
 
-from lstmfc.errors import TemporaryFailure
-from lstmfc.forecastlog import ForecastLog
+from lstmfc.core.errors import TemporaryFailure
+from lstmfc.data.forecastlog import ForecastLog
 
 
 def _row(i: int, run_id: str = "r1") -> dict:
@@ -125,7 +125,7 @@ def test_a_version_1_log_is_migrated_by_the_first_writer(tmp_path):
 
 
 def test_a_file_that_is_not_sqlite_is_one_line_and_untouched(tmp_path):
-    from lstmfc.errors import ArtifactError
+    from lstmfc.core.errors import ArtifactError
 
     path = tmp_path / "f.sqlite"
     path.write_bytes(b"this is not a database" * 100)

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.store import write_raw
+from lstmfc.core.config import Workspace
+from lstmfc.data.store import write_raw
 from tests.conftest import make_ohlcv
 
 runner = CliRunner()
@@ -69,10 +69,10 @@ def test_best_baseline_is_chosen_on_validation_only(workspace):
     """The validation losses are the baselines' MSE on the validation windows, computed
     here independently; changing every test-split close leaves the choice and the losses
     bit-identical (a leaky choice on the test split would move them)."""
-    from lstmfc.baselines import price_baselines
-    from lstmfc.evaluate import evaluate
-    from lstmfc.train import train
-    from lstmfc.windows import load_prepared, prepare
+    from lstmfc.dataset.prepare import load_prepared, prepare
+    from lstmfc.evaluation.evaluate import evaluate
+    from lstmfc.forecasters.price import price_baselines
+    from lstmfc.workflows.train import train
 
     ws = Workspace.resolve(workspace)
     raw = make_ohlcv(400, seed=5)
@@ -139,7 +139,7 @@ def test_verdict_line_wording():
 
 
 def test_holm_adjustment_hand_values():
-    from lstmfc.metrics import adjust_p_values
+    from lstmfc.stats.metrics import adjust_p_values
 
     # Holm by hand: sorted 0.01, 0.03, 0.04 -> 3*0.01, 2*0.03, 1*0.04 = 0.03, 0.06, 0.04,
     # made monotone: 0.03, 0.06, 0.06; back in input order, None kept out of the family
@@ -150,7 +150,7 @@ def test_holm_adjustment_hand_values():
 
 
 def test_universe_reports_holm_adjusted_p_values(workspace, tmp_path):
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
 
     ws = Workspace.resolve(workspace)
     for t, seed in (("AAA", 1), ("BBB", 2)):
@@ -210,9 +210,10 @@ def test_out_of_range_share_warns_on_a_trending_level_series(workspace):
 # ---------------------------------------------------------------- seed ensembles
 @pytest.mark.parametrize("head", ["price", "direction"])
 def test_ensemble_of_two_is_the_mean_of_its_members(workspace, head):
-    from lstmfc import artifacts, models
-    from lstmfc.train import train
-    from lstmfc.windows import load_prepared, prepare
+    from lstmfc.bundles import bundle as artifacts
+    from lstmfc.dataset.prepare import load_prepared, prepare
+    from lstmfc.network import models
+    from lstmfc.workflows.train import train
 
     ws = Workspace.resolve(workspace)
     write_raw(ws.raw_path("ENS"), make_ohlcv(320, seed=8), {"source": "test"})
@@ -244,7 +245,7 @@ def test_ensemble_of_two_is_the_mean_of_its_members(workspace, head):
 # ---------------------------------------------------------------- close-only series
 @pytest.mark.parametrize("layout", ["close", "fred"])
 def test_close_only_series_run_end_to_end(workspace, tmp_path, layout):
-    from lstmfc.sources import read_sample
+    from lstmfc.data.sources import read_sample
 
     closes = read_sample("SP500")[0]["close"].iloc[:400]
     path = tmp_path / f"{layout}.csv"

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from lstmfc import artifacts
-from lstmfc.config import Workspace
-from lstmfc.store import read_raw
-from lstmfc.windows import load_prepared
+from lstmfc.bundles import bundle as artifacts
+from lstmfc.core.config import Workspace
+from lstmfc.data.store import read_raw
+from lstmfc.dataset.prepare import load_prepared
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--units", "4", "--dense", "0", "--epochs", "3", "--seed", "1"]

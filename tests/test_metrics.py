@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lstmfc.metrics import (
+from lstmfc.stats.metrics import (
     binomial_test,
     buy_and_hold,
     diebold_mariano,

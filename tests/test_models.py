@@ -1,4 +1,4 @@
-"""lstmfc.models: the reference network, all cells and heads, fitting, safe loading,
+"""lstmfc.network.models: the reference network, all cells and heads, fitting, safe loading,
 determinism. Tiny models on plain NumPy arrays."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from lstmfc import backend, models
-from lstmfc.errors import ArtifactError, UsageError
+from lstmfc.core.errors import ArtifactError, UsageError
+from lstmfc.network import backend, models
 
 LB = 10
 
@@ -30,7 +30,8 @@ def _tiny(**kw):
 
 def test_importing_lstmfc_does_not_import_tensorflow():
     code = (
-        "import sys, lstmfc.cli, lstmfc.train, lstmfc.artifacts, lstmfc.models;"
+        "import sys, lstmfc.cli, lstmfc.workflows.train, lstmfc.bundles.bundle;"
+        "import lstmfc.network.models;"
         "bad=[m for m in ('tensorflow','keras') if m in sys.modules];"
         "assert not bad, bad"
     )

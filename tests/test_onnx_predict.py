@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from lstmfc import artifacts
+from lstmfc.bundles import bundle as artifacts
 from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.forecastlog import ForecastLog
-from lstmfc.store import write_raw
-from lstmfc.train import train
-from lstmfc.windows import load_prepared, prepare
+from lstmfc.core.config import Workspace
+from lstmfc.data.forecastlog import ForecastLog
+from lstmfc.data.store import write_raw
+from lstmfc.dataset.prepare import load_prepared, prepare
+from lstmfc.workflows.train import train
 from tests.conftest import make_ohlcv
 
 ROOT = Path(__file__).resolve().parents[1]

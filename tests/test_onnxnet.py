@@ -1,6 +1,6 @@
-"""lstmfc.onnxnet: ONNX export of lstmfc networks and Keras-free inference.
+"""lstmfc.network.onnx: ONNX export of lstmfc networks and Keras-free inference.
 
-The reference is Keras itself (``lstmfc.models.predict``, and Keras's stock step loop
+The reference is Keras itself (``lstmfc.network.models.predict``, and Keras's stock step loop
 via ``fastrnn.stock_keras()``), never the code under test.
 """
 
@@ -16,21 +16,21 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from lstmfc import onnxnet  # noqa: E402
-from lstmfc.errors import ArtifactError  # noqa: E402
+from lstmfc.core.errors import ArtifactError  # noqa: E402
+from lstmfc.network import onnx as onnxnet  # noqa: E402
 
 LOOKBACK, N_FEATURES = 10, 2
 CASES = [(c, h) for c in ("lstm", "gru", "rnn") for h in ("price", "direction")]
 
 
 def _set_seed(seed: int) -> None:
-    from lstmfc import backend
+    from lstmfc.network import backend
 
     backend.set_seed(seed)
 
 
 def _build(cell: str, head: str, seed: int = 7):
-    from lstmfc import models
+    from lstmfc.network import models
 
     _set_seed(seed)
     spec = models.ModelSpec(
@@ -44,7 +44,7 @@ def _windows(n: int, seed: int = 3) -> np.ndarray:
 
 
 def _keras(model, x) -> np.ndarray:
-    from lstmfc import models
+    from lstmfc.network import models
 
     return np.asarray(models.predict(model, x), dtype="f8").reshape(len(x), -1)
 
@@ -97,13 +97,13 @@ def test_onnxruntime_matches_keras(exported, cell, head):
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_matches_keras_stock_step_loop(exported, cell):
     """Also against Keras's own per-step loop, not only lstmfc's fused torch kernels."""
-    from lstmfc import models
+    from lstmfc.network import models
 
     keras = models.keras_module()
     model, info = exported[cell, "price"]
     x = _windows(9, seed=11)
     if keras.backend.backend() == "torch":
-        from lstmfc import fastrnn
+        from lstmfc.network import fastrnn
 
         with fastrnn.stock_keras():
             ref = np.asarray(model.predict(x, verbose=0), dtype="f8")
@@ -132,7 +132,7 @@ def test_graph_uses_only_allowlisted_default_domain_ops(exported):
 
 def test_export_does_not_import_tensorflow(tmp_path):
     """On the torch backend exporting must not drag in TensorFlow (~470 MiB)."""
-    from lstmfc import models
+    from lstmfc.network import models
 
     if models.keras_module().backend.backend() != "torch" or "tensorflow" in sys.modules:
         pytest.skip("needs the torch backend in a process without TensorFlow loaded")
@@ -163,7 +163,7 @@ def test_inference_process_never_imports_keras_tensorflow_or_torch(exported, tmp
             print("LOADED", ",".join(m for m in HEAVY if m in sys.modules) or "-")
 
         atexit.register(report)
-        from lstmfc.onnxnet import OnnxNetwork
+        from lstmfc.network.onnx import OnnxNetwork
         net = OnnxNetwork.from_path(
             {str(info.path)!r}, lookback={LOOKBACK}, n_features={N_FEATURES}
         )
@@ -307,7 +307,7 @@ def test_files_onnxruntime_refuses_give_one_line(exported):
 
 # ------------------------------------------------------------------ export guards
 def test_export_refuses_layers_it_cannot_translate(tmp_path):
-    from lstmfc import models
+    from lstmfc.network import models
 
     keras = models.keras_module()
     inp = keras.Input(shape=(LOOKBACK, N_FEATURES))

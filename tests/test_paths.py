@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.store import write_raw
+from lstmfc.core.config import Workspace
+from lstmfc.data.store import write_raw
 
 runner = CliRunner()
 TINY = ["--units", "4", "--dense", "0", "--epochs", "1"]
@@ -78,7 +78,7 @@ def test_bad_path_options_get_one_line_and_nothing_is_written(workspace, args, n
 # ---------------------------------------------------------------- leakage
 def _training_arrays(ws: Workspace, ticker: str, monkeypatch) -> dict[str, np.ndarray]:
     """What ``train`` hands the network fit: captured, then the fit is skipped."""
-    import lstmfc.train as train_mod
+    import lstmfc.workflows.train as train_mod
 
     captured: dict[str, np.ndarray] = {}
 
@@ -105,8 +105,8 @@ def _perturbed_after(close: np.ndarray, row: int, seed: int = 9) -> np.ndarray:
 
 def _first_origin(ws: Workspace, ticker: str, split: str) -> tuple[int, pd.Timestamp]:
     """Raw row and date of the close at the first forecast origin of ``split``."""
-    from lstmfc.store import read_raw
-    from lstmfc.windows import load_prepared
+    from lstmfc.data.store import read_raw
+    from lstmfc.dataset.prepare import load_prepared
 
     prep = load_prepared(ws, ticker)
     date = prep.split_targets(split).index[0]
@@ -122,8 +122,8 @@ def test_no_training_target_of_any_step_lies_past_the_first_validation_origin(
     their encoded targets (all K steps) are bit-identical, and every step's target date
     of a training window is at most that origin's date. A variant without the purge
     (``purged_rows`` the identity) is caught."""
-    import lstmfc.paths as paths
-    from lstmfc.windows import load_prepared, prepare
+    import lstmfc.heads.paths as paths
+    from lstmfc.dataset.prepare import load_prepared, prepare
 
     if leaky:
         monkeypatch.setattr(paths, "purged_rows", lambda rows, steps: np.asarray(rows))
@@ -157,10 +157,10 @@ def test_validation_targets_and_baseline_choice_ignore_the_test_period(
     """Perturb every close after the first test origin: the validation targets the
     network early-stops on and each step's baseline validation losses (the choice of
     the strongest simple baseline) are unchanged; without the purge they move."""
-    import lstmfc.paths as paths
-    from lstmfc.evaluate import evaluate
-    from lstmfc.train import train
-    from lstmfc.windows import prepare
+    import lstmfc.heads.paths as paths
+    from lstmfc.dataset.prepare import prepare
+    from lstmfc.evaluation.evaluate import evaluate
+    from lstmfc.workflows.train import train
 
     if leaky:
         monkeypatch.setattr(paths, "purged_rows", lambda rows, steps: np.asarray(rows))
@@ -192,7 +192,7 @@ def test_backtest_fits_see_no_target_past_their_first_forecast_origin(monkeypatc
     plan's gap is h + K - 1 sessions (a plan made for one step is caught)."""
     from lstmfc.backtest.plan import plan_folds
     from lstmfc.backtest.unit import Unit, fold_arrays
-    from lstmfc.train import TrainOptions
+    from lstmfc.workflows.train import TrainOptions
 
     close, r = ar1_closes(700, 0.3, 0.01, seed=4)
     x = np.log(close[1:] / close[:-1])[:, None]  # the logret feature
@@ -232,9 +232,9 @@ def test_mimo_on_ar1_is_within_five_percent_of_the_optimal_forecast(workspace):
     MIMO network's step-k RMSE of the log return is within 5 % of the optimal
     forecast's at every step, while naive (zero) is more than 5 % worse: the bound
     separates a forecast that learned the dynamics from one that did not."""
-    from lstmfc.evaluate import evaluate
-    from lstmfc.train import train
-    from lstmfc.windows import load_prepared, prepare
+    from lstmfc.dataset.prepare import load_prepared, prepare
+    from lstmfc.evaluation.evaluate import evaluate
+    from lstmfc.workflows.train import train
 
     phi, steps = 0.6, 3
     ws = Workspace.resolve(workspace)
@@ -248,7 +248,7 @@ def test_mimo_on_ar1_is_within_five_percent_of_the_optimal_forecast(workspace):
     prep = load_prepared(ws, "AR1")
     raw_rows = np.searchsorted(pd.bdate_range("2000-01-03", periods=len(close)),
                                prep.split_targets("test").index)  # fmt: skip
-    from lstmfc.artifacts import load_bundle
+    from lstmfc.bundles.bundle import load_bundle
 
     bundle = load_bundle(ws, "AR1", None, prepared_meta=prep.meta)
     path = np.asarray(bundle.forecast(prep.windows("test"), prep.split_targets("test")))
@@ -274,9 +274,9 @@ def test_naive_per_step_rmse_and_mase_match_an_independent_computation(workspace
     """The report's naive RMSE of step k is ``sqrt(mean((close[t+k] - close[t])^2))``
     over the test origins, computed here from the stored closes; MASE divides MAE by
     the naive MAE at that horizon over the purged training origins."""
-    from lstmfc.evaluate import evaluate
-    from lstmfc.train import train
-    from lstmfc.windows import load_prepared, prepare
+    from lstmfc.dataset.prepare import load_prepared, prepare
+    from lstmfc.evaluation.evaluate import evaluate
+    from lstmfc.workflows.train import train
 
     ws = Workspace.resolve(workspace)
     close, _ = ar1_closes(500, 0.2, 0.01, seed=5)
@@ -308,9 +308,9 @@ def test_naive_per_step_rmse_and_mase_match_an_independent_computation(workspace
 def test_every_strategy_forecasts_a_k_column_path_and_reports_each_step(
     workspace, strategy, attention
 ):
-    from lstmfc.evaluate import evaluate
-    from lstmfc.train import train
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
+    from lstmfc.evaluation.evaluate import evaluate
+    from lstmfc.workflows.train import train
 
     ws = Workspace.resolve(workspace)
     close, _ = ar1_closes(400, 0.2, 0.01, seed=6)
@@ -330,7 +330,7 @@ def test_every_strategy_forecasts_a_k_column_path_and_reports_each_step(
 
 
 def test_attention_adds_an_attention_layer(workspace):
-    from lstmfc.models import ModelSpec, build_model
+    from lstmfc.network.models import ModelSpec, build_model
 
     for strategy in ("mimo", "seq2seq"):
         spec = ModelSpec(lookback=12, n_features=1, units=(4,), dense=0, steps=3,
@@ -382,7 +382,7 @@ def test_compare_puts_runs_side_by_side(workspace):
 def test_predict_logs_the_path_and_score_reports_each_step(workspace):
     """One log row per step, numbered, the target date of step k k sessions on; score
     fills each step in as its date arrives and reports the record by step."""
-    from lstmfc.forecastlog import ForecastLog
+    from lstmfc.data.forecastlog import ForecastLog
 
     ws = Workspace.resolve(workspace)
     close, _ = ar1_closes(400, 0.2, 0.01, seed=8)
@@ -440,7 +440,7 @@ def test_path_conclusion_states_each_p_value_once():
     """A verdict that carries its own p-value ("worse than naive (p=...)", the
     other side's) gets no second one; "no skill" gets the one-sided p."""
     from lstmfc.heads import make_head
-    from lstmfc.paths import _path_conclusion
+    from lstmfc.heads.paths import _path_conclusion
 
     one = make_head("price")
     joint = [

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from lstmfc import risk
 from lstmfc.cli import app
-from lstmfc.config import Workspace
+from lstmfc.core.config import Workspace
+from lstmfc.data.store import write_raw
 from lstmfc.heads import make_head
 from lstmfc.heads.quantile import (
     EWMAGaussianQuantiles,
@@ -28,7 +28,7 @@ from lstmfc.heads.quantile import (
     assembly_matrix,
     garch_live_quantiles,
 )
-from lstmfc.store import write_raw
+from lstmfc.quantiles import risk
 from tests.conftest import make_ohlcv
 
 runner = CliRunner()
@@ -51,7 +51,7 @@ def test_pinball_loss_hand_values_and_broadcast():
     """y_true (batch, 1) broadcast against (batch, k); values computed by hand."""
     import torch
 
-    from lstmfc.losses import pinball
+    from lstmfc.heads.losses import pinball
 
     loss = pinball([0.1, 0.9])
     # y = 1, q = (0.5, 1.5): e = (0.5, -0.5): 0.1*0.5 = 0.05; (0.9-1)*(-0.5) = 0.05 -> 0.05
@@ -85,8 +85,8 @@ def test_assembly_matrix_by_hand():
 
 
 def _tiny_model(head, seed=0, lookback=10, units=(4,)):
-    from lstmfc import backend
-    from lstmfc.models import ModelSpec, build_model
+    from lstmfc.network import backend
+    from lstmfc.network.models import ModelSpec, build_model
 
     backend.set_seed(seed)
     spec = ModelSpec(lookback=lookback, n_features=1, head="quantile", units=units, dense=3)
@@ -95,7 +95,7 @@ def _tiny_model(head, seed=0, lookback=10, units=(4,)):
 
 def test_network_quantiles_are_monotone_for_any_weights():
     """Random (large) trainable weights never make the network's quantiles cross."""
-    from lstmfc import models
+    from lstmfc.network import models
 
     head = make_head("quantile")
     model = _tiny_model(head)
@@ -120,8 +120,8 @@ def test_network_quantiles_are_monotone_for_any_weights():
 def test_both_training_loops_train_and_keep_the_fixed_layer(monkeypatch, fastfit):
     """fastfit (torch) and Keras's Model.fit (LSTMFC_FASTFIT=0) accept the (n, 1) target
     against (n, k) outputs; the assembly layer never moves."""
-    from lstmfc import fastfit as ff
-    from lstmfc import models
+    from lstmfc.network import fastfit as ff
+    from lstmfc.network import models
 
     monkeypatch.setenv("LSTMFC_FASTFIT", fastfit)
     head = make_head("quantile")
@@ -287,7 +287,7 @@ def test_es_in_currency_matches_the_lognormal_closed_form():
 
 # ---------------------------------------------------------------- end to end
 def _prepare(ws: Workspace, n: int = 600, cut: int = 0):
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
 
     frame = make_ohlcv(n, seed=9)
     frame["close"] = closes_series(n, seed=9)
@@ -302,8 +302,8 @@ def _prepare(ws: Workspace, n: int = 600, cut: int = 0):
 @pytest.mark.slow
 def test_calibration_uses_validation_rows_only(workspace):
     """Perturbing the test rows leaves the stored CQR shifts bit-identical."""
-    from lstmfc.train import train
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
+    from lstmfc.workflows.train import train
 
     ws = Workspace(workspace)
     frame = _prepare(ws)

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from lstmfc import risk
+from lstmfc.quantiles import risk
 
 LV = risk.DEFAULT_LEVELS
 
@@ -582,7 +582,7 @@ def test_ewma_reference_row_on_sp500():
     """Issue author's figures: SP500 sample, 746 test dates 2016-01-14..2018-12-31, EWMA(0.94)
     started from the variance of the training returns through 2013-01-28, zero mean: 1 % VaR
     14 hits (7.5 expected, Kupiec p 0.032), 5 % VaR 31 hits (37.3 expected, p 0.28)."""
-    from lstmfc.sources import read_sample
+    from lstmfc.data.sources import read_sample
 
     frame, _ = read_sample("SP500")
     closes = frame["close"].to_numpy()

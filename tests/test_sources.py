@@ -15,8 +15,8 @@ from curl_cffi.requests.exceptions import DNSError
 from curl_cffi.requests.exceptions import Timeout as CurlTimeout
 from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
-from lstmfc import sources
-from lstmfc.errors import DataError, TemporaryFailure, UsageError
+from lstmfc.core.errors import DataError, TemporaryFailure, UsageError
+from lstmfc.data import sources
 from tests.yahoo_fakes import NO_SLEEP, NY, FakeTicker, yahoo_frame
 
 
@@ -242,8 +242,8 @@ def dead(self, *a, **k):
     calls.append(1)
     raise DNSError("Could not resolve host: query2.finance.yahoo.com")
 cr.Session.request = dead
-from lstmfc import sources
-from lstmfc.errors import TemporaryFailure
+from lstmfc.data import sources
+from lstmfc.core.errors import TemporaryFailure
 try:
     sources.read_yahoo("AAPL", sleep=lambda s: None)
 except TemporaryFailure as exc:
@@ -282,7 +282,7 @@ def test_sample_matches_its_description_and_is_byte_identical_to_arch(name):
     import importlib.util
     from pathlib import Path
 
-    from lstmfc.atomic import sha256_file
+    from lstmfc.core.atomic import sha256_file
 
     info = sources.list_samples()[name]
     frame, prov = sources.read_sample(name)

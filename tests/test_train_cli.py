@@ -9,10 +9,12 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from lstmfc import artifacts, models, windows
+from lstmfc.bundles import bundle as artifacts
 from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.store import write_raw
+from lstmfc.core.config import Workspace
+from lstmfc.data.store import write_raw
+from lstmfc.dataset import prepare as windows
+from lstmfc.network import models
 from tests.conftest import make_ohlcv
 
 T = "TEST"
@@ -128,9 +130,9 @@ def test_a_series_too_short_for_the_garch_baselines_fails_before_training(
     runner, prepared, monkeypatch, head
 ):
     """The GARCH baselines of the vol and quantile heads need 250 training returns
-    (``lstmfc.volatility``); a 200-row series gets one line naming the cause, before
+    (``lstmfc.volatility.models``); a 200-row series gets one line naming the cause, before
     any network is fitted, and no bundle."""
-    import lstmfc.train as train_mod
+    import lstmfc.workflows.train as train_mod
 
     def never(*a, **k):  # pragma: no cover - reaching it is the failure
         raise AssertionError("the network was fitted before the baselines were checked")

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
-from lstmfc.errors import DataError
-from lstmfc.validate import validate_ohlcv
+from lstmfc.core.errors import DataError
+from lstmfc.data.validate import validate_ohlcv
 
 runner = CliRunner()
 

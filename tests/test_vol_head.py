@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
-from lstmfc.config import Workspace
-from lstmfc.errors import DataError, UsageError
+from lstmfc.core.config import Workspace
+from lstmfc.core.errors import DataError, UsageError
+from lstmfc.data.store import write_raw
 from lstmfc.heads import make_head
-from lstmfc.store import write_raw
 
 runner = CliRunner()
 TINY = ["--units", "4", "--dense", "0", "--epochs", "1", "--seed", "1", "--patience", "1"]
@@ -70,8 +70,8 @@ def test_encode_decode_round_trip_and_scale_by_hand():
 
 
 def test_qlike_loss_matches_hand_value():
-    from lstmfc.backend import keras_module
-    from lstmfc.losses import qlike
+    from lstmfc.heads.losses import qlike
+    from lstmfc.network.backend import keras_module
 
     ops = keras_module().ops
     y = np.array([[1.0], [4.0], [0.0]], dtype="float32")
@@ -88,7 +88,7 @@ def test_qlike_loss_matches_hand_value():
 
 
 def test_network_output_is_a_positive_variance():
-    from lstmfc import models
+    from lstmfc.network import models
 
     head = make_head("vol")
     spec = models.ModelSpec(lookback=5, n_features=2, head="vol", units=(4,), dense=0)
@@ -106,8 +106,8 @@ def test_network_output_is_a_positive_variance():
 
 # ------------------------------------------------------------------ features
 def test_volatility_features_by_hand_and_garch_matches_arch():
-    from lstmfc.features import build_features, fit_garch_feature
-    from lstmfc.volatility import garch_variance_feature
+    from lstmfc.dataset.features import build_features, fit_garch_feature
+    from lstmfc.volatility.models import garch_variance_feature
 
     raw = garch_ohlcv(600, seed=1)
     c, hi, lo = (raw[k].to_numpy() for k in ("close", "high", "low"))
@@ -131,7 +131,7 @@ def test_volatility_features_by_hand_and_garch_matches_arch():
 
 
 def test_garch_feature_is_causal_and_needs_stored_parameters():
-    from lstmfc.features import build_features, fit_garch_feature
+    from lstmfc.dataset.features import build_features, fit_garch_feature
 
     raw = garch_ohlcv(500, seed=2)
     params = fit_garch_feature(raw, 350)
@@ -148,7 +148,7 @@ def test_garch_feature_is_causal_and_needs_stored_parameters():
 
 
 def test_close_only_series_refuses_range_features_in_one_line(workspace):
-    from lstmfc.features import build_features
+    from lstmfc.dataset.features import build_features
 
     raw = garch_ohlcv(100)[["close"]]
     with pytest.raises(DataError) as exc:
@@ -158,7 +158,7 @@ def test_close_only_series_refuses_range_features_in_one_line(workspace):
     frame, _ = build_features(raw, ["absret", "rv5"])  # close-based sets still work
     assert list(frame.columns) == ["absret", "rv5"]
     # and no Parkinson proxy column in its prepared targets
-    from lstmfc.windows import load_prepared, prepare
+    from lstmfc.dataset.prepare import load_prepared, prepare
 
     ws = Workspace.resolve(workspace)
     write_raw(ws.raw_path("CLO"), garch_ohlcv(200)[["close"]], {"source": "test"})
@@ -167,7 +167,7 @@ def test_close_only_series_refuses_range_features_in_one_line(workspace):
 
 
 def test_parkinson_target_by_hand():
-    from lstmfc.windows import target_frame
+    from lstmfc.dataset.prepare import target_frame
 
     raw = garch_ohlcv(30)
     tf = target_frame(raw["close"], 2, raw["high"], raw["low"])
@@ -183,8 +183,8 @@ def test_vol_target_features_and_baseline_parameters_ignore_validation_and_test_
     """Change every close, high and low after the last training target: the GARCH
     feature's parameters, the scaler, the training features, the target scaling and every
     baseline's fitted parameters stay bit-identical."""
-    from lstmfc.evaluate import fit_baselines
-    from lstmfc.windows import load_prepared, prepare
+    from lstmfc.dataset.prepare import load_prepared, prepare
+    from lstmfc.evaluation.evaluate import fit_baselines
 
     ws = Workspace.resolve(workspace)
     raw = garch_ohlcv(700, seed=3)
@@ -223,7 +223,7 @@ def test_vol_target_features_and_baseline_parameters_ignore_validation_and_test_
     assert len(json.loads(a["baselines"])) == 10
 
     # the leak check is not vacuous: fitting GARCH on every row moves its parameters
-    from lstmfc.features import fit_garch_feature
+    from lstmfc.dataset.features import fit_garch_feature
 
     assert fit_garch_feature(changed, len(changed) - 1)["omega"] != b["garch"]["omega"]
 
@@ -298,7 +298,7 @@ def test_live_garch_forecast_equals_the_evaluate_baseline():
 # ------------------------------------------------------------------ end to end
 @pytest.mark.slow
 def test_train_evaluate_predict_score_end_to_end(workspace):
-    from lstmfc.windows import load_prepared
+    from lstmfc.dataset.prepare import load_prepared
 
     ws = Workspace.resolve(workspace)
     full = garch_ohlcv(660, seed=7)
@@ -434,7 +434,7 @@ def test_sp500_garch_qlike_on_the_evaluate_test_dates_matches_arch(workspace):
     forecasting the test dates with fixed parameters."""
     from arch import arch_model
 
-    from lstmfc.sources import read_sample
+    from lstmfc.data.sources import read_sample
 
     res = runner.invoke(
         app, ["run", "SP500", "--source", "sample", "--head", "vol", *TINY, "--json"]

@@ -1,4 +1,4 @@
-"""Tests of lstmfc.volatility: known answers by hand, arch/statsmodels run here, leak checks.
+"""Tests of lstmfc.volatility.models: known answers by hand, arch/statsmodels run here, leak checks.
 
 Reference figures (SP500 sample, fit through 2013-01-28, 746 one-step targets
 2016-01-14 .. 2018-12-31, r^2 proxy) were measured independently with arch 8.0 by the
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmfc import volatility as vol
-from lstmfc.errors import DataError
-from lstmfc.metrics import diebold_mariano, diebold_mariano_differential
+from lstmfc.core.errors import DataError
+from lstmfc.stats.metrics import diebold_mariano, diebold_mariano_differential
+from lstmfc.volatility import models as vol
 from tests.conftest import make_ohlcv
 
 TRAIN_END = "2013-01-28"
@@ -26,7 +26,7 @@ FIRST_TARGET, LAST_TARGET = "2016-01-14", "2018-12-31"
 
 @pytest.fixture(scope="module")
 def sp500():
-    from lstmfc.sources import read_sample
+    from lstmfc.data.sources import read_sample
 
     series = vol.series_from_frame(read_sample("SP500")[0])
     train_last = vol.last_index_on_or_before(series.dates, TRAIN_END)

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import MinMaxScaler
 
-import lstmfc.windows as W
-from lstmfc.config import Workspace
-from lstmfc.errors import ArtifactError, DataError, UsageError
-from lstmfc.features import FEATURE_SETS, build_features
-from lstmfc.store import write_raw
-from lstmfc.windows import (
+import lstmfc.dataset.prepare as W
+from lstmfc.core.config import Workspace
+from lstmfc.core.errors import ArtifactError, DataError, UsageError
+from lstmfc.data.store import write_raw
+from lstmfc.dataset.features import FEATURE_SETS, build_features
+from lstmfc.dataset.prepare import (
     MinMaxParams,
     load_prepared,
     min_windows,
@@ -574,7 +574,7 @@ def test_window_from_raw_errors():
 
 # ------------------------------------------------------------------ SP500 sample
 def test_sp500_defaults_done_when():
-    from lstmfc.sources import read_sample
+    from lstmfc.data.sources import read_sample
 
     raw = read_sample("SP500")[0][["open", "high", "low", "close", "volume"]]
     ws = _ws()

@@ -11,7 +11,7 @@ date, close, realised value and every model's forecast) and, unless
 ``backtest.json``, sha256 too).
 
 Baselines are fit per fit on its training windows only
-(:func:`lstmfc.evaluate.fit_baselines`, the same as ``evaluate``) and forecast the
+(:func:`lstmfc.evaluation.evaluate.fit_baselines`, the same as ``evaluate``) and forecast the
 same test windows as the network; the head (:mod:`lstmfc.heads`) scores them.
 """
 
@@ -36,9 +36,9 @@ from lstmfc.backtest.plan import (
     plan_folds,
 )
 from lstmfc.backtest.unit import Unit, UnitResult
-from lstmfc.config import Workspace, normalize_ticker
-from lstmfc.errors import ArtifactError, DataError, LstmfcError, UsageError
-from lstmfc.features import DEFAULT_FEATURES
+from lstmfc.core.config import Workspace, normalize_ticker
+from lstmfc.core.errors import ArtifactError, DataError, LstmfcError, UsageError
+from lstmfc.dataset.features import DEFAULT_FEATURES
 
 BACKTESTS_DIR = "backtests"
 BEST = "best_simple"
@@ -53,9 +53,9 @@ class BacktestConfig:
     """All options of ``lstmfc backtest`` (defaults as ``prepare``/``train``/``evaluate``).
 
     The network, head and fitting options are those of ``lstmfc train``
-    (:class:`lstmfc.train.TrainOptions`, from :meth:`train_options`); the plan options
+    (:class:`lstmfc.workflows.train.TrainOptions`, from :meth:`train_options`); the plan options
     are checked by :func:`lstmfc.backtest.plan.check_plan_options`; the scoring
-    options by :func:`lstmfc.evaluate.check_options`.
+    options by :func:`lstmfc.evaluation.evaluate.check_options`.
     """
 
     lookback: int = 60
@@ -95,8 +95,8 @@ class BacktestConfig:
     _validated: bool = field(default=False, repr=False)
 
     def train_options(self):
-        """The :class:`lstmfc.train.TrainOptions` of every fit."""
-        from lstmfc.train import TrainOptions
+        """The :class:`lstmfc.workflows.train.TrainOptions` of every fit."""
+        from lstmfc.workflows.train import TrainOptions
 
         return TrainOptions(
             head=self.head,
@@ -130,9 +130,9 @@ class BacktestConfig:
         UsageError / DataError
             One line naming the option.
         """
-        from lstmfc.evaluate import check_options
-        from lstmfc.features import parse_features
-        from lstmfc.paths import check_path_options
+        from lstmfc.dataset.features import parse_features
+        from lstmfc.evaluation.evaluate import check_options
+        from lstmfc.heads.paths import check_path_options
 
         self.features = parse_features(self.features)
         self.units = self.train_options().validate().units
@@ -223,7 +223,7 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
     ----------
     ticker : str
     raw : pandas.DataFrame
-        Stored OHLCV frame (layout of :mod:`lstmfc.store`).
+        Stored OHLCV frame (layout of :mod:`lstmfc.data.store`).
     cfg : BacktestConfig
         Options (validated here if they were not).
 
@@ -236,7 +236,7 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
     DataError
         Invalid raw data or a series too short for the plan.
     """
-    from lstmfc.features import build_features, warmup_rows
+    from lstmfc.dataset.features import build_features, warmup_rows
 
     t = normalize_ticker(ticker)
     if not cfg._validated:
@@ -308,7 +308,7 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
 def _check_baseline_history(plan: FoldPlan, cfg: BacktestConfig, opts, close) -> None:
     """Refuse before any network is trained a baseline that some fit cannot fit.
 
-    Two checks, both of which :func:`lstmfc.evaluate.fit_baselines` would otherwise
+    Two checks, both of which :func:`lstmfc.evaluation.evaluate.fit_baselines` would otherwise
     raise only after the units ran: a baseline's ``min_history`` (``--sma``) against the
     first training window, and a dry fit of every baseline on the training rows of the
     fit with the fewest of them (the GARCH family needs 250 training returns; a
@@ -320,7 +320,7 @@ def _check_baseline_history(plan: FoldPlan, cfg: BacktestConfig, opts, close) ->
     DataError
         Naming the baseline, the fit, and the option to change.
     """
-    from lstmfc.evaluate import fit_baselines
+    from lstmfc.evaluation.evaluate import fit_baselines
 
     first = min(f.train_last for f in plan.fits)
     head = opts.make_head()
@@ -415,18 +415,18 @@ def score_ticker(
     """
     import pandas as pd
 
-    from lstmfc.evaluate import fit_baselines
-    from lstmfc.windows import target_frame
+    from lstmfc.dataset.prepare import target_frame
+    from lstmfc.evaluation.evaluate import fit_baselines
 
     plan, h, dates, closes = job.plan, job.plan.horizon, job.dates, job.close
     steps = plan.steps
-    # a path is scored step by step by the one-step head (lstmfc.paths); step 1 fills
+    # a path is scored step by step by the one-step head (lstmfc.heads.paths); step 1 fills
     # the fold rows and the top-level report, ``overall["steps"]`` holds every step
     path_head = cfg.train_options().make_head(steps)
     head = path_head.step_head() if steps > 1 else path_head
     targets = target_frame(pd.Series(closes, index=dates), h)
     if steps > 1:
-        from lstmfc.paths import add_path_targets
+        from lstmfc.heads.paths import add_path_targets
 
         add_path_targets(targets, h, steps)
     step_series: dict[int, dict[str, list[np.ndarray]]] = {k: {} for k in range(2, steps + 1)}
@@ -578,7 +578,7 @@ def _ticker_doc(job, cfg, head, path_head, fold_rows, fits_doc, overall) -> dict
     """One ticker's backtest report: settings, plan, per-fold and per-fit rows and the
     overall out-of-sample scores (``backtest.json``; keys in docs/backtests.md,
     "Output")."""
-    from lstmfc.windows import out_of_range_warnings
+    from lstmfc.dataset.prepare import out_of_range_warnings
 
     plan, dates, steps = job.plan, job.dates, job.plan.steps
     return {
@@ -625,8 +625,8 @@ def _score_steps(job, cfg, head, fit, offset, path, train_rows, val_rows, target
     """Steps ``2 .. K`` of one fit's path forecasts: baselines fitted for each step's
     horizon on the fit's (purged) training rows, the strongest chosen on its validation
     windows for that step, and every fold's forecasts appended to ``step_series``."""
-    from lstmfc.evaluate import fit_baselines
-    from lstmfc.paths import step_frame, step_horizon
+    from lstmfc.evaluation.evaluate import fit_baselines
+    from lstmfc.heads.paths import step_frame, step_horizon
 
     plan = job.plan
     targets = targets.iloc[: plan.folds[-1].test_last + 1]  # every row with a full path
@@ -653,7 +653,7 @@ def _overall_steps(head, path_head, targets, rows, series, step_series, step_cho
     """``steps`` (one section per step, as ``lstmfc evaluate`` reports a path) and
     ``joint_tests`` (Diebold-Mariano on the loss averaged over the path, against naive
     and against step 1's strongest simple baseline) of a path backtest."""
-    from lstmfc.paths import path_joint_tests, step_frame, step_horizon
+    from lstmfc.heads.paths import path_joint_tests, step_frame, step_horizon
 
     targets = targets.iloc[: int(rows.max()) + 1]  # every row with a full path
     sections = [{"step": 1, "horizon": h, **first}]
@@ -720,8 +720,8 @@ def _overall(head, targets, rows, series, chosen, dates, h, cfg) -> dict[str, An
 def _write_backtest(ws: Workspace, doc, forecasts, results, backtest_id: str) -> Path:
     import json
 
-    from lstmfc.artifacts import json_clean
-    from lstmfc.atomic import atomic_dir, sha256_file
+    from lstmfc.bundles.bundle import json_clean
+    from lstmfc.core.atomic import atomic_dir, sha256_file
 
     final = ws.data_dir / BACKTESTS_DIR / doc["ticker"] / backtest_id
     if final.exists():
@@ -750,13 +750,13 @@ def _write_backtest(ws: Workspace, doc, forecasts, results, backtest_id: str) ->
 
 
 def _load_raw(ws: Workspace, t: str, source: str | None):
-    from lstmfc.atomic import sha256_file
-    from lstmfc.store import read_raw
+    from lstmfc.core.atomic import sha256_file
+    from lstmfc.data.store import read_raw
 
     path = ws.raw_path(t)
     if not path.is_file():
         if source == "sample":
-            from lstmfc.fetch import fetch_ticker
+            from lstmfc.data.fetch import fetch_ticker
 
             fetch_ticker(ws, t, source="sample")
         else:
@@ -774,7 +774,8 @@ def _load_raw(ws: Workspace, t: str, source: str | None):
 
 def summarise(reports: dict[str, dict[str, Any]], head, alpha: float) -> dict[str, Any]:
     """Summary across tickers: skill vs the head's benchmark and vs the strongest simple
-    baseline per ticker, with Holm-adjusted p-values (:func:`lstmfc.evaluate.skill_summary`).
+    baseline per ticker, with Holm-adjusted p-values
+    (:func:`lstmfc.evaluation.evaluate.skill_summary`).
 
     Returns
     -------
@@ -784,7 +785,7 @@ def summarise(reports: dict[str, dict[str, Any]], head, alpha: float) -> dict[st
         (after the multiple-testing adjustment), ``n_beat_best_adjusted``,
         ``benchmark``, ``method``, ``alpha``.
     """
-    from lstmfc.evaluate import skill_summary
+    from lstmfc.evaluation.evaluate import skill_summary
 
     skills = skill_summary(
         {t: (r["overall"] if r.get("ok") else None) for t, r in reports.items()}, alpha
@@ -888,7 +889,7 @@ def backtest(
     TemporaryFailure
         The Dask scheduler cannot be reached.
     """
-    from lstmfc.artifacts import new_run_id
+    from lstmfc.bundles.bundle import new_run_id
 
     t0 = time.perf_counter()
     cfg = (cfg or BacktestConfig()).validate()
@@ -973,7 +974,7 @@ class _Run:
             self.finish(unit.ticker)
 
     def finish(self, t: str) -> None:
-        from lstmfc.artifacts import json_clean
+        from lstmfc.bundles.bundle import json_clean
 
         job, res = self.jobs[t], self.results[t]
         bad = [r for r in res if not r.ok]

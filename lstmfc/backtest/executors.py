@@ -3,7 +3,7 @@
 * ``local``: ``--jobs 1`` runs the units one after another in this process;
   ``--jobs N`` runs them in ``N`` worker processes with joblib's ``loky`` backend.
   Each worker limits the backend to ``max(1, cores // N)`` threads
-  (:func:`lstmfc.backend.limit_threads`; joblib's ``inner_max_num_threads`` for
+  (:func:`lstmfc.network.backend.limit_threads`; joblib's ``inner_max_num_threads`` for
   BLAS/OpenMP) so the machine's cores are not oversubscribed.
 * ``dask``: one task per unit is submitted to a ``dask.distributed`` scheduler
   (``--scheduler tcp://HOST:PORT`` or ``DASK_SCHEDULER_ADDRESS``; without either a
@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 
 from lstmfc.backtest.plan import _pos_int
 from lstmfc.backtest.unit import Unit, UnitResult, failed, run_unit, run_unit_safe
-from lstmfc.errors import TemporaryFailure, UsageError
-from lstmfc.limits import MAX_JOBS_PER_CORE
+from lstmfc.core.errors import TemporaryFailure, UsageError
+from lstmfc.core.limits import MAX_JOBS_PER_CORE
 
 EXECUTORS = ("local", "dask")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -41,7 +41,7 @@ def check_jobs(jobs, *, remote: bool = False) -> int:
     UsageError
         One line naming the bound and the machine's cores.
     """
-    from lstmfc.backend import cpu_count
+    from lstmfc.network.backend import cpu_count
 
     if remote:
         return _pos_int("--jobs", jobs)

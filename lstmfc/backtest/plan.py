@@ -2,7 +2,7 @@
 
 Rows and windows
 ----------------
-As in :mod:`lstmfc.windows`: rows ``r = 0 .. N-1`` are the feature rows left after the
+As in :mod:`lstmfc.dataset.prepare`: rows ``r = 0 .. N-1`` are the feature rows left after the
 warm-up; the window ending at row ``e`` covers rows ``e-L+1 .. e`` and its target is
 row ``e+h`` (lookback ``L``, horizon ``h``). Window end rows run ``L-1 .. N-1-h``
 (``W = N - L - h + 1`` windows). Backtest options count **windows** (one per trading
@@ -48,8 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.errors import DataError, UsageError
-from lstmfc.limits import MAX_FITS, MAX_HORIZON, MAX_LOOKBACK
+from lstmfc.core.errors import DataError, UsageError
+from lstmfc.core.limits import MAX_FITS, MAX_HORIZON, MAX_LOOKBACK
 
 DEFAULT_FOLDS = 5
 DEFAULT_TEST_FRACTION = 0.30
@@ -251,8 +251,8 @@ def check_plan_options(
 
     Constant time whatever the values (``--folds 100000`` is checked against the
     series in :func:`plan_folds`, not by planning a huge one). ``lookback`` and
-    ``horizon`` are at most :data:`lstmfc.train.MAX_LOOKBACK` and
-    :data:`lstmfc.train.MAX_HORIZON`; the number of fits is bounded after planning
+    ``horizon`` are at most :data:`lstmfc.workflows.train.MAX_LOOKBACK` and
+    :data:`lstmfc.workflows.train.MAX_HORIZON`; the number of fits is bounded after planning
     (:func:`check_fit_count`).
 
     Returns
@@ -322,7 +322,7 @@ def plan_folds(
     val_fraction : float
         Share of each fit's windows kept for early stopping (the last ones).
     steps : int
-        ``K`` of a path forecast (:mod:`lstmfc.paths`): a window's targets reach
+        ``K`` of a path forecast (:mod:`lstmfc.heads.paths`): a window's targets reach
         ``h + K - 1`` sessions, so that is the gap purged before each test block and
         the windows without a full path are left out (module docstring).
 
@@ -410,7 +410,7 @@ def scaler_rows(fit_first_end: int, fit_train_last: int, lookback: int) -> tuple
     """Feature rows the fold's MinMax scaler is fit on (inclusive).
 
     The rows feeding the training windows, ``first_end - L + 1 .. train_last``, as
-    :func:`lstmfc.windows.scaler_fit_rows` does for ``prepare``. (The no-future test
+    :func:`lstmfc.dataset.prepare.scaler_fit_rows` does for ``prepare``. (The no-future test
     monkeypatches this to show that a leaky scaler is caught.)
     """
     return fit_first_end - lookback + 1, fit_train_last

@@ -5,9 +5,10 @@ last test window's end row only, as NumPy arrays: a unit never receives a row af
 its last forecast origin, and workers need no shared file system. :func:`run_unit` is
 a pure function of its input (seed included): it fits the scaler and the target
 scaling on the fit's training rows with the same code as ``lstmfc prepare`` and
-``lstmfc train`` (:func:`lstmfc.windows.fit_scaler`, :func:`lstmfc.windows.cut_windows`,
+``lstmfc train`` (:func:`lstmfc.dataset.prepare.fit_scaler`,
+:func:`lstmfc.dataset.prepare.cut_windows`,
 the head's :meth:`~lstmfc.heads.Head.fit_scaling`), trains the network(s) with
-:func:`lstmfc.train.fit_networks`, forecasts its test windows and returns a
+:func:`lstmfc.workflows.train.fit_networks`, forecasts its test windows and returns a
 :class:`UnitResult`. Each unit seeds Python, NumPy and the backend, enables
 deterministic kernels and draws Keras's default seeds from a private generator, so a
 unit gives bit-identical weights and forecasts whichever process or machine runs it.
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.errors import ArtifactError, DataError, LstmfcError
+from lstmfc.core.errors import ArtifactError, DataError, LstmfcError
 
 _UNIT_LOCK = threading.Lock()
 """Units seed process-wide state (Keras, NumPy, torch/TF): one at a time per process."""
@@ -52,7 +53,7 @@ class Unit:
         validation window (:class:`lstmfc.backtest.plan.Fit`).
     test_first, test_last : int
         End rows of the first and last test window of its folds.
-    options : lstmfc.train.TrainOptions
+    options : lstmfc.workflows.train.TrainOptions
         Validated network, head and fitting options.
     seed : int
         Seed of the first network (ensemble member ``i``: ``seed + i``).
@@ -149,7 +150,7 @@ def scaler_rows(fit_first_end: int, fit_train_last: int, lookback: int) -> tuple
     """Feature rows the fold's MinMax scaler is fit on (inclusive).
 
     The rows feeding the training windows, ``first_end - L + 1 .. train_last``, as
-    :func:`lstmfc.windows.scaler_fit_rows` does for ``prepare``. (The no-future test
+    :func:`lstmfc.dataset.prepare.scaler_fit_rows` does for ``prepare``. (The no-future test
     monkeypatches this to show that a leaky scaler is caught.)
     """
     return fit_first_end - lookback + 1, fit_train_last
@@ -165,7 +166,7 @@ class FoldArrays:
 
     Attributes
     ----------
-    scaler : lstmfc.windows.MinMaxParams
+    scaler : lstmfc.dataset.prepare.MinMaxParams
         Fit on :func:`scaler_rows`.
     scaler_rows : tuple of int
     target : dict
@@ -214,7 +215,7 @@ def fold_arrays(unit: Unit) -> FoldArrays:
     """
     import pandas as pd
 
-    from lstmfc.windows import cut_windows, fit_scaler, scale, target_frame
+    from lstmfc.dataset.prepare import cut_windows, fit_scaler, scale, target_frame
 
     L, h = unit.lookback, unit.horizon
     x = np.asarray(unit.x, dtype="float64")
@@ -232,7 +233,7 @@ def fold_arrays(unit: Unit) -> FoldArrays:
     targets = target_frame(pd.Series(close), h)
     steps = int(unit.steps)
     if steps > 1:
-        from lstmfc.paths import add_path_targets
+        from lstmfc.heads.paths import add_path_targets
 
         add_path_targets(targets, h, steps)
     head = unit.options.make_head(steps)
@@ -280,7 +281,7 @@ def run_unit(unit: Unit) -> UnitResult:
     Raises
     ------
     Exception
-        Anything but :class:`lstmfc.errors.LstmfcError` propagates, so that Dask's
+        Anything but :class:`lstmfc.core.errors.LstmfcError` propagates, so that Dask's
         ``retries`` apply to it.
     """
     t0 = time.perf_counter()
@@ -296,9 +297,9 @@ def run_unit(unit: Unit) -> UnitResult:
 def _run_unit_locked(unit: Unit) -> UnitResult:
     import tempfile
 
-    from lstmfc import backend, models
-    from lstmfc.train import fit_networks
-    from lstmfc.windows import out_of_range_share
+    from lstmfc.dataset.prepare import out_of_range_share
+    from lstmfc.network import backend, models
+    from lstmfc.workflows.train import fit_networks
 
     backend.limit_threads(unit.threads)
     arrays = fold_arrays(unit)

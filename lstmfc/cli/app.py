@@ -1,6 +1,6 @@
 """The Typer application, its shared options and the error contract of every command.
 
-Errors: library errors (:mod:`lstmfc.errors`) are caught here only and become one line
+Errors: library errors (:mod:`lstmfc.core.errors`) are caught here only and become one line
 on stderr plus the exit code of their kind (1 user-fixable, 2 usage, 75 temporary);
 ``--debug`` shows the traceback instead. Typer's own usage errors (an unknown option,
 ``--lookback abc``, a value outside an option's range) are one line too, exit 2,
@@ -9,7 +9,7 @@ stdout carries exactly one JSON document and everything else goes to stderr.
 
 No Keras, TensorFlow or torch at import time: ``lstmfc --help`` starts fast. The
 option bounds shown in ``--help`` come from the library's constants
-(:data:`lstmfc.train.MAX_LOOKBACK`, :data:`lstmfc.models.MAX_PARAMS` ...), so help
+(:data:`lstmfc.workflows.train.MAX_LOOKBACK`, :data:`lstmfc.network.models.MAX_PARAMS` ...), so help
 text and checks cannot drift apart.
 """
 
@@ -26,8 +26,8 @@ import typer
 from typer.core import TyperGroup
 
 from lstmfc import __version__
-from lstmfc.errors import LstmfcError
-from lstmfc.limits import (
+from lstmfc.core.errors import LstmfcError
+from lstmfc.core.limits import (
     MAX_BASELINE_WINDOW,
     MAX_BATCH,
     MAX_ENSEMBLE,
@@ -262,7 +262,7 @@ def check_seed(seed: int | None, ensemble: int) -> None:
     UsageError
         One line naming the range.
     """
-    from lstmfc.train import check_int
+    from lstmfc.workflows.train import check_int
 
     if seed is not None:
         top = 2**32 - 1 - (ensemble if isinstance(ensemble, int) and ensemble > 0 else 1)
@@ -273,12 +273,12 @@ def train_options(
     head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience, ensemble,
     price_target, loss=None, quantiles=None, strategy="mimo", attention=False,
 ):  # fmt: skip
-    """The :class:`lstmfc.train.TrainOptions` of the shared model options.
+    """The :class:`lstmfc.workflows.train.TrainOptions` of the shared model options.
 
     The head options of every head are passed through; the head keeps its own
     (:func:`lstmfc.heads.make_head`).
     """
-    from lstmfc.train import TrainOptions
+    from lstmfc.workflows.train import TrainOptions
 
     return TrainOptions(
         head=head,
@@ -358,7 +358,7 @@ def ticker_names(
     DataError
         An unreadable or invalid tickers file.
     """
-    from lstmfc.universe import merge_tickers
+    from lstmfc.data.universe import merge_tickers
 
     if isinstance(tickers, str):
         tickers = [tickers]

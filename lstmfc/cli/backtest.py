@@ -44,8 +44,8 @@ from lstmfc.cli.app import (
     ticker_names,
     warn,
 )
-from lstmfc.config import DEFAULT_FEATURES
-from lstmfc.limits import MAX_FITS, MAX_JOBS_PER_CORE
+from lstmfc.core.config import DEFAULT_FEATURES
+from lstmfc.core.limits import MAX_FITS, MAX_JOBS_PER_CORE
 
 
 @app.command("backtest")
@@ -181,7 +181,7 @@ def backtest_cmd(
     """
     from lstmfc.backtest import BacktestConfig, backtest
     from lstmfc.cli.progress import make_backtest_progress
-    from lstmfc.config import Workspace
+    from lstmfc.core.config import Workspace
 
     names = ticker_names(tickers, tickers_file)
     cfg = BacktestConfig(

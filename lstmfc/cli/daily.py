@@ -62,8 +62,8 @@ def predict_cmd(
     Example (crontab, 22:30 on weekdays):
       30 22 * * 1-5  lstmfc predict SP500 AAPL --home /srv/lstmfc >> /srv/lstmfc/predict.log 2>&1
     """
-    from lstmfc.config import Workspace
-    from lstmfc.forecast import predict
+    from lstmfc.core.config import Workspace
+    from lstmfc.workflows.daily import predict
 
     ws = Workspace.resolve(home)
     names = ticker_names(tickers, tickers_file, strict=False)
@@ -107,8 +107,8 @@ def forecasts_cmd(
 
     Example: lstmfc forecasts SP500 --csv > sp500_forecasts.csv
     """
-    from lstmfc.config import Workspace, normalize_ticker
-    from lstmfc.forecastlog import COLUMNS, ForecastLog
+    from lstmfc.core.config import Workspace, normalize_ticker
+    from lstmfc.data.forecastlog import COLUMNS, ForecastLog
 
     ws = Workspace.resolve(home)
     rows = ForecastLog(ws.forecast_db).rows(normalize_ticker(ticker) if ticker else None)
@@ -138,8 +138,8 @@ def score_cmd(
 
     Example: lstmfc score SP500
     """
-    from lstmfc.config import Workspace
-    from lstmfc.forecast import score
+    from lstmfc.core.config import Workspace
+    from lstmfc.workflows.daily import score
 
     ws = Workspace.resolve(home)
     res = score(ws, ticker)

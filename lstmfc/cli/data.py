@@ -21,8 +21,8 @@ from lstmfc.cli.app import (
     ticker_error,
     ticker_names,
 )
-from lstmfc.config import DEFAULT_FEATURES
-from lstmfc.limits import MAX_HORIZON, MAX_LOOKBACK, MIN_SPLIT_FRACTION
+from lstmfc.core.config import DEFAULT_FEATURES
+from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK, MIN_SPLIT_FRACTION
 
 SourceOpt = Annotated[
     str, typer.Option("--source", help="yahoo (network), sample (bundled) or csv (--path).")
@@ -76,8 +76,8 @@ def fetch_cmd(
       lstmfc fetch AAPL MSFT --start 2015-01-01
       lstmfc fetch MYCO --source csv --path MYCO.csv
     """
-    from lstmfc.config import Workspace
-    from lstmfc.fetch import fetch_many, fetch_named
+    from lstmfc.core.config import Workspace
+    from lstmfc.data.fetch import fetch_many, fetch_named
 
     ws = Workspace.resolve(home)
     names = ticker_names(tickers, tickers_file, strict=False)
@@ -122,7 +122,7 @@ def samples_cmd(
 
     Example: lstmfc samples; then lstmfc fetch SP500 --source sample
     """
-    from lstmfc.sources import list_samples
+    from lstmfc.data.sources import list_samples
 
     samples = list_samples()
     if json_out:
@@ -176,8 +176,8 @@ def prepare_cmd(
 
     Example: lstmfc prepare SP500 --lookback 60 --features logret,rsi
     """
-    from lstmfc.config import Workspace
-    from lstmfc.windows import prepare
+    from lstmfc.core.config import Workspace
+    from lstmfc.dataset.prepare import prepare
 
     ws = Workspace.resolve(home)
     meta = prepare(

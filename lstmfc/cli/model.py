@@ -50,7 +50,7 @@ from lstmfc.cli.app import (
     train_options,
     warn,
 )
-from lstmfc.config import DEFAULT_FEATURES
+from lstmfc.core.config import DEFAULT_FEATURES
 
 
 @app.command("train")
@@ -96,8 +96,8 @@ def train_cmd(
     Example: lstmfc train SP500 --head direction --epochs 20 --seed 7
     """
     from lstmfc.cli.progress import make_train_reporter
-    from lstmfc.config import Workspace
-    from lstmfc.train import train
+    from lstmfc.core.config import Workspace
+    from lstmfc.workflows.train import train
 
     opts = train_options(
         head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience,
@@ -168,16 +168,16 @@ def evaluate_cmd(
 
     Example: lstmfc evaluate SP500 --cost-bps 5
     """
-    from lstmfc.config import Workspace
-    from lstmfc.errors import UsageError
-    from lstmfc.evaluate import check_options, evaluate
+    from lstmfc.core.config import Workspace
+    from lstmfc.core.errors import UsageError
+    from lstmfc.evaluation.evaluate import check_options, evaluate
 
     check_options(sma, ema, cost_bps, alpha)
     ws = Workspace.resolve(home)
     if compare is not None:
         if ticker is None or tickers_file is not None or model is not None:
             raise UsageError("--compare needs one TICKER and no --model or --tickers-file")
-        from lstmfc.paths import compare as compare_runs
+        from lstmfc.heads.paths import compare as compare_runs
 
         done = compare_runs(
             ws, ticker, compare.split(","), sma_k=sma, ema_span=ema, cost_bps=cost_bps,
@@ -208,7 +208,7 @@ def evaluate_cmd(
             emit_json(report)
         return
     results = each_ticker(names, work)
-    from lstmfc.evaluate import skill_summary
+    from lstmfc.evaluation.evaluate import skill_summary
 
     summary = skill_summary({r["ticker"]: r.get("result") for r in results}, alpha)
     if json_out:
@@ -270,12 +270,12 @@ def run_cmd(
     """
     from lstmfc.cli.progress import make_train_reporter
     from lstmfc.cli.render import stderr_console
-    from lstmfc.config import Workspace, normalize_ticker
-    from lstmfc.evaluate import check_options, evaluate
-    from lstmfc.features import parse_features
-    from lstmfc.fetch import check_source, fetch_ticker
-    from lstmfc.limits import MAX_HORIZON, MAX_LOOKBACK
-    from lstmfc.train import check_int, train
+    from lstmfc.core.config import Workspace, normalize_ticker
+    from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK
+    from lstmfc.data.fetch import check_source, fetch_ticker
+    from lstmfc.dataset.features import parse_features
+    from lstmfc.evaluation.evaluate import check_options, evaluate
+    from lstmfc.workflows.train import check_int, train
 
     opts = train_options(
         head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience,
@@ -295,7 +295,7 @@ def run_cmd(
     fetched = fetch_ticker(ws, t, source=source, path=str(path) if path else None, start=start)
     say.print(f"      {fetched['rows']} rows, {fetched['first']} .. {fetched['last']}")
     say.print(f"[2/4] prepare: lookback {lookback}, horizon {horizon}, features {','.join(feats)}")
-    from lstmfc.windows import prepare
+    from lstmfc.dataset.prepare import prepare
 
     meta = prepare(ws, t, lookback=lookback, horizon=horizon, features=feats, steps=steps)
     sp = meta["split"]
@@ -338,8 +338,8 @@ def export_cmd(
 
     Example: lstmfc export SP500 --model 20250301T143015Z-3fa9c1
     """
-    from lstmfc.artifacts import export_bundle
-    from lstmfc.config import Workspace
+    from lstmfc.bundles.bundle import export_bundle
+    from lstmfc.core.config import Workspace
 
     res = export_bundle(Workspace.resolve(home), ticker, model)
     if json_out:

@@ -1,7 +1,7 @@
 """Progress displays for the CLI: training epochs and backtest units.
 
 Library code reports progress through plain hooks (a *reporter* for training,
-:func:`lstmfc.models.fit`; a *progress* object for backtests,
+:func:`lstmfc.network.models.fit`; a *progress* object for backtests,
 :func:`lstmfc.backtest.backtest`); these classes render them. On a terminal they are
 rich progress bars; otherwise (cron logs, pipes) one plain line per epoch or unit.
 """

@@ -124,7 +124,7 @@ def _command_section(name: str, command) -> list[str]:
 
 
 def _exit_codes() -> list[str]:
-    from lstmfc import errors
+    from lstmfc.core import errors
 
     rows = [("0", "success")]
     for cls in (errors.DataError, errors.ArtifactError, errors.UsageError):

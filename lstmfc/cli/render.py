@@ -413,7 +413,7 @@ def render_evaluation(r: dict) -> None:
         f"{r['ticker']} — {r['head']} head, run {r['run_id']} — test split "
         f"{r['test_start']} .. {r['test_end']} ({r['n_test']} forecasts, horizon {r['horizon']})"
     )
-    if isinstance(r.get("steps"), list):  # a path: one row per step (lstmfc.paths)
+    if isinstance(r.get("steps"), list):  # a path: one row per step (lstmfc.heads.paths)
         title += f" — {r['n_steps']}-step {r['strategy']} path" + (
             " with attention" if r.get("attention") else ""
         )

@@ -9,7 +9,7 @@ head instead of branching on its name:
   the training windows only, the encoding the network is trained on and the decoding
   of network output back into natural units (currency, probability ...);
 * the network's **output layer**, activation and **loss**;
-* its **baselines** (:mod:`lstmfc.baselines`), **metrics**, **skill tests** and
+* its **baselines** (:mod:`lstmfc.forecasters.price`), **metrics**, **skill tests** and
   **trading view**; the benchmark of its headline test; the choice of the strongest
   baseline on the validation split;
 * its **forecast-log** values and how ``score`` judges them as outcomes arrive;
@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from lstmfc.errors import UsageError
+from lstmfc.core.errors import UsageError
 from lstmfc.heads.base import Column, Head
 
 HEADS: dict[str, str] = {
@@ -79,7 +79,7 @@ def head_from_manifest(manifest: dict[str, Any]) -> Head:
     ------
     ValueError
         Unknown head name or invalid options in the manifest (callers turn this into
-        an :class:`~lstmfc.errors.ArtifactError`).
+        an :class:`~lstmfc.core.errors.ArtifactError`).
     """
     name = manifest.get("head")
     options = dict(manifest.get("head_options") or {})

@@ -3,7 +3,7 @@
 Shapes and frames used throughout
 ---------------------------------
 * **target rows** (``targets``): a pandas DataFrame with one row per window, indexed by
-  the window's end date ``t``, as :meth:`lstmfc.windows.Prepared.split_targets` returns
+  the window's end date ``t``, as :meth:`lstmfc.dataset.prepare.Prepared.split_targets` returns
   it: ``close`` (close at ``t``, currency), ``target_date``, ``target_price`` (close at
   ``t + h``, currency), ``target_logret`` (``log(close[t+h] / close[t])``),
   ``target_direction`` (1 if ``close[t+h] > close[t]`` else 0).
@@ -12,7 +12,7 @@ Shapes and frames used throughout
   per model on the same windows (``"lstm"`` and each baseline), shape ``(n_windows,)``
   for one-output heads.
 * **closes** and **rows** for baselines: the unscaled close series ``(n_rows,)`` and the
-  window end rows ``(n_windows,)`` (:mod:`lstmfc.baselines`).
+  window end rows ``(n_windows,)`` (:mod:`lstmfc.forecasters.price`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Scores:
         Skill tests, JSON-ready; each has ``model``, ``benchmark``, ``test``,
         ``statistic``, ``p_value``, ``verdict``. The first is the headline test.
     trading : dict or None
-        Strategy name -> trading figures (:func:`lstmfc.metrics.long_flat_backtest`);
+        Strategy name -> trading figures (:func:`lstmfc.stats.metrics.long_flat_backtest`);
         None for heads without a trading view.
     extra : dict
         Head-specific report sections (e.g. ``mcs``, ``var_backtests``), merged into the
@@ -116,7 +116,7 @@ class Head:
     #: Network outputs per window (one per path step for path heads, see
     #: :meth:`configure_path`).
     n_outputs: int = 1
-    #: Steps of the forecast path (:mod:`lstmfc.paths`) and how they are forecast.
+    #: Steps of the forecast path (:mod:`lstmfc.heads.paths`) and how they are forecast.
     steps: int = 1
     strategy: str = "mimo"
     #: Activation of the output layer (a Keras activation name, or None = linear).
@@ -132,7 +132,7 @@ class Head:
     #: Columns of the live track record (keys of :meth:`live_summary`).
     live_columns: ClassVar[tuple[Column, ...]] = ()
 
-    # Paths (``--steps K``, :mod:`lstmfc.paths`); a head with ``path_loss`` None
+    # Paths (``--steps K``, :mod:`lstmfc.heads.paths`); a head with ``path_loss`` None
     # forecasts one horizon only and ``--steps`` above 1 is refused for it.
     #: Loss of the joint test over a path: ``"squared"`` (errors of the forecast
     #: values) or ``"zero_one"`` (calls at P = 0.5 against the realised direction).
@@ -158,7 +158,7 @@ class Head:
         return None
 
     def configure_path(self, steps: int, strategy: str = "mimo") -> Head:
-        """Forecast a path of ``steps`` sessions (:mod:`lstmfc.paths`); returns ``self``.
+        """Forecast a path of ``steps`` sessions (:mod:`lstmfc.heads.paths`); returns ``self``.
 
         ``mimo`` and ``seq2seq`` networks have one output per step; a ``recursive`` one
         has one output and is fed its own forecasts (:meth:`forecast`).
@@ -168,7 +168,7 @@ class Head:
         UsageError
             A head or strategy that cannot forecast paths (:func:`check_path_options`).
         """
-        from lstmfc.paths import check_path_options
+        from lstmfc.heads.paths import check_path_options
 
         self.steps = check_path_options(int(steps), strategy, self.name)
         self.strategy = strategy
@@ -232,7 +232,7 @@ class Head:
     # ------------------------------------------------------------------ network
     def make_loss(self, keras):
         """The loss the network is compiled with: :attr:`loss` (a Keras loss name) by
-        default; heads with their own loss return a function of :mod:`lstmfc.losses`."""
+        default; heads with their own loss return a function of :mod:`lstmfc.heads.losses`."""
         return self.loss
 
     def build_output(self, keras, x, regularizer=None):
@@ -275,7 +275,7 @@ class Head:
 
     def step_targets(self, targets, column: str, dtype: str) -> np.ndarray:
         """Target ``column`` as shape ``(n,)``, or for a path of K steps the columns
-        ``column``, ``column_2`` .. ``column_K`` (:func:`lstmfc.paths.add_path_targets`) as
+        ``column``, ``column_2`` .. ``column_K`` (:func:`lstmfc.heads.paths.add_path_targets`) as
         shape ``(n, K)``."""
         if self.steps == 1:
             return np.asarray(targets[column], dtype=dtype)
@@ -284,7 +284,7 @@ class Head:
 
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
-        """Unfitted baselines keyed by report name (:mod:`lstmfc.baselines`)."""
+        """Unfitted baselines keyed by report name (:mod:`lstmfc.forecasters.price`)."""
         raise NotImplementedError
 
     def baseline_forecast(self, baseline, closes: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -449,18 +449,18 @@ class Head:
 
         Parameters
         ----------
-        bundle : lstmfc.artifacts.Bundle
+        bundle : lstmfc.bundles.bundle.Bundle
         raw : pandas.DataFrame
-            The stored series (:mod:`lstmfc.store` layout).
+            The stored series (:mod:`lstmfc.data.store` layout).
         as_of : pandas.Timestamp
             Last stored session, the forecast origin.
-        log : lstmfc.forecastlog.ForecastLog
+        log : lstmfc.data.forecastlog.ForecastLog
             The forecast log, read only.
         """
         return bundle.manifest.get("live_baselines")
 
     def log_values(self, forecast, close_as_of, live=None, horizon: int = 1) -> dict[str, Any]:
-        """Forecast-log columns of one forecast (see :mod:`lstmfc.forecastlog`);
+        """Forecast-log columns of one forecast (see :mod:`lstmfc.data.forecastlog`);
         ``details`` (a dict) holds the logged baselines' forecasts from ``live``."""
         raise NotImplementedError
 
@@ -488,7 +488,7 @@ def save_figure(fig, path) -> None:
     """Write a matplotlib figure as PNG to ``path`` atomically, then close it."""
     import matplotlib.pyplot as plt
 
-    from lstmfc.atomic import atomic_path
+    from lstmfc.core.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

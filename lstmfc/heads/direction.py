@@ -4,7 +4,7 @@ Target: ``target_direction`` = 1 if ``close[t+h] > close[t]`` else 0 (a flat clo
 counts as 0), no scaling. Output: one sigmoid unit read as P(up), binary
 cross-entropy. Baselines: the training majority class, the sign of the training drift,
 the sign of the last daily log return, a logistic regression on the window's log
-returns (:mod:`lstmfc.baselines`). A call is "up" when P(up) > 0.5. Headline test:
+returns (:mod:`lstmfc.forecasters.price`). A call is "up" when P(up) > 0.5. Headline test:
 exact binomial test of the network's accuracy against the majority-class accuracy;
 a Diebold-Mariano test on the 0-1 loss against the strongest baseline chosen on
 validation; against a coin (0.5) and the Pesaran-Timmermann (1992) test.
@@ -82,7 +82,7 @@ class DirectionHead(Head):
 
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
-        from lstmfc.baselines import direction_baselines
+        from lstmfc.forecasters.price import direction_baselines
 
         return direction_baselines(lookback=lookback)
 
@@ -104,7 +104,7 @@ class DirectionHead(Head):
         of the LSTM's calls against the majority-class accuracy and against 0.5; a
         Diebold-Mariano (HLN) test on the 0-1 loss against ``best``; Pesaran-Timmermann;
         long/flat on each model's calls."""
-        from lstmfc import metrics
+        from lstmfc.stats import metrics
 
         y = self.truth(targets)
         realised = np.asarray(targets["target_logret"], dtype="float64")
@@ -183,9 +183,9 @@ class DirectionHead(Head):
 
     # ------------------------------------------------------------------ forecast log
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
-        """The drift baseline's P(up) (:class:`lstmfc.baselines.DriftSignClassifier`),
+        """The drift baseline's P(up) (:class:`lstmfc.forecasters.price.DriftSignClassifier`),
         fit on the training rows, logged next to each forecast."""
-        from lstmfc.baselines import DriftSignClassifier
+        from lstmfc.forecasters.price import DriftSignClassifier
 
         m = DriftSignClassifier().fit(np.asarray(closes, "float64"), train_rows, horizon)
         return {"drift": {"mu": m.mu_, "sigma": m.sigma_, "prob_up": m.up_probability()}}

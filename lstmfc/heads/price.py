@@ -13,7 +13,7 @@ Target (``--price-target``)
 
 Output: one linear unit, mean squared error. Baselines: naive (random walk), drift
 (random walk with the training drift), SMA, EMA, OLS on the window's log returns
-(:mod:`lstmfc.baselines`). Headline test: Diebold-Mariano (HLN) against naive on
+(:mod:`lstmfc.forecasters.price`). Headline test: Diebold-Mariano (HLN) against naive on
 squared errors; a second test against the strongest baseline chosen on validation.
 """
 
@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lstmfc.errors import UsageError
+from lstmfc.core.errors import UsageError
 from lstmfc.heads.base import (
     Column,
     Head,
@@ -108,7 +108,7 @@ class PriceHead(Head):
     def step_metrics(self, metrics, truth, forecasts, closes, train_rows, horizon) -> None:
         """MASE: MAE divided by the training-period naive MAE at ``horizon`` (Hyndman &
         Koehler 2006, "Another look at measures of forecast accuracy", IJF 22(4))."""
-        from lstmfc.paths import naive_mae_scale
+        from lstmfc.heads.paths import naive_mae_scale
 
         scale = naive_mae_scale(closes, train_rows, horizon)
         for name, m in metrics.items():
@@ -117,7 +117,7 @@ class PriceHead(Head):
     # ------------------------------------------------------------------ targets
     def _columns(self, base: str) -> list[str]:
         """Target columns the network learns: ``base`` and, for a MIMO or seq2seq path,
-        each later step's (``base_2`` ...; :func:`lstmfc.paths.path_columns`)."""
+        each later step's (``base_2`` ...; :func:`lstmfc.heads.paths.path_columns`)."""
         if self.n_outputs == 1:
             return [base]
         return [base, *(f"{base}_{k}" for k in range(2, self.steps + 1))]
@@ -132,7 +132,7 @@ class PriceHead(Head):
         ArtifactError
             The training targets are constant or not finite (nothing to learn).
         """
-        from lstmfc.errors import ArtifactError
+        from lstmfc.core.errors import ArtifactError
 
         def one(column: str) -> dict[str, Any]:
             v = np.asarray(train_targets[column], dtype="float64")
@@ -202,11 +202,11 @@ class PriceHead(Head):
 
     def forecast(self, scaling, predict_raw, windows, targets, prepare_meta) -> np.ndarray:
         """The network's forecasts; a ``recursive`` path feeds the one-step network its
-        own forecast log returns (:func:`lstmfc.paths.recursive_log_returns`) and returns
+        own forecast log returns (:func:`lstmfc.heads.paths.recursive_log_returns`) and returns
         the close of every step, ``(n_windows, steps)``."""
         if self.steps == 1 or self.strategy != "recursive":
             return self.decode(scaling, predict_raw(windows), targets)
-        from lstmfc.paths import recursive_log_returns
+        from lstmfc.heads.paths import recursive_log_returns
 
         closes_t = _closes(targets)
         if scaling["kind"] == "standard":
@@ -227,7 +227,7 @@ class PriceHead(Head):
 
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
-        from lstmfc.baselines import price_baselines
+        from lstmfc.forecasters.price import price_baselines
 
         return price_baselines(lookback=lookback, sma_k=sma_k, ema_span=ema_span)
 
@@ -248,7 +248,7 @@ class PriceHead(Head):
         """RMSE/MAE/MAPE/directional accuracy/Theil's U per model; Diebold-Mariano (HLN,
         squared errors) of the LSTM against naive and against ``best``, and of every
         baseline against naive; long/flat on each model's direction."""
-        from lstmfc import metrics
+        from lstmfc.stats import metrics
 
         y_true = self.truth(targets)
         last_close = _closes(targets)
@@ -362,8 +362,8 @@ class PriceHead(Head):
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
         """Parameters of the baselines ``predict`` logs next to each forecast, fit on the
         training rows (stored in the manifest): the drift ``mu`` (and ``sigma``) of
-        :func:`lstmfc.baselines.training_drift`."""
-        from lstmfc.baselines import training_drift
+        :func:`lstmfc.forecasters.price.training_drift`."""
+        from lstmfc.forecasters.price import training_drift
 
         mu, sigma = training_drift(np.asarray(closes, "float64"), np.asarray(train_rows), horizon)
         return {"drift": {"mu": mu, "sigma": sigma}}

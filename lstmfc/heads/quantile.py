@@ -5,16 +5,16 @@ Target
 ``r = log(close[t+h] / close[t])``, the log return over the horizon. The network learns
 the standardised return ``z = (r - mean) / std`` (``mean``, ``std`` of the TRAINING
 windows' returns) through the pinball loss averaged over the levels
-(:func:`lstmfc.losses.pinball`; Koenker & Bassett 1978, Econometrica 46(1)); the encoded
+(:func:`lstmfc.heads.losses.pinball`; Koenker & Bassett 1978, Econometrica 46(1)); the encoded
 target has shape ``(n, 1)`` and the loss broadcasts it against the ``(n, k)`` output, on
-the lean loop (:mod:`lstmfc.fastfit`) and on Keras's ``Model.fit`` alike. A forecast is
+the lean loop (:mod:`lstmfc.network.fastfit`) and on Keras's ``Model.fit`` alike. A forecast is
 ``q_tau = mean + std * z_tau`` (log return, ``(n, k)``); price quantiles are
 ``close[t] * exp(q_tau)`` (currency). Levels: ``--quantiles``, default
-0.01, 0.025, 0.05, 0.5, 0.95, 0.975, 0.99 (:data:`lstmfc.risk.DEFAULT_LEVELS`).
+0.01, 0.025, 0.05, 0.5, 0.95, 0.975, 0.99 (:data:`lstmfc.quantiles.risk.DEFAULT_LEVELS`).
 
 Non-crossing by construction
 ----------------------------
-The output is two Dense layers (a chain :mod:`lstmfc.fastfit` and the ONNX exporter
+The output is two Dense layers (a chain :mod:`lstmfc.network.fastfit` and the ONNX exporter
 run): ``Dense(k + 1, softplus)`` gives ``u = [a, b, d_1 .. d_{k-1}] > 0`` and a FIXED,
 non-trainable ``Dense(k, use_bias=False)`` (:func:`assembly_matrix`) turns it into the
 median ``a - b`` (the level nearest 0.5) and cumulative sums of the increments ``d``
@@ -29,11 +29,11 @@ Calibration
 -----------
 * **CQR** (conformalized quantile regression, Romano, Patterson & Candes 2019, NeurIPS
   32), one-sided per level, fitted at train time on the VALIDATION rows only
-  (:func:`lstmfc.risk.cqr_fit`, rank rule ``tail``) and stored in the manifest
+  (:func:`lstmfc.quantiles.risk.cqr_fit`, rank rule ``tail``) and stored in the manifest
   (``training.val.cqr``); backtests fit it per fit on that fit's validation windows.
 * **ACI** (adaptive conformal inference, Gibbs & Candes 2021, NeurIPS 34) on top of the
   CQR forecasts: each level's working level moves after every realised outcome,
-  ``tau_{t+1} = tau_t + gamma (tau - 1[y_t <= q_t])`` (:func:`lstmfc.risk.aci_update`,
+  ``tau_{t+1} = tau_t + gamma (tau - 1[y_t <= q_t])`` (:func:`lstmfc.quantiles.risk.aci_update`,
   ``gamma = 0.005``, read-off bound 0.001). ``evaluate`` and ``backtest`` walk it through
   the test forecasts one session at a time using only outcomes already realised (the
   outcome of the forecast made at ``t`` is absorbed once ``t + h`` has passed:
@@ -50,9 +50,9 @@ VaR at 1 %, 2.5 %, 5 %: the quantile at that level (log return; as a loss in per
 (``alpha`` = 0.025, 0.01) from the quantiles below the VaR level: ``ES_a = (1/a)
 int_0^a q(u) du`` with ``q(u)`` the quantile set interpolated linearly in
 ``Phi^{-1}(u)`` (Gaussian-shaped below the lowest level) and integrated exactly
-(:func:`lstmfc.risk.expected_shortfall`; Acerbi & Tasche 2002, J. Banking & Finance
+(:func:`lstmfc.quantiles.risk.expected_shortfall`; Acerbi & Tasche 2002, J. Banking & Finance
 26(7)); in currency, ``(1/a) int_0^a close (1 - exp(q(u))) du``, also exactly
-(:func:`lstmfc.risk.mean_exp_below`).
+(:func:`lstmfc.quantiles.risk.mean_exp_below`).
 
 Baselines (fitted on the training rows only)
 --------------------------------------------
@@ -60,14 +60,14 @@ Baselines (fitted on the training rows only)
 ``ewma`` Gaussian with RiskMetrics EWMA(0.94) volatility (J.P. Morgan/Reuters 1996);
 ``garch_n`` / ``garch_t`` GARCH(1,1) with normal / standardised Student-t errors
 (Bollerslev 1986, 1987; estimated with ``arch`` through
-:class:`lstmfc.volatility.GarchForecaster`, quantiles ``mu + sigma * F^{-1}(tau)`` with
+:class:`lstmfc.volatility.models.GarchForecaster`, quantiles ``mu + sigma * F^{-1}(tau)`` with
 ``F^{-1}`` the fitted distribution's ``ppf``); ``unconditional`` the empirical
 quantiles of the training returns. Headline benchmark: ``garch_t``.
 
 Scores and tests
 ----------------
 Pinball loss per level and on average, CRPS approximated from the quantiles
-(:func:`lstmfc.risk.crps_from_quantiles`), coverage, mean width and Winkler score of the
+(:func:`lstmfc.quantiles.risk.crps_from_quantiles`), coverage, mean width and Winkler score of the
 90 % and 98 % central intervals; VaR backtests (hits against the expected number,
 Kupiec 1995 POF, Christoffersen 1998 independence and conditional coverage) and ES
 backtests (Acerbi & Szekely 2014 Z2 with a simulated p-value; McNeil & Frey 2000) in
@@ -82,9 +82,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lstmfc import risk
-from lstmfc.baselines import Baseline
-from lstmfc.errors import UsageError
+from lstmfc.core.errors import UsageError
+from lstmfc.forecasters.price import Baseline
 from lstmfc.heads.base import (
     Column,
     Head,
@@ -94,6 +93,7 @@ from lstmfc.heads.base import (
     save_figure,
     undefined_test,
 )
+from lstmfc.quantiles import risk
 
 #: The three LSTM forecasts the head reports: raw network, split-conformal, ACI.
 LSTM_VARIANTS = ("lstm", "lstm_cqr", "lstm_aci")
@@ -102,7 +102,7 @@ N_SIM, N_BOOT = 2000, 2000
 #: What the reports say about the ES estimator.
 ES_ESTIMATOR = (
     "ES_a = (1/a) * integral_0^a q(u) du, q(u) the quantile set linear in Phi^-1(u) "
-    "between levels and Gaussian-shaped below the lowest (lstmfc.risk.expected_shortfall)"
+    "between levels and Gaussian-shaped below the lowest (lstmfc.quantiles.risk.expected_shortfall)"
 )
 
 
@@ -160,7 +160,7 @@ def initial_bias(levels) -> np.ndarray:
 
 
 class _QuantileBaseline(Baseline):
-    """A quantile forecaster with the baselines interface (:mod:`lstmfc.baselines`):
+    """A quantile forecaster with the baselines interface (:mod:`lstmfc.forecasters.price`):
     ``fit`` reads closes up to the last training target only (``Baseline.fit``),
     ``predict(closes, end_rows)`` returns ``(n, k)`` log-return quantiles and reads
     ``closes[: t + 1]`` for the forecast at row ``t``."""
@@ -179,7 +179,7 @@ class _QuantileBaseline(Baseline):
 
 class HistoricalSimulationQuantiles(_QuantileBaseline):
     """Empirical quantiles of the last ``window`` h-session log returns
-    (:func:`lstmfc.risk.historical_simulation`; nothing is fitted)."""
+    (:func:`lstmfc.quantiles.risk.historical_simulation`; nothing is fitted)."""
 
     name = "hs250"
 
@@ -199,7 +199,7 @@ class HistoricalSimulationQuantiles(_QuantileBaseline):
 
 class EWMAGaussianQuantiles(_QuantileBaseline):
     """Gaussian quantiles with RiskMetrics EWMA volatility, zero mean, square-root-of-time
-    for ``h > 1`` (:func:`lstmfc.risk.ewma_gaussian`); the EWMA starts at the variance of
+    for ``h > 1`` (:func:`lstmfc.quantiles.risk.ewma_gaussian`); the EWMA starts at the variance of
     the training daily log returns."""
 
     name = "ewma"
@@ -223,7 +223,7 @@ class EWMAGaussianQuantiles(_QuantileBaseline):
 class GarchQuantiles(_QuantileBaseline):
     """GARCH(1,1) with a constant mean and normal or standardised Student-t errors.
 
-    Fitted with ``arch`` (:class:`lstmfc.volatility.GarchForecaster`) on the PERCENT log
+    Fitted with ``arch`` (:class:`lstmfc.volatility.models.GarchForecaster`) on the PERCENT log
     returns up to the last training target; the forecast at row ``t`` filters returns up
     to ``t`` with the fixed parameters. Quantile: ``(h mu + sqrt(V_h) F^{-1}(tau)) / 100``
     (log return) with ``V_h`` the variance of the h-session return (sum of the 1..h step
@@ -251,13 +251,13 @@ class GarchQuantiles(_QuantileBaseline):
         }
 
     def _fit(self, closes, rows, h):
-        from lstmfc.volatility import GarchForecaster
+        from lstmfc.volatility.models import GarchForecaster
 
         r = 100.0 * np.diff(np.log(closes))  # r[i]: close row i -> i + 1, percent
         self.model_ = GarchForecaster("garch", self.dist).fit(r, r.size - 1, horizon=h)
 
     def _predict(self, c, rows):
-        from lstmfc.volatility import GarchPredictive
+        from lstmfc.volatility.models import GarchPredictive
 
         f = self.model_
         r = 100.0 * np.diff(np.log(c[: int(rows.max()) + 1]))
@@ -273,7 +273,7 @@ class GarchQuantiles(_QuantileBaseline):
 
 class UnconditionalQuantiles(_QuantileBaseline):
     """Empirical quantiles of the training windows' h-session log returns, the same row
-    for every origin (:func:`lstmfc.risk.unconditional_quantiles`)."""
+    for every origin (:func:`lstmfc.quantiles.risk.unconditional_quantiles`)."""
 
     name = "unconditional"
 
@@ -309,7 +309,7 @@ def garch_live_quantiles(params: dict[str, Any], closes, levels, horizon: int) -
     sigma2_{t-1}``, ``e = r - mu``, percent returns), then the analytic h-step sum
     ``f_1 = omega + alpha e_T^2 + beta sigma2_T``, ``f_k = omega + (alpha + beta)
     f_{k-1}`` (Bollerslev 1986); quantiles as :class:`GarchQuantiles`. ``tests/
-    test_quantile_head.py`` checks it against :class:`lstmfc.volatility.GarchForecaster`.
+    test_quantile_head.py`` checks it against :class:`lstmfc.volatility.models.GarchForecaster`.
 
     Parameters
     ----------
@@ -325,7 +325,7 @@ def garch_live_quantiles(params: dict[str, Any], closes, levels, horizon: int) -
     -------
     numpy.ndarray, shape (k,)
     """
-    from lstmfc.volatility import GarchPredictive
+    from lstmfc.volatility.models import GarchPredictive
 
     c = np.asarray(closes, dtype=np.float64)
     e = 100.0 * np.diff(np.log(c)) - params["mu"]
@@ -364,9 +364,10 @@ def aci_walk(
 
     Before the forecast at origin row ``rows[i]``, every earlier forecast whose target is
     realised by then (origin ``p`` with ``p + h <= rows[i]``) is absorbed in origin order
-    with :func:`lstmfc.risk.aci_update`; the forecast is :func:`lstmfc.risk.aci_forecast`
+    with :func:`lstmfc.quantiles.risk.aci_update`; the forecast is
+    :func:`lstmfc.quantiles.risk.aci_forecast`
     of ``Q[i]``. For ``h = 1`` and consecutive rows this is
-    :func:`lstmfc.risk.adaptive_conformal` exactly; for ``h > 1`` the update waits ``h``
+    :func:`lstmfc.quantiles.risk.adaptive_conformal` exactly; for ``h > 1`` the update waits ``h``
     sessions, as the daily job has to. ``y[i]`` is read only when absorbed.
 
     Parameters
@@ -380,7 +381,7 @@ def aci_walk(
         Origin rows (session numbers) of the forecasts.
     horizon : int
     state : ACIState, optional
-        Start state (default :func:`lstmfc.risk.aci_init` of ``levels``).
+        Start state (default :func:`lstmfc.quantiles.risk.aci_init` of ``levels``).
     pending : list, optional
         ``(row, y, issued)`` of earlier forecasts not absorbed yet (carried across
         segments, e.g. backtest fits).
@@ -470,7 +471,7 @@ class QuantileHead(Head):
 
     # ------------------------------------------------------------------ network
     def make_loss(self, keras):
-        from lstmfc.losses import pinball
+        from lstmfc.heads.losses import pinball
 
         return pinball(self.levels)
 
@@ -498,7 +499,7 @@ class QuantileHead(Head):
         ArtifactError
             The training log returns are constant or not finite.
         """
-        from lstmfc.errors import ArtifactError
+        from lstmfc.core.errors import ArtifactError
 
         r = np.asarray(train_targets["target_logret"], dtype="float64")
         mean, std = float(np.mean(r)), float(np.std(r))
@@ -533,7 +534,7 @@ class QuantileHead(Head):
         The network's columns are non-decreasing by construction; float32 rounding of
         the fixed layer's sums can leave a column one ulp below its neighbour when an
         increment underflows, which the outward running max/min of
-        :func:`lstmfc.risk.monotone_quantiles` removes (it changes nothing else).
+        :func:`lstmfc.quantiles.risk.monotone_quantiles` removes (it changes nothing else).
         """
         raw = np.asarray(raw, dtype="float64")
         if raw.ndim != 2 or raw.shape[1] != self.n_outputs:
@@ -918,7 +919,7 @@ class QuantileHead(Head):
         The state comes from the latest earlier log row of this ticker and run (its
         ``details.aci_state`` absorbed outcomes up to ``details.aci_absorbed_as_of``);
         then each later row whose target session is in ``raw`` is absorbed in date order
-        with the ACI forecast it issued (:func:`lstmfc.risk.aci_update`). Without earlier
+        with the ACI forecast it issued (:func:`lstmfc.quantiles.risk.aci_update`). Without earlier
         rows (the run's first ``predict``) the walk is replayed from the manifest's
         initial state at the first test window through every session whose outcome is
         realised by ``as_of`` (:meth:`replay_aci`), so the first live forecast is
@@ -990,7 +991,7 @@ class QuantileHead(Head):
         """
         import pandas as pd
 
-        from lstmfc.windows import windows_from_raw
+        from lstmfc.dataset.prepare import windows_from_raw
 
         meta = bundle.manifest.get("prepare") or {}
         start = ((meta.get("split") or {}).get("test") or {}).get("first_window_end")
@@ -1192,7 +1193,7 @@ def _coverage(y, q, levels, lo_t: float, hi_t: float) -> float | None:
 
 
 def _metrics(rep: dict[str, Any]) -> dict[str, Any]:
-    """The metrics row of one :func:`lstmfc.risk.quantile_report`."""
+    """The metrics row of one :func:`lstmfc.quantiles.risk.quantile_report`."""
     out: dict[str, Any] = {
         "pinball": rep["pinball"]["mean"],
         "pinball_per_level": rep["pinball"]["per_level"],

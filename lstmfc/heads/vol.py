@@ -11,7 +11,7 @@ comparison using imperfect volatility proxies", J. Econometrics 160(1) 246-256).
 live ``score`` sees exactly this proxy (the realised close against the close at
 ``as_of``). Reported alongside, never trained on: **Parkinson's range variance**
 ``(100 ln(H/L))**2 / (4 ln 2)`` summed over the target sessions (``target_parkinson``,
-:func:`lstmfc.windows.target_frame`; only when the series has high and low). It
+:func:`lstmfc.dataset.prepare.target_frame`; only when the series has high and low). It
 measures trading-hours variance from the high/low only (no open is needed; in the
 bundled S&P 500 sample the open equals the previous close on most rows before 2006)
 and misses overnight moves, so it runs below the squared close-to-close return.
@@ -27,7 +27,7 @@ are bounded, so ``z`` is too). With it QLIKE is ``z + y exp(-z)``, convex in ``z
 a softplus output trained on log returns alone collapsed to a constant forecast in our
 runs (docs/volatility.md). A forecast is ``s * output`` in %^2, floored at ``1e-8 * s``.
 Loss ``--loss qlike`` (default), ``mean(log f + y / f)`` (Patton 2011;
-:func:`lstmfc.losses.qlike`; scaling ``y`` and ``f`` by ``s`` shifts QLIKE by the
+:func:`lstmfc.heads.losses.qlike`; scaling ``y`` and ``f`` by ``s`` shifts QLIKE by the
 constant ``log s`` and leaves its minimiser unchanged), or ``--loss mse``.
 
 Baselines (:class:`VolBaseline`, fitted on the training windows only and then held
@@ -40,7 +40,7 @@ errors (``_t``; Bollerslev 1987, REStat 69(3); a t likelihood gives other parame
 hence other variance forecasts), all fit by maximum likelihood with ``arch``; ``ewma``
 (RiskMetrics, lambda 0.94); ``har`` (HAR on squared returns, Corsi 2009); ``rolling22``
 (mean squared return over 22 sessions); ``constant`` (training variance). See
-:mod:`lstmfc.volatility`.
+:mod:`lstmfc.volatility.models`.
 
 Scores
 ------
@@ -62,7 +62,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lstmfc.errors import UsageError
+from lstmfc.core.errors import UsageError
 from lstmfc.heads.base import (
     Column,
     Head,
@@ -75,7 +75,7 @@ from lstmfc.heads.base import (
 
 VOL_LOSSES = ("qlike", "mse")
 
-#: Report name -> (``lstmfc.volatility`` baseline name), in report order.
+#: Report name -> (``lstmfc.volatility.models`` baseline name), in report order.
 BASELINE_NAMES: dict[str, str] = {
     "garch": "garch_normal",
     "garch_t": "garch_t",
@@ -103,28 +103,28 @@ FORECAST_FLOOR = 1e-8
 
 
 class VolBaseline:
-    """A :mod:`lstmfc.volatility` forecaster behind the baselines interface.
+    """A :mod:`lstmfc.volatility.models` forecaster behind the baselines interface.
 
     ``fit(closes, train_end_rows, horizon)`` and ``predict(closes, end_rows)`` as in
-    :mod:`lstmfc.baselines`: ``closes`` ``(n_rows,)`` currency; ``end_rows`` the rows
+    :mod:`lstmfc.forecasters.price`: ``closes`` ``(n_rows,)`` currency; ``end_rows`` the rows
     ``t`` of the windows' last closes. Percent log returns ``r_j = 100 ln(c[s+j+1] /
     c[s+j])`` start at ``s = max(0, min(train_end_rows) - lookback + 1)``, the first row
     of the first training window's inputs (row 0 for ``prepare``'s split). The fit reads
     ``closes[s : max(train_end_rows) + h + 1]`` (up to the last training target) and the
     parameters are then held fixed; a forecast at row ``t`` filters returns up to ``t``
-    (origin ``t - s - 1`` of :meth:`lstmfc.volatility.VolForecaster.predict`) and is the
+    (origin ``t - s - 1`` of :meth:`lstmfc.volatility.models.VolForecaster.predict`) and is the
     variance of the h-session percent log return after ``t``, %^2.
 
     Parameters
     ----------
     name : str
-        A :mod:`lstmfc.volatility` baseline name (``garch_normal``, ``ewma`` ...).
+        A :mod:`lstmfc.volatility.models` baseline name (``garch_normal``, ``ewma`` ...).
     lookback : int
         Rows per input window of the network (sets the start of the returns).
     """
 
     def __init__(self, name: str, lookback: int = 1) -> None:
-        from lstmfc.volatility import make_forecaster
+        from lstmfc.volatility.models import make_forecaster
 
         self.vol_name = name
         self.lookback = max(1, int(lookback))
@@ -143,7 +143,7 @@ class VolBaseline:
         ValueError
             Bad closes, rows or horizon, or a fit that fails (too few returns ...).
         """
-        from lstmfc.baselines import _check_closes, _check_horizon, _check_rows
+        from lstmfc.forecasters.price import _check_closes, _check_horizon, _check_rows
 
         c = _check_closes(closes)
         h = _check_horizon(horizon)
@@ -163,7 +163,7 @@ class VolBaseline:
         ValueError
             Not fitted, or a row before the fit's start plus the model's history.
         """
-        from lstmfc.baselines import _check_closes, _check_rows
+        from lstmfc.forecasters.price import _check_closes, _check_rows
 
         if self.start_ is None:
             raise ValueError(f"{self.vol_name} baseline is not fitted: call fit() first")
@@ -230,9 +230,9 @@ class VolHead(Head):
         return f"vol ({self.loss})"
 
     def make_loss(self, keras):
-        """QLIKE (:func:`lstmfc.losses.qlike`) or Keras's mean squared error."""
+        """QLIKE (:func:`lstmfc.heads.losses.qlike`) or Keras's mean squared error."""
         if self.loss == "qlike":
-            from lstmfc.losses import qlike
+            from lstmfc.heads.losses import qlike
 
             return qlike()
         return "mean_squared_error"
@@ -246,7 +246,7 @@ class VolHead(Head):
         ArtifactError
             The training returns are all zero or not finite (nothing to learn).
         """
-        from lstmfc.errors import ArtifactError
+        from lstmfc.core.errors import ArtifactError
 
         y = self._proxy(train_targets)
         s = float(np.mean(y)) if y.size else float("nan")
@@ -307,7 +307,7 @@ class VolHead(Head):
 
     def selection_loss(self, targets, forecast) -> float:
         """Mean QLIKE against the squared return (the loss of the skill tests)."""
-        from lstmfc.volatility import qlike
+        from lstmfc.volatility.models import qlike
 
         return qlike(self.truth(targets), np.asarray(forecast, dtype="float64"))
 
@@ -318,7 +318,7 @@ class VolHead(Head):
         Diebold-Mariano (HLN) on QLIKE differentials of the LSTM against ``garch``,
         ``ewma`` and ``best``, and of every baseline against ``garch``; the Model
         Confidence Set of all models on QLIKE (``extra["mcs"]``). No trading view."""
-        from lstmfc import volatility as vol
+        from lstmfc.volatility import models as vol
 
         y = self.truth(targets)
         pk = self.parkinson(targets)
@@ -458,7 +458,7 @@ class VolHead(Head):
     def val_metrics(self, scaling, raw, val_targets, train_targets) -> dict[str, float]:
         """QLIKE and MSE of the network on the validation windows, and the QLIKE of the
         constant training variance (``scale``) for reference."""
-        from lstmfc.volatility import mse, qlike
+        from lstmfc.volatility.models import mse, qlike
 
         y = self.truth(val_targets)
         f = self.decode(scaling, raw, val_targets)
@@ -484,7 +484,7 @@ class VolHead(Head):
         (from row 0 to the last training target, the sample ``evaluate`` fits it on),
         stored in the manifest: ``mu``, ``omega``, ``alpha``, ``beta`` and arch's
         backcast. ``predict`` filters the stored series with them (:meth:`filter_live`)."""
-        from lstmfc.volatility import garch11_parameters
+        from lstmfc.volatility.models import garch11_parameters
 
         rows = np.asarray(train_rows)
         b = VolBaseline("garch_normal", lookback=int(rows.min()) + 1)
@@ -533,7 +533,7 @@ class VolHead(Head):
         g = (live or {}).get("garch")
         if not g:
             return live
-        from lstmfc.features import garch_one_step
+        from lstmfc.dataset.features import garch_one_step
 
         s = closes
         first = (meta or {}).get("first_date")
@@ -585,7 +585,7 @@ class VolHead(Head):
     def live_summary(self, rows):
         """QLIKE and MSE of the logged variance forecasts against the squared realised
         return, and of the logged GARCH(1,1) forecasts where logged."""
-        from lstmfc.volatility import mse, qlike
+        from lstmfc.volatility.models import mse, qlike
 
         out: dict[str, Any] = {"n_scored": len(rows)}
         pairs = []
@@ -617,7 +617,7 @@ class VolHead(Head):
         EWMA's volatility forecasts; (b) the cumulative QLIKE difference of GARCH (and
         EWMA, the strongest baseline) minus the LSTM: rising = LSTM winning (the
         cumulative-loss-difference plot of Goyal & Welch 2008, RFS 21(4), Fig. 1)."""
-        from lstmfc.volatility import qlike_losses
+        from lstmfc.volatility.models import qlike_losses
 
         plt = pyplot()
         dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")

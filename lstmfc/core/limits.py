@@ -1,0 +1,64 @@
+"""Bounds of every numeric command-line option: one home, no imports.
+
+The command line shows them in ``--help`` and the library enforces them, both from
+here, so help and checks cannot drift apart. Each bound stops a value from making a
+command run or allocate without end (``tests/test_cli_robust.py`` draws option values
+with Hypothesis and checks that every command answers within seconds).
+"""
+
+from __future__ import annotations
+
+MAX_LOOKBACK = 2520
+"""Longest input window (``--lookback``), ten years of about 252 sessions. Training time
+and the memory of the windows grow with it (``n_windows x lookback x features``)."""
+
+MAX_HORIZON = 2520
+"""Farthest target (``--horizon``), ten years of sessions."""
+
+MIN_SPLIT_FRACTION = 0.01
+"""Smallest split fraction (1 % of the windows): the number of windows that gives every
+split one grows as 1 / fraction (:func:`lstmfc.dataset.prepare.min_windows`), and a fraction of
+1e-300 would make that search endless."""
+
+MAX_ENSEMBLE = 50
+"""Most networks per fit (``--ensemble``); each one is a full fit, so time grows with it."""
+
+MAX_EPOCHS = 10_000
+"""Most epochs (``--epochs``); early stopping usually ends far sooner."""
+
+MAX_BATCH = 1 << 16
+"""Largest mini-batch (``--batch-size``)."""
+
+MAX_PARAMS = 20_000_000
+"""Most trainable weights a network may have (:meth:`lstmfc.network.models.ModelSpec.validate`).
+The reference network has about 117 thousand; 20 million is some 170 times that,
+already hours per epoch on a CPU, while ``--units 4096,4096,...`` (8 layers) would be
+about 1e9 weights (4 GB before Adam's two moment buffers): refused before anything is
+built."""
+
+MAX_TRAIN_BYTES = 8 * 2**30
+"""Most memory one network's training may need by
+:func:`lstmfc.workflows.train.estimate_train_bytes` (8 GiB): ``--batch-size``, ``--lookback`` and
+``--units`` multiply, e.g. ``--units 1024 --batch-size 4096`` on 60-session windows
+would need about 17 GB."""
+
+MAX_BASELINE_WINDOW = 2520
+"""Longest ``--sma`` window and ``--ema`` span: ten years of about 252 sessions (a
+window longer than the training history fails later with a DataError naming it)."""
+
+MAX_FITS = 500
+"""Most network fits per ticker in a backtest (fits x ``--ensemble``,
+:func:`lstmfc.backtest.plan.check_fit_count`). Each fit trains a network from scratch:
+``--step 1`` on 20 years of sessions would plan some 1,500 (hours even for a tiny
+network); weekly refits over six years are about 300."""
+
+MAX_JOBS_PER_CORE = 4
+"""``--jobs`` is at most this many times the cores this process may use
+(:func:`lstmfc.backtest.executors.check_jobs`): every local worker is a process that
+loads the Keras backend (some hundreds of MB), each training with
+``max(1, cores // jobs)`` threads, so beyond a few per core they only add memory and
+switching."""
+
+MAX_STEPS = 30
+"""Longest forecast path (``--steps``), six weeks of sessions: each step is another
+target, network output and evaluation."""

@@ -1,0 +1,1 @@
+"""dataset: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""forecasters: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""quantiles: see docs/architecture.md."""

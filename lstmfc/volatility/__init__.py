@@ -1,0 +1,1 @@
+"""volatility: see docs/architecture.md."""
