@@ -17,7 +17,7 @@ from lstmfc.core.config import Workspace
 from lstmfc.core.errors import ArtifactError, DataError, UsageError
 from lstmfc.data.store import write_raw
 from lstmfc.dataset import prepare as windows
-from lstmfc.heads import make_head
+from lstmfc.heads.registry import make_head
 from lstmfc.network import backend, models
 from lstmfc.workflows import train
 from tests.conftest import make_ohlcv

@@ -8,20 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmfc.forecasters.price import (
-    DriftForecaster,
+from lstmfc.forecasters.base import direction_targets, log_return_features, logret_targets
+from lstmfc.forecasters.direction import (
     DriftSignClassifier,
-    EMAForecaster,
     LastSignClassifier,
     LogisticWindowClassifier,
     MajorityClassifier,
+    direction_baselines,
+)
+from lstmfc.forecasters.price import (
+    DriftForecaster,
+    EMAForecaster,
     NaiveForecaster,
     OLSForecaster,
     SMAForecaster,
-    direction_baselines,
-    direction_targets,
-    log_return_features,
-    logret_targets,
     price_baselines,
 )
 
@@ -63,7 +63,7 @@ def test_targets_hand_values():
 
 def test_naive_forecast_is_last_close():
     m = NaiveForecaster().fit(CLOSES, [0, 1, 2], horizon=1)
-    np.testing.assert_array_equal(m.predict(CLOSES, [3, 5]), [13.0, 15.0])
+    np.testing.assert_array_equal(m.forecast(CLOSES, [3, 5]), [13.0, 15.0])
 
 
 def test_drift_forecast_hand_values():
@@ -76,39 +76,39 @@ def test_drift_forecast_hand_values():
     mu = (math.log(101 / 100) + math.log(103 / 101) + math.log(102 / 103)) / 3
     assert m.mu_ == pytest.approx(0.00660087577, abs=1e-11) and m.mu_ == pytest.approx(mu)
     # forecast at row 4 (close 105) for row 5: 105 * exp(mu) = 105.6953845
-    assert m.predict(c, [4])[0] == pytest.approx(105 * math.exp(mu), rel=1e-12)
-    assert m.predict(c, [4])[0] == pytest.approx(105.6953845, abs=1e-6)
+    assert m.forecast(c, [4])[0] == pytest.approx(105 * math.exp(mu), rel=1e-12)
+    assert m.forecast(c, [4])[0] == pytest.approx(105.6953845, abs=1e-6)
     # h = 2: span rows 0..4, mu = log(105/100)/4, forecast close[t] * exp(2 mu)
     m2 = DriftForecaster().fit(c, [0, 1, 2], horizon=2)
     assert m2.mu_ == pytest.approx(math.log(1.05) / 4)
-    assert m2.predict(c, [3])[0] == pytest.approx(102 * 1.05**0.5)
+    assert m2.forecast(c, [3])[0] == pytest.approx(102 * 1.05**0.5)
     # the direction version calls up when mu > 0; P(up) = Phi(mu / sigma) for h = 1
     d = DriftSignClassifier().fit(c, [0, 1, 2], horizon=1)
     r = np.diff(np.log(c[:4]))
     from scipy.stats import norm
 
-    assert d.predict_proba(c, [4, 5])[0] == pytest.approx(norm.cdf(mu / r.std()))
-    assert list(d.predict(c, [4, 5])) == [1, 1]
+    assert d.forecast(c, [4, 5])[0] == pytest.approx(norm.cdf(mu / r.std()))
+    assert list(d.calls(c, [4, 5])) == [1, 1]
     falling = c[::-1].copy()
-    assert list(DriftSignClassifier().fit(falling, [0, 1, 2], 1).predict(falling, [4])) == [0]
+    assert list(DriftSignClassifier().fit(falling, [0, 1, 2], 1).calls(falling, [4])) == [0]
 
 
 def test_sma_hand_values():
     m = SMAForecaster(k=3).fit(CLOSES, [2, 3], horizon=1)
-    np.testing.assert_allclose(m.predict(CLOSES, [2, 4, 5]), [11.0, 13.0, 14.0])
+    np.testing.assert_allclose(m.forecast(CLOSES, [2, 4, 5]), [11.0, 13.0, 14.0])
     with pytest.raises(ValueError, match="end row 1 has too little history"):
-        m.predict(CLOSES, [1])
+        m.forecast(CLOSES, [1])
 
 
 def test_ema_hand_values_and_pandas_equivalence():
     m = EMAForecaster(span=3).fit(np.array([10.0, 20.0, 30.0]), [0], horizon=1)
     # alpha = 2 / (3 + 1) = 0.5: 10, 0.5*20 + 0.5*10 = 15, 0.5*30 + 0.5*15 = 22.5
-    np.testing.assert_allclose(m.predict([10.0, 20.0, 30.0], [0, 1, 2]), [10.0, 15.0, 22.5])
+    np.testing.assert_allclose(m.forecast([10.0, 20.0, 30.0], [0, 1, 2]), [10.0, 15.0, 22.5])
 
     c = random_closes(200)
     rows = np.arange(200)
     expected = pd.Series(c).ewm(span=20, adjust=False).mean().to_numpy()
-    got = EMAForecaster(20).fit(c, [0, 1], 1).predict(c, rows)
+    got = EMAForecaster(20).fit(c, [0, 1], 1).forecast(c, rows)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
@@ -126,7 +126,7 @@ def test_ols_slope_matches_closed_form_least_squares():
     assert m.intercept_ == pytest.approx(intercept, rel=1e-10, abs=1e-15)
     test_rows = np.array([30, 35])
     expected = c[test_rows] * np.exp(intercept + slope * r[test_rows - 1])
-    np.testing.assert_allclose(m.predict(c, test_rows), expected, rtol=1e-12)
+    np.testing.assert_allclose(m.forecast(c, test_rows), expected, rtol=1e-12)
 
 
 def test_ols_fits_h_step_log_return_on_window_returns():
@@ -150,27 +150,27 @@ def test_majority_classifier_hand_values():
     # directions for t = 0..4 (h = 1): up, up, down, up, up -> up rate 0.8
     m = MajorityClassifier().fit(c, [0, 1, 2, 3, 4], horizon=1)
     assert m.up_rate_ == pytest.approx(0.8)
-    np.testing.assert_allclose(m.predict_proba(c, [5, 6]), [0.8, 0.8])
-    np.testing.assert_array_equal(m.predict(c, [5, 6]), [1, 1])
+    np.testing.assert_allclose(m.forecast(c, [5, 6]), [0.8, 0.8])
+    np.testing.assert_array_equal(m.calls(c, [5, 6]), [1, 1])
 
     falling = c[::-1].copy()  # 12, 13, 12.5, 11.5, 12, 11, 10: up, down, down, up, down
     m = MajorityClassifier().fit(falling, [0, 1, 2, 3, 4], horizon=1)
     assert m.up_rate_ == pytest.approx(0.4)
-    np.testing.assert_array_equal(m.predict(falling, [5]), [0])
+    np.testing.assert_array_equal(m.calls(falling, [5]), [0])
 
     even = np.array([10.0, 11.0, 10.0, 11.0, 10.0])  # up, down, up, down: a 0.5 tie
     m = MajorityClassifier().fit(even, [0, 1, 2, 3], horizon=1)
     assert m.up_rate_ == 0.5
-    np.testing.assert_array_equal(m.predict(even, [4]), [0])  # strict > 0.5, as sklearn
+    np.testing.assert_array_equal(m.calls(even, [4]), [0])  # strict > 0.5, as sklearn
 
 
 def test_last_sign_classifier_hand_values():
     c = np.array([10.0, 11.0, 10.5, 10.5, 12.0])
     m = LastSignClassifier().fit(c, [1, 2], horizon=1)
-    np.testing.assert_array_equal(m.predict(c, [1, 2, 3, 4]), [1, 0, 0, 1])  # flat -> 0
-    np.testing.assert_array_equal(m.predict_proba(c, [1, 2]), [1.0, 0.0])
+    np.testing.assert_array_equal(m.calls(c, [1, 2, 3, 4]), [1, 0, 0, 1])  # flat -> 0
+    np.testing.assert_array_equal(m.forecast(c, [1, 2]), [1.0, 0.0])
     with pytest.raises(ValueError, match="end row 0 has too little history"):
-        m.predict(c, [0])
+        m.calls(c, [0])
 
 
 def test_logistic_learns_a_persistent_direction():
@@ -186,9 +186,9 @@ def test_logistic_learns_a_persistent_direction():
     m = LogisticWindowClassifier(lookback=5).fit(c, train, horizon=1)
     assert m.coef_.shape == (5,)
     assert m.coef_[-1] > 0 and abs(m.coef_[-1]) == max(abs(m.coef_))  # last return dominates
-    proba = m.predict_proba(c, test)
+    proba = m.forecast(c, test)
     assert proba.shape == (test.size,) and np.all((proba >= 0) & (proba <= 1))
-    accuracy = np.mean(m.predict(c, test) == direction_targets(c, test, 1))
+    accuracy = np.mean(m.calls(c, test) == direction_targets(c, test, 1))
     assert accuracy > 0.8
 
 
@@ -242,24 +242,18 @@ def test_prediction_at_t_reads_closes_up_to_t_only(model):
     c = random_closes(200, seed=11)
     model.fit(c, np.arange(10, 120), horizon=1)
     rows = np.arange(150, 170)
-    out = model.predict_proba(c, rows) if hasattr(model, "predict_proba") else None
-    base = model.predict(c, rows)
+    base = model.forecast(c, rows)
     for i, t in enumerate(rows):
         future = c.copy()
         future[t + 1 :] *= 3.0
         # batch vs single-row BLAS calls may differ in the last bit, hence rtol
-        np.testing.assert_allclose(model.predict(future, [t]), base[i], rtol=1e-12)
-        if out is not None:
-            np.testing.assert_allclose(model.predict_proba(future, [t]), out[i], rtol=1e-12)
+        np.testing.assert_allclose(model.forecast(future, [t]), base[i], rtol=1e-12)
     # the test can fail: changing the close at t itself moves every forecast but the
     # constant ones (majority class, sign of the drift)
     if not isinstance(model, MajorityClassifier | DriftSignClassifier):
         moved = c.copy()
         moved[rows[-1]] *= 0.5
-        if out is not None:
-            assert model.predict_proba(moved, rows[-1:])[0] != out[-1]
-        else:
-            assert model.predict(moved, rows[-1:])[0] != base[-1]
+        assert model.forecast(moved, rows[-1:])[0] != base[-1]
 
 
 # ---------------------------------------------------------------- errors and sets
@@ -268,7 +262,7 @@ def test_prediction_at_t_reads_closes_up_to_t_only(model):
 def test_input_errors():
     c = random_closes(50)
     with pytest.raises(ValueError, match="NaiveForecaster is not fitted"):
-        NaiveForecaster().predict(c, [3])
+        NaiveForecaster().forecast(c, [3])
     with pytest.raises(ValueError, match=r"closes must be finite and > 0 \(row 2: nan\)"):
         NaiveForecaster().fit(np.r_[1.0, 2.0, np.nan], [0], 1)
     with pytest.raises(ValueError, match=r"closes must be finite and > 0 \(row 1: -2.0\)"):

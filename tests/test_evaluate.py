@@ -73,7 +73,7 @@ def test_evaluate_table_shows_the_verdict_and_conclusion(workspace):
 
 
 def test_conclusion_says_no_skill_plainly():
-    from lstmfc.heads import make_head
+    from lstmfc.heads.registry import make_head
 
     conclusion = make_head("price").conclusion
     text = conclusion([{"verdict": "no skill over naive"}], {})

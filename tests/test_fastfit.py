@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lstmfc.bundles import provenance
 from lstmfc.network import backend, models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,11 +62,11 @@ def _opt_state(model):
 # ------------------------------------------------------------------ status / problem
 def test_active_and_recorded(monkeypatch):
     assert fastfit.status() == "active"
-    assert backend.package_versions()["training_loop"] == "lstmfc.network.fastfit"
+    assert provenance.package_versions()["training_loop"] == "lstmfc.network.fastfit"
     monkeypatch.setenv("LSTMFC_FASTFIT", "0")
     assert fastfit.status() == "switched off by LSTMFC_FASTFIT=0"
     assert fastfit.problem(models.build_model(_spec())) == "switched off by LSTMFC_FASTFIT=0"
-    assert backend.package_versions()["training_loop"].startswith("Model.fit (switched off")
+    assert provenance.package_versions()["training_loop"].startswith("Model.fit (switched off")
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lstmfc.bundles import provenance
 from lstmfc.core.errors import UsageError
 from lstmfc.network import backend, models
 
@@ -70,7 +71,7 @@ def test_fast_path_is_active_and_recorded():
     from lstmfc.network import fastrnn
 
     assert fastrnn.status() == "active"
-    v = backend.package_versions()
+    v = provenance.package_versions()
     assert v["keras_backend"] == "torch" and v["fused_cpu_rnn"] == "active"
     import torch
 

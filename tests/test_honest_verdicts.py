@@ -86,7 +86,7 @@ def test_best_baseline_is_chosen_on_validation_only(workspace):
     y = c[va + 1]
     for name, b in price_baselines(lookback=10).items():
         b.fit(c, tr_rows[tr_rows >= b.min_history], 1)
-        want = float(np.mean((y - b.predict(c, va)) ** 2))
+        want = float(np.mean((y - b.forecast(c, va)) ** 2))
         assert rep["best_baseline"]["validation"][name] == pytest.approx(want, rel=1e-12)
 
     first_test_target = prep.split_targets("test")["target_date"].iloc[0]
@@ -102,7 +102,7 @@ def test_best_baseline_is_chosen_on_validation_only(workspace):
 
 
 def test_verdict_line_wording():
-    from lstmfc.heads import make_head
+    from lstmfc.heads.registry import make_head
 
     head = make_head("price")
 

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from lstmfc.bundles import provenance
 from lstmfc.core.errors import ArtifactError, UsageError
 from lstmfc.network import backend, models
 
@@ -270,5 +271,5 @@ def test_load_model_file_turns_keras_errors_into_one_line(tmp_path):
 
 
 def test_package_versions_lists_keras_and_tensorflow():
-    v = backend.package_versions()
+    v = provenance.package_versions()
     assert v["keras"].startswith("3.") and v["tensorflow"][0].isdigit()

@@ -122,7 +122,7 @@ def test_no_training_target_of_any_step_lies_past_the_first_validation_origin(
     their encoded targets (all K steps) are bit-identical, and every step's target date
     of a training window is at most that origin's date. A variant without the purge
     (``purged_rows`` the identity) is caught."""
-    import lstmfc.heads.paths as paths
+    import lstmfc.dataset.prepare as paths  # Prepared.fit_rows purges with purged_rows
     from lstmfc.dataset.prepare import load_prepared, prepare
 
     if leaky:
@@ -157,7 +157,7 @@ def test_validation_targets_and_baseline_choice_ignore_the_test_period(
     """Perturb every close after the first test origin: the validation targets the
     network early-stops on and each step's baseline validation losses (the choice of
     the strongest simple baseline) are unchanged; without the purge they move."""
-    import lstmfc.heads.paths as paths
+    import lstmfc.dataset.prepare as paths  # Prepared.fit_rows purges with purged_rows
     from lstmfc.dataset.prepare import prepare
     from lstmfc.evaluation.evaluate import evaluate
     from lstmfc.workflows.train import train
@@ -439,8 +439,8 @@ def test_backtest_takes_steps_and_reports_each_step(workspace):
 def test_path_conclusion_states_each_p_value_once():
     """A verdict that carries its own p-value ("worse than naive (p=...)", the
     other side's) gets no second one; "no skill" gets the one-sided p."""
-    from lstmfc.heads import make_head
-    from lstmfc.heads.paths import _path_conclusion
+    from lstmfc.evaluation.paths import _path_conclusion
+    from lstmfc.heads.registry import make_head
 
     one = make_head("price")
     joint = [

@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.data.store import write_raw
-from lstmfc.heads import make_head
 from lstmfc.heads.quantile import (
     EWMAGaussianQuantiles,
     GarchQuantiles,
@@ -28,6 +27,7 @@ from lstmfc.heads.quantile import (
     assembly_matrix,
     garch_live_quantiles,
 )
+from lstmfc.heads.registry import make_head
 from lstmfc.quantiles import risk
 from tests.conftest import make_ohlcv
 
@@ -214,13 +214,13 @@ def test_baselines_fit_on_training_rows_and_predict_causally(idx):
     later[401:] *= np.exp(np.linspace(0.0, 0.3, later.size - 401))  # after the last target
     b = _baselines()[idx].fit(later, train, 1)
     assert json.dumps(a.get_params(), sort_keys=True) == json.dumps(b.get_params(), sort_keys=True)
-    q = a.predict(c, np.array([420, 500, 550]))
-    np.testing.assert_array_equal(b.predict(c, np.array([420, 500, 550])), q)
+    q = a.forecast(c, np.array([420, 500, 550]))
+    np.testing.assert_array_equal(b.forecast(c, np.array([420, 500, 550])), q)
     assert q.shape == (3, 7) and np.all(np.diff(q, axis=1) >= 0)
     # a forecast at row t reads closes[: t + 1] only
     d = c.copy()
     d[501:] *= 1.5
-    np.testing.assert_array_equal(a.predict(d, np.array([420, 500])), q[:2])
+    np.testing.assert_array_equal(a.forecast(d, np.array([420, 500])), q[:2])
 
 
 def test_garch_t_quantiles_match_arch_directly():
@@ -247,7 +247,7 @@ def test_garch_t_quantiles_match_arch_directly():
     sigma = np.sqrt(f.variance.to_numpy()[: rows.size, 0])
     z = StudentsT().ppf(np.asarray(risk.DEFAULT_LEVELS), [res.params["nu"]])
     expect = (res.params["mu"] + sigma[:, None] * z[None, :]) / 100.0
-    np.testing.assert_allclose(b.predict(c, rows), expect, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(b.forecast(c, rows), expect, rtol=1e-7, atol=1e-12)
 
 
 def test_live_garch_recursion_equals_the_fitted_forecaster():
@@ -259,7 +259,7 @@ def test_live_garch_recursion_equals_the_fitted_forecaster():
         b = GarchQuantiles(head.levels, "t").fit(c, train, h)
         np.testing.assert_allclose(
             garch_live_quantiles(live, c[:551], head.levels, h),
-            b.predict(c, np.array([550]))[0],
+            b.forecast(c, np.array([550]))[0],
             rtol=1e-9,
         )
 

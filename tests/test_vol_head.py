@@ -15,7 +15,7 @@ from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.core.errors import DataError, UsageError
 from lstmfc.data.store import write_raw
-from lstmfc.heads import make_head
+from lstmfc.heads.registry import make_head
 
 runner = CliRunner()
 TINY = ["--units", "4", "--dense", "0", "--epochs", "1", "--seed", "1", "--patience", "1"]
@@ -184,7 +184,7 @@ def test_vol_target_features_and_baseline_parameters_ignore_validation_and_test_
     feature's parameters, the scaler, the training features, the target scaling and every
     baseline's fitted parameters stay bit-identical."""
     from lstmfc.dataset.prepare import load_prepared, prepare
-    from lstmfc.evaluation.evaluate import fit_baselines
+    from lstmfc.forecasters.base import fit_baselines
 
     ws = Workspace.resolve(workspace)
     raw = garch_ohlcv(700, seed=3)
@@ -241,8 +241,8 @@ def test_baseline_adapter_reads_closes_up_to_the_last_training_target_only():
         b.fit(c, rows_b, 1)
         b2 = type(b)(b.vol_name, 10).fit(later, rows_b, 1)
         assert b.get_params() == b2.get_params(), name
-        f1 = b.predict(c, np.arange(450, 500))
-        f2 = b.predict(future, np.arange(450, 500))
+        f1 = b.forecast(c, np.arange(450, 500))
+        f2 = b.forecast(future, np.arange(450, 500))
         np.testing.assert_array_equal(f1[:30], f2[:30], err_msg=name)  # reads up to t only
         assert not np.array_equal(f1[30:], f2[30:]) or name == "constant"
 
@@ -258,7 +258,7 @@ def test_garch_baseline_equals_arch_fixed_parameter_forecasts():
     rows = np.arange(9, 450)
     b = head.baselines(lookback=10)["garch"].fit(c, rows, 1)
     test_rows = np.arange(500, 699)
-    got = b.predict(c, test_rows)
+    got = b.forecast(c, test_rows)
     r = 100 * np.diff(np.log(c))
     res = arch_model(r[:450], mean="Constant", vol="GARCH", p=1, q=1, rescale=False).fit(disp="off")
     fixed = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1, rescale=False).fix(res.params)
@@ -272,7 +272,7 @@ def test_garch_baseline_equals_arch_fixed_parameter_forecasts():
     )
     fixed2 = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1, rescale=False).fix(res2.params)
     var2 = fixed2.forecast(horizon=2, start=0, reindex=False).variance.to_numpy().sum(axis=1)
-    np.testing.assert_allclose(b2.predict(c, test_rows), var2[test_rows - 1], rtol=1e-7)
+    np.testing.assert_allclose(b2.forecast(c, test_rows), var2[test_rows - 1], rtol=1e-7)
 
 
 def test_live_garch_forecast_equals_the_evaluate_baseline():
@@ -285,7 +285,7 @@ def test_live_garch_forecast_equals_the_evaluate_baseline():
         b = head.baselines(lookback=10)["garch"].fit(c, rows, h)
         as_of = 550
         out = head.filter_live(live, raw["close"].iloc[: as_of + 1], {"first_date": raw.index[0]})
-        want = b.predict(c, np.array([as_of]))[0]
+        want = b.forecast(c, np.array([as_of]))[0]
         assert out["garch"]["variance"] == pytest.approx(want, rel=1e-9)
         values = head.log_values(2.0, c[as_of], out, h)
         d = values["details"]
@@ -339,7 +339,7 @@ def test_train_evaluate_predict_score_end_to_end(workspace):
     closes = prep.targets["close"].to_numpy()
     head = make_head("vol")
     b = head.baselines(lookback=10)["garch"].fit(closes, prep.split_rows("train"), 1)
-    f = b.predict(closes, prep.split_rows("test"))
+    f = b.forecast(closes, prep.split_rows("test"))
     assert doc["metrics"]["garch"]["qlike"] == pytest.approx(np.mean(np.log(f) + y / f), rel=1e-12)
 
     table = runner.invoke(app, ["evaluate", "VOL"])
@@ -362,7 +362,7 @@ def test_train_evaluate_predict_score_end_to_end(workspace):
     # rows start after the warm-up rows)
     warm = prep.meta["warmup_rows_dropped"]
     as_of_row = len(full) - 6 - warm
-    garch_now = b.predict(full["close"].to_numpy()[warm:], np.array([as_of_row]))[0]
+    garch_now = b.forecast(full["close"].to_numpy()[warm:], np.array([as_of_row]))[0]
     assert d["garch_variance"] == pytest.approx(garch_now, rel=1e-9)
     listed = runner.invoke(app, ["forecasts", "VOL"])
     assert listed.exit_code == 0 and "ann." in listed.stdout

@@ -11,7 +11,7 @@ date, close, realised value and every model's forecast) and, unless
 ``backtest.json``, sha256 too).
 
 Baselines are fit per fit on its training windows only
-(:func:`lstmfc.evaluation.evaluate.fit_baselines`, the same as ``evaluate``) and forecast the
+(:func:`lstmfc.forecasters.base.fit_baselines`, the same as ``evaluate``) and forecast the
 same test windows as the network; the head (:mod:`lstmfc.heads`) scores them.
 """
 
@@ -132,7 +132,7 @@ class BacktestConfig:
         """
         from lstmfc.dataset.features import parse_features
         from lstmfc.evaluation.evaluate import check_options
-        from lstmfc.heads.paths import check_path_options
+        from lstmfc.heads.registry import check_path_options
 
         self.features = parse_features(self.features)
         self.units = self.train_options().validate().units
@@ -308,7 +308,7 @@ def prepare_ticker(ticker: str, raw, cfg: BacktestConfig) -> TickerJob:
 def _check_baseline_history(plan: FoldPlan, cfg: BacktestConfig, opts, close) -> None:
     """Refuse before any network is trained a baseline that some fit cannot fit.
 
-    Two checks, both of which :func:`lstmfc.evaluation.evaluate.fit_baselines` would otherwise
+    Two checks, both of which :func:`lstmfc.forecasters.base.fit_baselines` would otherwise
     raise only after the units ran: a baseline's ``min_history`` (``--sma``) against the
     first training window, and a dry fit of every baseline on the training rows of the
     fit with the fewest of them (the GARCH family needs 250 training returns; a
@@ -320,7 +320,7 @@ def _check_baseline_history(plan: FoldPlan, cfg: BacktestConfig, opts, close) ->
     DataError
         Naming the baseline, the fit, and the option to change.
     """
-    from lstmfc.evaluation.evaluate import fit_baselines
+    from lstmfc.forecasters.base import fit_baselines
 
     first = min(f.train_last for f in plan.fits)
     head = opts.make_head()
@@ -416,7 +416,7 @@ def score_ticker(
     import pandas as pd
 
     from lstmfc.dataset.prepare import target_frame
-    from lstmfc.evaluation.evaluate import fit_baselines
+    from lstmfc.forecasters.base import fit_baselines
 
     plan, h, dates, closes = job.plan, job.plan.horizon, job.dates, job.close
     steps = plan.steps
@@ -426,7 +426,7 @@ def score_ticker(
     head = path_head.step_head() if steps > 1 else path_head
     targets = target_frame(pd.Series(closes, index=dates), h)
     if steps > 1:
-        from lstmfc.heads.paths import add_path_targets
+        from lstmfc.dataset.targets import add_path_targets
 
         add_path_targets(targets, h, steps)
     step_series: dict[int, dict[str, list[np.ndarray]]] = {k: {} for k in range(2, steps + 1)}
@@ -625,8 +625,8 @@ def _score_steps(job, cfg, head, fit, offset, path, train_rows, val_rows, target
     """Steps ``2 .. K`` of one fit's path forecasts: baselines fitted for each step's
     horizon on the fit's (purged) training rows, the strongest chosen on its validation
     windows for that step, and every fold's forecasts appended to ``step_series``."""
-    from lstmfc.evaluation.evaluate import fit_baselines
-    from lstmfc.heads.paths import step_frame, step_horizon
+    from lstmfc.dataset.targets import step_frame, step_horizon
+    from lstmfc.forecasters.base import fit_baselines
 
     plan = job.plan
     targets = targets.iloc[: plan.folds[-1].test_last + 1]  # every row with a full path
@@ -653,7 +653,8 @@ def _overall_steps(head, path_head, targets, rows, series, step_series, step_cho
     """``steps`` (one section per step, as ``lstmfc evaluate`` reports a path) and
     ``joint_tests`` (Diebold-Mariano on the loss averaged over the path, against naive
     and against step 1's strongest simple baseline) of a path backtest."""
-    from lstmfc.heads.paths import path_joint_tests, step_frame, step_horizon
+    from lstmfc.dataset.targets import step_frame, step_horizon
+    from lstmfc.evaluation.paths import path_joint_tests
 
     targets = targets.iloc[: int(rows.max()) + 1]  # every row with a full path
     sections = [{"step": 1, "horizon": h, **first}]

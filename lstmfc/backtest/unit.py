@@ -233,7 +233,7 @@ def fold_arrays(unit: Unit) -> FoldArrays:
     targets = target_frame(pd.Series(close), h)
     steps = int(unit.steps)
     if steps > 1:
-        from lstmfc.heads.paths import add_path_targets
+        from lstmfc.dataset.targets import add_path_targets
 
         add_path_targets(targets, h, steps)
     head = unit.options.make_head(steps)

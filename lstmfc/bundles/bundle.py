@@ -375,7 +375,7 @@ def _read_manifest(run: Path, label: str) -> dict[str, Any]:
         raise ArtifactError(
             f"{label}/{MANIFEST_FILE} belongs to run {doc['run_id']!r}, not {run.name!r}"
         )
-    from lstmfc.heads import head_from_manifest
+    from lstmfc.heads.registry import head_from_manifest
 
     try:
         head_from_manifest(doc).check_scaling(doc["target"])
@@ -715,7 +715,7 @@ def load_bundle(
     UsageError
         Malformed ``run_id`` or engine.
     """
-    from lstmfc.heads import head_from_manifest
+    from lstmfc.heads.registry import head_from_manifest
 
     t = normalize_ticker(ticker)
     run = resolve_run(ws, t, run_id)

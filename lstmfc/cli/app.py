@@ -276,7 +276,7 @@ def train_options(
     """The :class:`lstmfc.workflows.train.TrainOptions` of the shared model options.
 
     The head options of every head are passed through; the head keeps its own
-    (:func:`lstmfc.heads.make_head`).
+    (:func:`lstmfc.heads.registry.make_head`).
     """
     from lstmfc.workflows.train import TrainOptions
 

@@ -177,7 +177,7 @@ def evaluate_cmd(
     if compare is not None:
         if ticker is None or tickers_file is not None or model is not None:
             raise UsageError("--compare needs one TICKER and no --model or --tickers-file")
-        from lstmfc.heads.paths import compare as compare_runs
+        from lstmfc.evaluation.compare import compare as compare_runs
 
         done = compare_runs(
             ws, ticker, compare.split(","), sma_k=sma, ema_span=ema, cost_bps=cost_bps,

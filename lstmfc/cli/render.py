@@ -225,7 +225,7 @@ def message(out, label: str, text: str = "", *, markup: bool = True) -> None:
 
 
 def _head(name: str, options: dict | None = None):
-    from lstmfc.heads import make_head
+    from lstmfc.heads.registry import make_head
 
     return make_head(name, **(options or {}))
 

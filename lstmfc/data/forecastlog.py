@@ -12,7 +12,7 @@ Columns (units)
 ---------------
 ticker, as_of (ISO date of the last bar used), target_date (ISO date of the forecast
 session), horizon (sessions), step (1-based step of a path forecast; 1 otherwise),
-run_id, head (a head of :data:`lstmfc.heads.HEADS`), close_as_of (currency),
+run_id, head (a head of :data:`lstmfc.heads.registry.HEADS`), close_as_of (currency),
 forecast_price (currency, price head), prob_up (probability, direction head),
 details (JSON text: the head's other values, e.g. the drift baseline's forecast),
 made_at (UTC ISO timestamp), and, once scored: realised_date, realised_close

@@ -74,6 +74,7 @@ from lstmfc.dataset.features import (
     parse_features,
     warmup_rows,
 )
+from lstmfc.dataset.targets import check_steps, path_columns, purged_rows
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_LOOKBACK = 60
@@ -585,9 +586,7 @@ def prepare(
     t = normalize_ticker(ticker)
     lookback = _check_int("lookback", lookback)
     horizon = _check_int("horizon", horizon)
-    from lstmfc.heads.paths import check_path_options
-
-    steps = check_path_options(steps, "mimo", "price")
+    steps = check_steps(steps)
     reach = horizon + steps - 1  # rows after a window's end that its path reads
     feats = parse_features(features)
     fractions = parse_split(split)
@@ -624,7 +623,7 @@ def prepare(
     hl = [raw[c].iloc[warmup:] for c in ("high", "low") if c in raw.columns]
     targets = target_frame(raw["close"].iloc[warmup:], horizon, *(hl if len(hl) == 2 else ()))
     if steps > 1:
-        from lstmfc.heads.paths import add_path_targets
+        from lstmfc.dataset.targets import add_path_targets
 
         add_path_targets(targets, horizon, steps)
 
@@ -787,8 +786,7 @@ class Prepared:
         """End rows of the windows a fit may use from ``split``: all of them for a
         single forecast; for a path of ``K`` steps the last ``K - 1`` are left out, since
         their paths reach past the next split's first origins
-        (:func:`lstmfc.heads.paths.purged_rows`)."""
-        from lstmfc.heads.paths import purged_rows
+        (:func:`lstmfc.dataset.targets.purged_rows`)."""
 
         return purged_rows(self.split_rows(split), self.steps)
 
@@ -879,7 +877,6 @@ def load_prepared(ws: Workspace, ticker: str) -> Prepared:
         raise corrupt(f"{FEATURES_FILE} does not match {META_FILE}")
     if not all(str(d) == "float32" for d in features.dtypes):
         raise corrupt(f"{FEATURES_FILE} is not float32")
-    from lstmfc.heads.paths import path_columns
 
     steps = int(meta.get("steps", 1))
     path = [c for k in range(2, steps + 1) for c in path_columns(k)]

@@ -34,35 +34,10 @@ from lstmfc.core.atomic import atomic_write_text
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import DataError, UsageError
 from lstmfc.core.limits import MAX_BASELINE_WINDOW
+from lstmfc.forecasters.base import fit_baselines
 
 EVALUATION_FILE = "evaluation.json"
 PLOT_FILE = "evaluation.png"
-
-
-def fit_baselines(baselines: dict, closes: np.ndarray, train_rows: np.ndarray, horizon: int):
-    """Fit each baseline on the training windows it has enough history for.
-
-    A baseline that needs ``min_history`` past rows (OLS and the logistic regression
-    read ``lookback`` log returns, i.e. ``lookback + 1`` closes) skips the first training
-    window(s), whose inputs start at row 0.
-
-    Raises
-    ------
-    DataError
-        A baseline cannot be fitted (too little history, one-class targets ...).
-    """
-    for name, b in baselines.items():
-        rows = train_rows[train_rows >= b.min_history]
-        if rows.size == 0:
-            raise DataError(
-                f"baseline {name} needs {b.min_history} rows of history before "
-                "its first training window; prepare a longer series"
-            )
-        try:
-            b.fit(closes, rows, horizon)
-        except ValueError as exc:
-            raise DataError(f"baseline {name}: {exc}") from exc
-    return baselines
 
 
 def check_options(sma_k: int, ema_span: int, cost_bps: float, alpha: float) -> None:
@@ -187,7 +162,7 @@ def evaluate(
     bundle = load_bundle(ws, t, run_id, prepared_meta=prepared.meta, engine=engine)
     head = bundle.head
     if head.steps > 1:  # a path: one report section per step (lstmfc.heads.paths)
-        from lstmfc.heads.paths import evaluate_path
+        from lstmfc.evaluation.paths import evaluate_path
 
         return evaluate_path(
             ws, t, prepared, bundle, sma_k=sma_k, ema_span=ema_span, cost_bps=cost_bps,

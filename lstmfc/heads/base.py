@@ -168,7 +168,7 @@ class Head:
         UsageError
             A head or strategy that cannot forecast paths (:func:`check_path_options`).
         """
-        from lstmfc.heads.paths import check_path_options
+        from lstmfc.heads.registry import check_path_options
 
         self.steps = check_path_options(int(steps), strategy, self.name)
         self.strategy = strategy
@@ -275,8 +275,8 @@ class Head:
 
     def step_targets(self, targets, column: str, dtype: str) -> np.ndarray:
         """Target ``column`` as shape ``(n,)``, or for a path of K steps the columns
-        ``column``, ``column_2`` .. ``column_K`` (:func:`lstmfc.heads.paths.add_path_targets`) as
-        shape ``(n, K)``."""
+        ``column``, ``column_2`` .. ``column_K``
+        (:func:`lstmfc.dataset.targets.add_path_targets`) as shape ``(n, K)``."""
         if self.steps == 1:
             return np.asarray(targets[column], dtype=dtype)
         cols = [column, *(f"{column}_{k}" for k in range(2, self.steps + 1))]

@@ -82,12 +82,12 @@ class DirectionHead(Head):
 
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
-        from lstmfc.forecasters.price import direction_baselines
+        from lstmfc.forecasters.direction import direction_baselines
 
         return direction_baselines(lookback=lookback)
 
     def baseline_forecast(self, baseline, closes, rows) -> np.ndarray:
-        return baseline.predict_proba(closes, rows)
+        return baseline.forecast(closes, rows)
 
     # ------------------------------------------------------------------ scoring
     selection_criterion = "error rate"
@@ -183,9 +183,9 @@ class DirectionHead(Head):
 
     # ------------------------------------------------------------------ forecast log
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
-        """The drift baseline's P(up) (:class:`lstmfc.forecasters.price.DriftSignClassifier`),
+        """The drift baseline's P(up) (:class:`lstmfc.forecasters.direction.DriftSignClassifier`),
         fit on the training rows, logged next to each forecast."""
-        from lstmfc.forecasters.price import DriftSignClassifier
+        from lstmfc.forecasters.direction import DriftSignClassifier
 
         m = DriftSignClassifier().fit(np.asarray(closes, "float64"), train_rows, horizon)
         return {"drift": {"mu": m.mu_, "sigma": m.sigma_, "prob_up": m.up_probability()}}

@@ -108,7 +108,7 @@ class PriceHead(Head):
     def step_metrics(self, metrics, truth, forecasts, closes, train_rows, horizon) -> None:
         """MASE: MAE divided by the training-period naive MAE at ``horizon`` (Hyndman &
         Koehler 2006, "Another look at measures of forecast accuracy", IJF 22(4))."""
-        from lstmfc.heads.paths import naive_mae_scale
+        from lstmfc.evaluation.paths import naive_mae_scale
 
         scale = naive_mae_scale(closes, train_rows, horizon)
         for name, m in metrics.items():
@@ -117,7 +117,7 @@ class PriceHead(Head):
     # ------------------------------------------------------------------ targets
     def _columns(self, base: str) -> list[str]:
         """Target columns the network learns: ``base`` and, for a MIMO or seq2seq path,
-        each later step's (``base_2`` ...; :func:`lstmfc.heads.paths.path_columns`)."""
+        each later step's (``base_2`` ...; :func:`lstmfc.dataset.targets.path_columns`)."""
         if self.n_outputs == 1:
             return [base]
         return [base, *(f"{base}_{k}" for k in range(2, self.steps + 1))]
@@ -232,7 +232,7 @@ class PriceHead(Head):
         return price_baselines(lookback=lookback, sma_k=sma_k, ema_span=ema_span)
 
     def baseline_forecast(self, baseline, closes, rows) -> np.ndarray:
-        return baseline.predict(closes, rows)
+        return baseline.forecast(closes, rows)
 
     # ------------------------------------------------------------------ scoring
     selection_criterion = "MSE"
@@ -362,8 +362,8 @@ class PriceHead(Head):
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
         """Parameters of the baselines ``predict`` logs next to each forecast, fit on the
         training rows (stored in the manifest): the drift ``mu`` (and ``sigma``) of
-        :func:`lstmfc.forecasters.price.training_drift`."""
-        from lstmfc.forecasters.price import training_drift
+        :func:`lstmfc.forecasters.base.training_drift`."""
+        from lstmfc.forecasters.base import training_drift
 
         mu, sigma = training_drift(np.asarray(closes, "float64"), np.asarray(train_rows), horizon)
         return {"drift": {"mu": mu, "sigma": sigma}}

@@ -83,7 +83,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lstmfc.core.errors import UsageError
-from lstmfc.forecasters.price import Baseline
+from lstmfc.forecasters.base import Forecaster
 from lstmfc.heads.base import (
     Column,
     Head,
@@ -155,22 +155,22 @@ def initial_bias(levels) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
-# baselines: fit(closes, train_end_rows, horizon) on training rows, predict -> (n, k)
+# baselines: fit(closes, train_end_rows, horizon) on training rows, forecast -> (n, k)
 # ---------------------------------------------------------------------------
 
 
-class _QuantileBaseline(Baseline):
+class _QuantileBaseline(Forecaster):
     """A quantile forecaster with the baselines interface (:mod:`lstmfc.forecasters.price`):
-    ``fit`` reads closes up to the last training target only (``Baseline.fit``),
-    ``predict(closes, end_rows)`` returns ``(n, k)`` log-return quantiles and reads
+    ``fit`` reads closes up to the last training target only (``Forecaster.fit``),
+    ``forecast(closes, rows)`` returns ``(n, k)`` log-return quantiles and reads
     ``closes[: t + 1]`` for the forecast at row ``t``."""
 
     def __init__(self, levels) -> None:
         super().__init__()
         self.levels = tuple(float(v) for v in levels)
 
-    def predict(self, closes, end_rows) -> np.ndarray:
-        c, rows = self._prepare(closes, end_rows)
+    def forecast(self, closes, rows) -> np.ndarray:
+        c, rows = self._prepare(closes, rows)
         return self._predict(c, rows)
 
     def _predict(self, c: np.ndarray, rows: np.ndarray) -> np.ndarray:  # pragma: no cover
@@ -614,7 +614,7 @@ class QuantileHead(Head):
         return quantile_baselines(self.levels)
 
     def baseline_forecast(self, baseline, closes, rows) -> np.ndarray:
-        return baseline.predict(closes, rows)
+        return baseline.forecast(closes, rows)
 
     # ------------------------------------------------------------------ scoring
     selection_criterion = "mean pinball loss"

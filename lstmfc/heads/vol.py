@@ -143,11 +143,11 @@ class VolBaseline:
         ValueError
             Bad closes, rows or horizon, or a fit that fails (too few returns ...).
         """
-        from lstmfc.forecasters.price import _check_closes, _check_horizon, _check_rows
+        from lstmfc.stats.checks import check_closes, check_horizon, check_rows
 
-        c = _check_closes(closes)
-        h = _check_horizon(horizon)
-        rows = _check_rows(train_end_rows, c.size, first=self.min_history, last=c.size - 1 - h)
+        c = check_closes(closes)
+        h = check_horizon(horizon)
+        rows = check_rows(train_end_rows, c.size, first=self.min_history, last=c.size - 1 - h)
         start = max(0, int(rows.min()) - self.lookback + 1)
         last = int(rows.max()) + h
         r = 100.0 * np.diff(np.log(c[start : last + 1]))
@@ -155,7 +155,7 @@ class VolBaseline:
         self.start_, self.last_, self.horizon_ = start, last, h
         return self
 
-    def predict(self, closes, end_rows) -> np.ndarray:
+    def forecast(self, closes, end_rows) -> np.ndarray:
         """Variance forecasts ``(n_windows,)`` of the h-session percent log return, %^2.
 
         Raises
@@ -163,12 +163,12 @@ class VolBaseline:
         ValueError
             Not fitted, or a row before the fit's start plus the model's history.
         """
-        from lstmfc.forecasters.price import _check_closes, _check_rows
+        from lstmfc.stats.checks import check_closes, check_rows
 
         if self.start_ is None:
             raise ValueError(f"{self.vol_name} baseline is not fitted: call fit() first")
-        c = _check_closes(closes)
-        rows = _check_rows(end_rows, c.size, first=self.start_ + self.min_history)
+        c = check_closes(closes)
+        rows = check_rows(end_rows, c.size, first=self.start_ + self.min_history)
         r = 100.0 * np.diff(np.log(c[self.start_ : int(rows.max()) + 1]))
         return self.model.predict(r, rows - self.start_ - 1)
 
@@ -300,7 +300,7 @@ class VolHead(Head):
         return vol_baselines(lookback)
 
     def baseline_forecast(self, baseline, closes, rows) -> np.ndarray:
-        return baseline.predict(closes, rows)
+        return baseline.forecast(closes, rows)
 
     # ------------------------------------------------------------------ scoring
     selection_criterion = "QLIKE"

@@ -90,7 +90,7 @@ class ModelSpec:
     n_features : int
         Features per time step.
     head : str
-        A forecast head of :data:`lstmfc.heads.HEADS`; it decides the output layer and
+        A forecast head of :data:`lstmfc.heads.registry.HEADS`; it decides the output layer and
         the loss (``price``: one linear output, MSE; ``direction``: one sigmoid
         output, binary cross-entropy, read as P(close rises)).
     cell : {"lstm", "gru", "rnn"}
@@ -114,7 +114,7 @@ class ModelSpec:
     steps : int
         Sessions in the forecast path (:mod:`lstmfc.heads.paths`); 1 is a single forecast.
     strategy : {"mimo", "seq2seq", "recursive"}
-        How a path is forecast (:data:`lstmfc.heads.paths.STRATEGIES`): one network with one
+        How a path is forecast (:data:`lstmfc.heads.registry.STRATEGIES`): one network with one
         output per step (MIMO; Ben Taieb et al. 2012), an encoder-decoder
         (:func:`build_model` "seq2seq"), or the one-step network fed its own forecasts
         (the network itself has one output).
@@ -152,7 +152,7 @@ class ModelSpec:
             Naming the first invalid option (one line); a network of more than
             :data:`MAX_PARAMS` weights (:func:`estimate_params`) names the estimate.
         """
-        from lstmfc.heads import head_class
+        from lstmfc.heads.registry import head_class
 
         head_class(self.head)  # UsageError naming the valid heads
         if self.cell not in CELLS:
@@ -177,7 +177,7 @@ class ModelSpec:
             raise UsageError(
                 f"lookback and n_features must be >= 1, got {self.lookback}, {self.n_features}"
             )
-        from lstmfc.heads.paths import check_path_options
+        from lstmfc.heads.registry import check_path_options
 
         check_path_options(self.steps, self.strategy, self.head)
         n = estimate_params(
@@ -219,7 +219,7 @@ def build_model(spec: ModelSpec, head=None):
         target, or P(up)). Compiled with Adam(``learning_rate``,
         ``global_clipnorm=clipnorm``) and the head's loss.
     """
-    from lstmfc.heads import make_head
+    from lstmfc.heads.registry import make_head
 
     if head is None:  # the spec's head, configured for the spec's path
         head = make_head(spec.head).configure_path(spec.steps, spec.strategy)

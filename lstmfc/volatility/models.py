@@ -104,7 +104,7 @@ __all__ = [
     "volatility_metrics",
 ]
 
-#: Baseline names understood by :func:`make_forecaster`, in report order.
+#: Forecaster names understood by :func:`make_forecaster`, in report order.
 BASELINES: tuple[str, ...] = (
     "garch_normal",
     "garch_t",
@@ -540,7 +540,7 @@ class VolForecast:
     Attributes
     ----------
     name : str
-        Baseline name (see ``BASELINES``).
+        Forecaster name (see ``BASELINES``).
     horizon : int
         h; ``variance`` is the variance of the h-session return.
     origins : numpy.ndarray, shape (m,), int64
@@ -596,7 +596,7 @@ class VolForecaster:
     Attributes
     ----------
     name : str
-        Baseline name (``BASELINES``).
+        Forecaster name (``BASELINES``).
     min_history : int
         Lowest origin the model can forecast from (21 for HAR and rolling22).
     params_ : dict of str -> float

@@ -332,6 +332,6 @@ def _live_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _head_of(row: dict[str, Any]):
     """The head that scores a logged row (its options do not change scoring)."""
-    from lstmfc.heads import make_head
+    from lstmfc.heads.registry import make_head
 
     return make_head(row["head"])

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from lstmfc.bundles import provenance
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import DataError, UsageError
 from lstmfc.core.limits import (
@@ -137,7 +138,7 @@ class TrainOptions:
     Attributes
     ----------
     head : str
-        Forecast head (:data:`lstmfc.heads.HEADS`).
+        Forecast head (:data:`lstmfc.heads.registry.HEADS`).
     head_options : dict
         The head's options (``price_target`` for the price head); options of other
         heads are ignored.
@@ -203,7 +204,7 @@ class TrainOptions:
         ):
             if isinstance(v, bool) or not isinstance(v, int | float):
                 raise UsageError(f"{name} must be a number, got {v!r}")
-        from lstmfc.heads.paths import STRATEGIES
+        from lstmfc.heads.registry import STRATEGIES
 
         if self.strategy not in STRATEGIES:
             raise UsageError(
@@ -236,9 +237,9 @@ class TrainOptions:
         return self
 
     def make_head(self, steps: int = 1):
-        """The head instance (:func:`lstmfc.heads.make_head`), set up for a path of
+        """The head instance (:func:`lstmfc.heads.registry.make_head`), set up for a path of
         ``steps`` sessions with :attr:`strategy` (:meth:`lstmfc.heads.Head.configure_path`)."""
-        from lstmfc.heads import make_head
+        from lstmfc.heads.registry import make_head
 
         return make_head(self.head, **self.head_options).configure_path(steps, self.strategy)
 
@@ -452,8 +453,7 @@ def train(
 
     prep = load_prepared(ws, t)
     if prep.steps > 1:
-        from lstmfc.heads import head_class
-        from lstmfc.heads.paths import path_heads
+        from lstmfc.heads.registry import head_class, path_heads
 
         if not head_class(opts.head).path_loss:
             raise UsageError(
@@ -539,7 +539,7 @@ def train(
         "live_baselines": live,
         "members": members,
         "training": {**_training_doc(first), "val": val, "history": first.history},
-        "versions": backend.package_versions(),
+        "versions": provenance.package_versions(),
     }
     run_dir = artifacts.save_bundle(ws, t, [m for m, _ in fitted], manifest, set_latest=set_latest)
     try:
@@ -577,7 +577,7 @@ def _options(options: TrainOptions | None, kwargs: dict[str, Any]) -> TrainOptio
     names = {f.name for f in dataclasses.fields(TrainOptions)}
     plain = {k: v for k, v in kwargs.items() if k in names}
     head_opts = {k: v for k, v in kwargs.items() if k not in names}
-    from lstmfc.heads import head_class
+    from lstmfc.heads.registry import head_class
 
     allowed = set(head_class(plain.get("head", DEFAULTS["head"])).OPTIONS)
     allowed |= {"price_target", "loss", "quantiles"}
