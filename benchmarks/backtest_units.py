@@ -57,7 +57,7 @@ def load_units(args) -> list:
         fetch_ticker(ws, "SP500", source="sample")
         raw, _ = read_raw(ws.raw_path("SP500"))
     raw = raw.iloc[-args.rows :]
-    cfg = bt.BacktestConfig(
+    cfg = bt.BacktestConfig.build(
         lookback=args.lookback,
         folds=args.folds,
         units=str(args.units),

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmfc import backtest as bt
-from lstmfc.backtest import BacktestConfig, Fit, Fold, plan_folds, prepare_ticker
+from lstmfc.backtest import BacktestConfig, Fit, Fold, PlanOptions, plan_folds, prepare_ticker
 from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.core.errors import DataError, TemporaryFailure, UsageError
@@ -31,7 +31,7 @@ TINY_ARGS = ["--lookback", "10", "--units", "4", "--dense", "0", "--epochs", "1"
 def test_folds_by_hand_equal_blocks():
     # N=100 rows, L=10, h=1: window ends 9..98 (W=90); test region floor(0.3*90)=27
     # windows = ends 72..98, three blocks of 9.
-    p = plan_folds(100, 10, 1, folds=3)
+    p = plan_folds(100, 10, 1, PlanOptions(folds=3))
     assert p.n_windows == 90 and p.test_size == 27
     assert p.folds == (Fold(0, 72, 80, 0), Fold(1, 81, 89, 1), Fold(2, 90, 98, 2))
     # fit k: window ends 9 .. a_k - h; floor(0.85 * n_fit) of them train, the rest val
@@ -48,7 +48,7 @@ def test_folds_by_hand_equal_blocks():
 
 def test_folds_by_hand_uneven_step_and_combined():
     # 30 test windows in 4 folds: 8, 8, 7, 7 (the first 30 mod 4 = 2 get one more)
-    p = plan_folds(100, 10, 1, folds=4, test_size=30)
+    p = plan_folds(100, 10, 1, PlanOptions(folds=4, test_size=30))
     assert [(f.test_first, f.test_last) for f in p.folds] == [
         (69, 76),
         (77, 84),
@@ -56,31 +56,31 @@ def test_folds_by_hand_uneven_step_and_combined():
         (92, 98),
     ]
     # --step 10 over 25 test windows: 10, 10, 5 from the start of the test region
-    p = plan_folds(100, 10, 1, step=10, test_size=25)
+    p = plan_folds(100, 10, 1, PlanOptions(step=10, test_size=25))
     assert [(f.test_first, f.test_last) for f in p.folds] == [(74, 83), (84, 93), (94, 98)]
     # --folds 2 --step 5 at horizon 2: the last 10 windows (ends 88..97; N-1-h = 97);
     # --retrain-every 6: fold 2 starts 5 days after fold 1, so it re-uses fit 1;
     # rolling: train size defaults to fold 1's 78 windows (ends 9..86 = 88 - 2)
-    p = plan_folds(100, 10, 2, folds=2, step=5, window="rolling", retrain_every=6)
+    p = plan_folds(100, 10, 2, PlanOptions(folds=2, step=5, window="rolling", retrain_every=6))
     assert [(f.test_first, f.test_last, f.fit) for f in p.folds] == [(88, 92, 0), (93, 97, 0)]
     assert p.fits == (Fit(0, 9, 74, 86, (0, 1)),) and p.train_size == 78
 
 
 def test_folds_by_hand_rolling_retrain_and_horizon_gap():
-    p = plan_folds(100, 10, 1, folds=3, window="rolling", train_size=40)
+    p = plan_folds(100, 10, 1, PlanOptions(folds=3, window="rolling", train_size=40))
     # last_end 71, 80, 89; first_end = last_end - 39; 34 train + 6 val
     assert [(f.first_end, f.train_last, f.last_end) for f in p.fits] == [
         (32, 65, 71),
         (41, 74, 80),
         (50, 83, 89),
     ]
-    p = plan_folds(100, 10, 1, folds=3, retrain_every=10)
+    p = plan_folds(100, 10, 1, PlanOptions(folds=3, retrain_every=10))
     # folds start at 72, 81, 90: 81 - 72 = 9 < 10 re-uses fit 1; 90 - 72 = 18 refits
     assert [f.fit for f in p.folds] == [0, 0, 1]
     assert [f.folds for f in p.fits] == [(0, 1), (2,)]
     # horizon 3: W = 88, T = 26, ends 71..96; fit 1 ends at 71 - 3 = 68 so its last
     # target (row 71) is the close at the first forecast origin, never later
-    p = plan_folds(100, 10, 3, folds=2)
+    p = plan_folds(100, 10, 3, PlanOptions(folds=2))
     assert [(f.test_first, f.test_last) for f in p.folds] == [(71, 83), (84, 96)]
     assert p.fits[0].last_end == 68 and p.fits[1].last_end == 81
 
@@ -90,7 +90,9 @@ def test_folds_by_hand_rolling_retrain_and_horizon_gap():
 def test_no_training_target_reaches_into_the_test_block(h, window):
     for folds in (1, 2, 3, 7):
         for retrain in (None, 4, 30):
-            p = plan_folds(400, 20, h, folds=folds, window=window, retrain_every=retrain)
+            p = plan_folds(
+                400, 20, h, PlanOptions(folds=folds, window=window, retrain_every=retrain)
+            )
             for fd in p.folds:
                 fit = p.fits[fd.fit]
                 assert fit.last_end + h <= fd.test_first  # known at the forecast origin
@@ -104,21 +106,21 @@ def test_fold_plan_errors():
     with pytest.raises(
         DataError, match=r"^6 test windows cannot make 7 folds; use at most 6 --folds$"
     ):
-        plan_folds(30, 10, 1, folds=7)
+        plan_folds(30, 10, 1, PlanOptions(folds=7))
     # 30 rows, L=10: 20 windows (ends 9..28); 18 tested leave ends 9..10 for fold 1
     msg = (
         "fold 1 has 2 windows before its test block (1 training, 1 validation); need at "
         "least 2 and 1: use fewer --folds, a smaller --test-size or a longer history"
     )
     with pytest.raises(DataError) as exc:
-        plan_folds(30, 10, 1, test_size=18)
+        plan_folds(30, 10, 1, PlanOptions(test_size=18))
     assert str(exc.value) == msg
     with pytest.raises(UsageError, match="at most two of --folds, --step and --test-size"):
-        plan_folds(100, 10, 1, folds=2, step=5, test_size=10)
+        plan_folds(100, 10, 1, PlanOptions(folds=2, step=5, test_size=10))
     with pytest.raises(UsageError, match="--train-size applies to --window rolling only"):
-        plan_folds(100, 10, 1, train_size=30)
+        plan_folds(100, 10, 1, PlanOptions(train_size=30))
     with pytest.raises(UsageError, match=r"--folds must be an integer >= 1, got 0"):
-        plan_folds(100, 10, 1, folds=0)
+        plan_folds(100, 10, 1, PlanOptions(folds=0))
 
 
 # ------------------------------------------------------------ no future
@@ -159,13 +161,13 @@ def check_no_future(raw, cfg, fold_index):
 
 @pytest.mark.parametrize("fold_index", [0, 2])
 def test_no_fold_sees_its_future_arrays(fold_index):
-    cfg = BacktestConfig(**{**TINY, "horizon": 2}, folds=3, features="close,logret,rsi")
+    cfg = BacktestConfig.build(**{**TINY, "horizon": 2}, folds=3, features="close,logret,rsi")
     check_no_future(make_ohlcv(260), cfg, fold_index)
 
 
 def test_no_fold_sees_its_future_model_and_baselines():
     """The same with the network trained and the baselines fitted and scored."""
-    cfg = BacktestConfig(**TINY, folds=2, save_models=False)
+    cfg = BacktestConfig.build(**TINY, folds=2, save_models=False)
     job, job2 = check_no_future(make_ohlcv(220), cfg, 1)
     res1 = [bt.run_unit(u) for u in job.units]
     res2 = [bt.run_unit(u) for u in job2.units]
@@ -186,7 +188,7 @@ def test_no_fold_sees_its_future_model_and_baselines():
 
 
 def test_the_no_future_check_catches_a_leaky_scaler(monkeypatch):
-    cfg = BacktestConfig(**TINY, folds=3)
+    cfg = BacktestConfig.build(**TINY, folds=3)
     raw = make_ohlcv(260)
     check_no_future(raw, cfg, 1)  # the real code passes ...
     # ... a variant that fits the scaler on every row it was shipped fails it
@@ -196,7 +198,7 @@ def test_the_no_future_check_catches_a_leaky_scaler(monkeypatch):
 
 
 def test_the_no_future_check_catches_training_on_the_test_block(monkeypatch):
-    cfg = BacktestConfig(**TINY, folds=3)
+    cfg = BacktestConfig.build(**TINY, folds=3)
     raw = make_ohlcv(260)
     real = bt.prepare_ticker
 
@@ -212,7 +214,7 @@ def test_the_no_future_check_catches_training_on_the_test_block(monkeypatch):
 
 
 def test_units_never_receive_rows_after_their_last_forecast_origin():
-    cfg = BacktestConfig(**TINY, folds=3)
+    cfg = BacktestConfig.build(**TINY, folds=3)
     job = prepare_ticker("SYN", make_ohlcv(260), cfg)
     for u in job.units:
         assert len(u.x) == len(u.close) == u.test_last + 1
@@ -326,7 +328,9 @@ def test_backtest_cli_report_files_and_a_failing_ticker(workspace, tmp_path):
 def test_backtest_direction_head_reuses_fits(workspace):
     ws = Workspace.resolve(workspace)
     write_raw(ws.raw_path("DIR"), make_ohlcv(240, seed=4), {"source": "test"})
-    cfg = BacktestConfig(**TINY, head="direction", folds=3, retrain_every=1000, save_models=False)
+    cfg = BacktestConfig.build(
+        **TINY, head="direction", folds=3, retrain_every=1000, save_models=False
+    )
     doc = bt.backtest(ws, ["dir"], cfg)
     r = doc["tickers"]["DIR"]
     assert r["ok"] and r["plan"]["fits"] == 1 and [f["fit"] for f in r["folds"]] == [1, 1, 1]

@@ -64,7 +64,7 @@ def test_local_and_dask_give_identical_results(workspace, cluster):
     ws = Workspace.resolve(workspace)
     for i, t in enumerate(("AAA", "BBB")):
         write_raw(ws.raw_path(t), make_ohlcv(200, seed=10 + i), {"source": "test"})
-    cfg = BacktestConfig(**TINY, folds=2)
+    cfg = BacktestConfig.build(**TINY, folds=2)
     local = bt.backtest(ws, ["AAA", "BBB"], cfg, executor="local", jobs=1)
     dask = bt.backtest(
         ws, ["AAA", "BBB"], cfg, executor="dask", scheduler=cluster.scheduler_address
@@ -91,7 +91,7 @@ def kill_first_attempt(unit, marker_dir):
 
 
 def test_a_killed_worker_has_its_unit_retried(cluster, tmp_path):
-    cfg = BacktestConfig(**TINY, folds=2, retrain_every=10_000, save_models=False).validate()
+    cfg = BacktestConfig.build(**TINY, folds=2, retrain_every=10_000, save_models=False).validate()
     job = bt.prepare_ticker("KIL", make_ohlcv(200, seed=3), cfg)
     units = job.units
     assert len(units) == 1

@@ -72,18 +72,6 @@ def test_evaluate_table_shows_the_verdict_and_conclusion(workspace):
     assert "Conclusion:" in flat and doc["conclusion"][:40] in flat
 
 
-def test_conclusion_says_no_skill_plainly():
-    from lstmfc.heads.registry import make_head
-
-    conclusion = make_head("price").conclusion
-    text = conclusion([{"verdict": "no skill over naive"}], {})
-    assert "no skill over naive" in text and "not significantly better" in text
-    worse = conclusion([{"verdict": "worse than naive (p=0.01)"}], {})
-    assert "significantly worse" in worse
-    never = conclusion([{"verdict": "no skill over naive"}], {"lstm": {"n_trades": 0}})
-    assert "never long" in never
-
-
 def test_evaluate_without_model_is_one_line_exit_1(workspace):
     ws = Workspace.resolve(workspace)
     from lstmfc.dataset.prepare import prepare

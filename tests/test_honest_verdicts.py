@@ -101,45 +101,8 @@ def test_best_baseline_is_chosen_on_validation_only(workspace):
     assert again["metrics"]["naive"] != rep["metrics"]["naive"]  # the test split did change
 
 
-def test_verdict_line_wording():
-    from lstmfc.heads.registry import make_head
-
-    head = make_head("price")
-
-    def t(bench, verdict, p, worse=None):
-        return {
-            "model": "lstm",
-            "benchmark": bench,
-            "verdict": verdict,
-            "p_value": p,
-            "details": {"p_value_worse": worse},
-        }
-
-    beats, no = "beats naive (p=0.008)", "no skill over naive"
-    assert (
-        head.verdict_line(
-            [t("naive", beats, 0.008), t("drift", "no skill over drift", 0.41)], "drift"
-        )
-        == "beats naive (p=0.008) but not drift (p=0.41)"
-    )
-    assert (
-        head.verdict_line([t("naive", no, 0.5), t("drift", "no skill over drift", 0.7)], "drift")
-        == "no skill over naive (p=0.5) nor over drift (p=0.7)"
-    )
-    assert (
-        head.verdict_line(
-            [t("naive", beats, 0.008), t("drift", "worse than drift (p=0.01)", 0.99, 0.01)],
-            "drift",
-        )
-        == "beats naive (p=0.008) but is worse than drift (p=0.01)"
-    )
-    assert head.verdict_line([t("naive", no, 0.5)], "naive") == (
-        "no skill over naive (p=0.5); naive is also the strongest simple baseline on validation"
-    )
-
-
 def test_holm_adjustment_hand_values():
-    from lstmfc.stats.metrics import adjust_p_values
+    from lstmfc.stats.multiple import adjust_p_values
 
     # Holm by hand: sorted 0.01, 0.03, 0.04 -> 3*0.01, 2*0.03, 1*0.04 = 0.03, 0.06, 0.04,
     # made monotone: 0.03, 0.06, 0.06; back in input order, None kept out of the family

@@ -11,21 +11,17 @@ import pytest
 from scipy import stats
 
 from lstmfc.stats.metrics import (
-    binomial_test,
-    buy_and_hold,
-    diebold_mariano,
     direction_metrics,
     directional_accuracy,
-    long_flat_backtest,
     mae,
     mape,
-    pesaran_timmermann,
     price_metrics,
-    price_to_signal,
     rmse,
     roc_auc,
     theils_u,
 )
+from lstmfc.stats.skill import binomial_test, diebold_mariano, pesaran_timmermann
+from lstmfc.stats.trading import buy_and_hold, long_flat_backtest, price_to_signal
 
 # ---------------------------------------------------------------- price metrics
 

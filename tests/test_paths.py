@@ -190,7 +190,7 @@ def test_backtest_fits_see_no_target_past_their_first_forecast_origin(monkeypatc
     """A backtest unit of a 3-step path: perturbing every close after the fold's first
     forecast origin leaves its training and validation arrays bit-identical; the
     plan's gap is h + K - 1 sessions (a plan made for one step is caught)."""
-    from lstmfc.backtest.plan import plan_folds
+    from lstmfc.backtest.plan import PlanOptions, plan_folds
     from lstmfc.backtest.unit import Unit, fold_arrays
     from lstmfc.workflows.train import TrainOptions
 
@@ -199,7 +199,7 @@ def test_backtest_fits_see_no_target_past_their_first_forecast_origin(monkeypatc
     c = close[1:]
 
     def arrays(plan_steps: int, close_rows: np.ndarray):
-        plan = plan_folds(len(c), 10, 1, folds=2, steps=plan_steps)
+        plan = plan_folds(len(c), 10, 1, PlanOptions(folds=2), steps=plan_steps)
         fit, fold = plan.fits[0], plan.folds[0]
         b = fold.test_last
         feats = np.log(close_rows[1:] / close_rows[:-1])[:, None]
@@ -434,38 +434,6 @@ def test_backtest_takes_steps_and_reports_each_step(workspace):
     assert o["steps"][2]["metrics"]["naive"]["rmse"] == pytest.approx(
         np.sqrt(np.mean(err**2)), rel=1e-12
     )
-
-
-def test_path_conclusion_states_each_p_value_once():
-    """A verdict that carries its own p-value ("worse than naive (p=...)", the
-    other side's) gets no second one; "no skill" gets the one-sided p."""
-    from lstmfc.evaluation.paths import _path_conclusion
-    from lstmfc.heads.registry import make_head
-
-    one = make_head("price")
-    joint = [
-        {"verdict": "worse than naive (p=0.0237)", "p_value": 0.976},
-        {"verdict": "no skill over drift", "p_value": 0.86},
-    ]
-    sections = [{"step": k, "skill": {"verdict": "no skill over naive"}} for k in (1, 2, 3)]
-    assert _path_conclusion(one, sections, joint) == (
-        "Over the whole path the LSTM is worse than naive (p=0.0237); over the whole path "
-        "the LSTM has no skill over drift (p=0.86); at no step of 3 does it beat naive "
-        "significantly."
-    )
-    sections[1]["skill"]["verdict"] = "beats naive (p=0.01)"
-    assert _path_conclusion(one, sections, joint[1:]).endswith("it beats naive at step 2.")
-    sections[2]["skill"]["verdict"] = "beats naive (p=0.02)"
-    assert _path_conclusion(one, sections, joint[1:]).endswith("it beats naive at steps 2, 3.")
-
-
-def test_verdict_with_p_appends_only_a_missing_p_value():
-    from lstmfc.heads.base import verdict_with_p
-
-    assert verdict_with_p("worse than naive (p=0.0237)", 0.976) == "worse than naive (p=0.0237)"
-    assert verdict_with_p("beats drift (p=0.01)", 0.01) == "beats drift (p=0.01)"
-    assert verdict_with_p("no skill over drift", 0.8598) == "no skill over drift (p=0.86)"
-    assert verdict_with_p("no skill over drift", None) == "no skill over drift"
 
 
 def test_training_a_one_horizon_head_on_path_data_says_how_to_fix_it(workspace):

@@ -184,7 +184,7 @@ def test_vol_target_features_and_baseline_parameters_ignore_validation_and_test_
     feature's parameters, the scaler, the training features, the target scaling and every
     baseline's fitted parameters stay bit-identical."""
     from lstmfc.dataset.prepare import load_prepared, prepare
-    from lstmfc.forecasters.base import fit_baselines
+    from lstmfc.forecasters.base import fit_all
 
     ws = Workspace.resolve(workspace)
     raw = garch_ohlcv(700, seed=3)
@@ -197,7 +197,7 @@ def test_vol_target_features_and_baseline_parameters_ignore_validation_and_test_
         prep = load_prepared(ws, "LEAK")
         rows = prep.split_rows("train")
         closes = prep.targets["close"].to_numpy()
-        bl = fit_baselines(head.baselines(lookback=10), closes, rows, 1)
+        bl = fit_all(head.baselines(lookback=10), closes, rows, 1)
         last_target = meta["split"]["train"]["end"]
         return {
             "garch": meta["garch"],

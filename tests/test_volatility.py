@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from lstmfc.core.errors import DataError
-from lstmfc.stats.metrics import diebold_mariano, diebold_mariano_differential
+from lstmfc.stats.skill import diebold_mariano, diebold_mariano_differential
 from lstmfc.volatility import models as vol
 from tests.conftest import make_ohlcv
 

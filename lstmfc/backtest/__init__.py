@@ -13,20 +13,18 @@ One concern per module:
   function of its typed input;
 * :mod:`lstmfc.backtest.executors`: running units on this machine (joblib) or a Dask
   cluster, with identical results;
-* :mod:`lstmfc.backtest.driver`: reading the tickers, scoring each fold with the
-  head, writing ``data/backtests/<TICKER>/<id>/``.
+* :mod:`lstmfc.backtest.config`: the options, grouped by the layer owning each;
+* :mod:`lstmfc.backtest.scoring`: each fold and the out-of-sample series judged by
+  :mod:`lstmfc.evaluation.judge`;
+* :mod:`lstmfc.backtest.driver`: reading the tickers, running the units, writing
+  ``data/backtests/<TICKER>/<id>/``.
 """
 
-from lstmfc.backtest.driver import (
-    BacktestConfig,
-    TickerJob,
-    backtest,
-    prepare_ticker,
-    score_ticker,
-    summarise,
-)
+from lstmfc.backtest.config import BacktestConfig
+from lstmfc.backtest.driver import TickerJob, backtest, prepare_ticker
 from lstmfc.backtest.executors import execute_units, local_threads, scheduler_address
-from lstmfc.backtest.plan import Fit, Fold, FoldPlan, check_plan_options, plan_folds
+from lstmfc.backtest.plan import Fit, Fold, FoldPlan, PlanOptions, check_plan_options, plan_folds
+from lstmfc.backtest.scoring import score_ticker, summarise
 from lstmfc.backtest.unit import (
     FoldArrays,
     Unit,
@@ -43,6 +41,7 @@ __all__ = [
     "Fold",
     "FoldArrays",
     "FoldPlan",
+    "PlanOptions",
     "TickerJob",
     "Unit",
     "UnitResult",

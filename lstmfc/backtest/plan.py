@@ -42,6 +42,7 @@ and baselines) unless at least ``D`` trading days passed since the fold that mad
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -235,70 +236,86 @@ def _test_blocks(
     return blocks
 
 
-def check_plan_options(
-    lookback: Any,
-    horizon: Any,
-    *,
-    folds: Any = None,
-    step: Any = None,
-    test_size: Any = None,
-    window: str = "expanding",
-    train_size: Any = None,
-    retrain_every: Any = None,
-    val_fraction: Any = DEFAULT_VAL_FRACTION,
-) -> tuple[int, int, int | None, int | None, int | None, int | None, int | None]:
+@dataclass(frozen=True)
+class PlanOptions:
+    """The options of a walk-forward plan (module docstring, "Folds").
+
+    Attributes
+    ----------
+    folds : int, optional
+        ``K`` test blocks (``--folds``).
+    step : int, optional
+        Windows (trading days) per test block (``--step``).
+    test_size : int, optional
+        Windows in the test region (``--test-size``; default ``floor(0.30 * W)``).
+    window : {"expanding", "rolling"}
+        Training window of each fit (``--window``).
+    train_size : int, optional
+        Rolling window: training + validation windows per fit (default: fold 1's).
+    retrain_every : int, optional
+        Refit only when at least this many trading days passed since the last fit.
+    val_fraction : float
+        Share of each fit's windows kept for early stopping (the last ones), in (0, 1).
+    """
+
+    folds: int | None = None
+    step: int | None = None
+    test_size: int | None = None
+    window: str = "expanding"
+    train_size: int | None = None
+    retrain_every: int | None = None
+    val_fraction: float = DEFAULT_VAL_FRACTION
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as recorded in ``backtest.json``'s settings."""
+        return dataclasses.asdict(self)
+
+
+def check_plan_options(lookback: Any, horizon: Any, options: PlanOptions) -> tuple:
     """Check the plan's option values and combinations without building anything.
 
     Constant time whatever the values (``--folds 100000`` is checked against the
     series in :func:`plan_folds`, not by planning a huge one). ``lookback`` and
-    ``horizon`` are at most :data:`lstmfc.workflows.train.MAX_LOOKBACK` and
-    :data:`lstmfc.workflows.train.MAX_HORIZON`; the number of fits is bounded after planning
+    ``horizon`` are at most :data:`lstmfc.core.limits.MAX_LOOKBACK` and
+    :data:`lstmfc.core.limits.MAX_HORIZON`; the number of fits is bounded after planning
     (:func:`check_fit_count`).
 
     Returns
     -------
-    tuple
-        ``(lookback, horizon, folds, step, test_size, train_size, retrain_every)`` as
-        ints (None where not given).
+    (int, int, PlanOptions)
+        ``lookback``, ``horizon`` and the options with every count as an int.
 
     Raises
     ------
     UsageError
         One line naming the option.
     """
+    o = options
     lookback = _pos_int("--lookback", lookback, maximum=MAX_LOOKBACK)
     horizon = _pos_int("--horizon", horizon, maximum=MAX_HORIZON)
-    folds = _pos_int("--folds", folds)
-    step = _pos_int("--step", step)
-    test_size = _pos_int("--test-size", test_size)
-    train_size = _pos_int("--train-size", train_size, minimum=MIN_TRAIN_WINDOWS + 1)
-    retrain_every = _pos_int("--retrain-every", retrain_every)
-    if window not in WINDOWS:
-        raise UsageError(f"--window must be expanding or rolling, not {window!r}")
-    if train_size is not None and window != "rolling":
+    checked = PlanOptions(
+        folds=_pos_int("--folds", o.folds),
+        step=_pos_int("--step", o.step),
+        test_size=_pos_int("--test-size", o.test_size),
+        window=o.window,
+        train_size=_pos_int("--train-size", o.train_size, minimum=MIN_TRAIN_WINDOWS + 1),
+        retrain_every=_pos_int("--retrain-every", o.retrain_every),
+        val_fraction=o.val_fraction,
+    )
+    if o.window not in WINDOWS:
+        raise UsageError(f"--window must be expanding or rolling, not {o.window!r}")
+    if checked.train_size is not None and o.window != "rolling":
         raise UsageError("--train-size applies to --window rolling only")
-    if isinstance(val_fraction, bool) or not (
-        isinstance(val_fraction, float | int) and 0.0 < val_fraction < 1.0
-    ):
-        raise UsageError(f"--val-fraction must be in (0, 1), got {val_fraction!r}")
-    if folds is not None and step is not None and test_size is not None:
+    vf = o.val_fraction
+    if isinstance(vf, bool) or not (isinstance(vf, float | int) and 0.0 < vf < 1.0):
+        raise UsageError(f"--val-fraction must be in (0, 1), got {vf!r}")
+    if sum(v is not None for v in (checked.folds, checked.step, checked.test_size)) == 3:
         raise UsageError("give at most two of --folds, --step and --test-size")
-    return lookback, horizon, folds, step, test_size, train_size, retrain_every
+    return lookback, horizon, checked
 
 
 def plan_folds(
-    n_rows: int,
-    lookback: int,
-    horizon: int = 1,
-    *,
-    folds: int | None = None,
-    step: int | None = None,
-    test_size: int | None = None,
-    window: str = "expanding",
-    train_size: int | None = None,
-    retrain_every: int | None = None,
-    val_fraction: float = DEFAULT_VAL_FRACTION,
-    steps: int = 1,
+    n_rows: int, lookback: int, horizon: int = 1, options: PlanOptions | None = None, steps: int = 1
 ) -> FoldPlan:
     """Plan the folds and fits of a walk-forward backtest (module docstring, "Folds").
 
@@ -308,19 +325,9 @@ def plan_folds(
         ``N``, feature rows (after the warm-up).
     lookback, horizon : int
         ``L`` and ``h``.
-    folds : int, optional
-        ``K`` test blocks.
-    step : int, optional
-        Windows (trading days) per test block.
-    test_size : int, optional
-        Windows in the test region (default ``floor(0.30 * W)``).
-    window : {"expanding", "rolling"}
-    train_size : int, optional
-        Rolling window: training + validation windows per fit (default: fold 1's).
-    retrain_every : int, optional
-        Refit only when at least this many trading days passed since the last fit.
-    val_fraction : float
-        Share of each fit's windows kept for early stopping (the last ones).
+    options : PlanOptions, optional
+        Folds, step, test size, window, train size, refit interval and validation share
+        (default :class:`PlanOptions()`: 5 folds over the last 30 % of the windows).
     steps : int
         ``K`` of a path forecast (:mod:`lstmfc.heads.paths`): a window's targets reach
         ``h + K - 1`` sessions, so that is the gap purged before each test block and
@@ -338,17 +345,8 @@ def plan_folds(
         The series is too short for the plan ("N windows ..."), naming the option to
         change.
     """
-    lookback, horizon, folds, step, test_size, train_size, retrain_every = check_plan_options(
-        lookback,
-        horizon,
-        folds=folds,
-        step=step,
-        test_size=test_size,
-        window=window,
-        train_size=train_size,
-        retrain_every=retrain_every,
-        val_fraction=val_fraction,
-    )
+    lookback, horizon, o = check_plan_options(lookback, horizon, options or PlanOptions())
+    window, val_fraction, retrain_every = o.window, o.val_fraction, o.retrain_every
     reach = horizon + int(steps) - 1
     n_windows = n_rows - lookback - reach + 1
     if n_windows < 2:
@@ -357,12 +355,12 @@ def plan_folds(
             f"and horizon {horizon}; need a longer history"
         )
     first_end = lookback - 1
-    blocks = _test_blocks(n_windows, first_end, folds, step, test_size)
+    blocks = _test_blocks(n_windows, first_end, o.folds, o.step, o.test_size)
 
     fits: list[Fit] = []
     fold_list: list[Fold] = []
     fit_origin = None  # test_first of the fold that made the current fit
-    size = train_size
+    size = o.train_size
     for k, (a, b) in enumerate(blocks):
         refit = (
             not fits or retrain_every is None or a - fit_origin >= retrain_every  # type: ignore[operator]

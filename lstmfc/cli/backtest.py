@@ -184,7 +184,7 @@ def backtest_cmd(
     from lstmfc.core.config import Workspace
 
     names = ticker_names(tickers, tickers_file)
-    cfg = BacktestConfig(
+    cfg = BacktestConfig.build(
         lookback=lookback,
         horizon=horizon,
         steps=steps,

@@ -170,19 +170,17 @@ def evaluate_cmd(
     """
     from lstmfc.core.config import Workspace
     from lstmfc.core.errors import UsageError
-    from lstmfc.evaluation.evaluate import check_options, evaluate
+    from lstmfc.evaluation.evaluate import evaluate
+    from lstmfc.evaluation.judge import ScoringOptions
 
-    check_options(sma, ema, cost_bps, alpha)
+    scoring = ScoringOptions(sma, ema, cost_bps, alpha).validate()
     ws = Workspace.resolve(home)
     if compare is not None:
         if ticker is None or tickers_file is not None or model is not None:
             raise UsageError("--compare needs one TICKER and no --model or --tickers-file")
         from lstmfc.evaluation.compare import compare as compare_runs
 
-        done = compare_runs(
-            ws, ticker, compare.split(","), sma_k=sma, ema_span=ema, cost_bps=cost_bps,
-            alpha=alpha,
-        )  # fmt: skip
+        done = compare_runs(ws, ticker, compare.split(","), options=scoring)
         if json_out:
             emit_json(done)
         else:
@@ -193,7 +191,7 @@ def evaluate_cmd(
     names = ticker_names(ticker, tickers_file)
 
     def work(t: str) -> dict:
-        report = evaluate(ws, t, model, sma_k=sma, ema_span=ema, cost_bps=cost_bps, alpha=alpha)
+        report = evaluate(ws, t, model, options=scoring)
         for w in report["warnings"]:
             warn(w)
         if not json_out:
@@ -208,7 +206,7 @@ def evaluate_cmd(
             emit_json(report)
         return
     results = each_ticker(names, work)
-    from lstmfc.evaluation.evaluate import skill_summary
+    from lstmfc.evaluation.summary import skill_summary
 
     summary = skill_summary({r["ticker"]: r.get("result") for r in results}, alpha)
     if json_out:
@@ -274,7 +272,8 @@ def run_cmd(
     from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK
     from lstmfc.data.fetch import check_source, fetch_ticker
     from lstmfc.dataset.features import parse_features
-    from lstmfc.evaluation.evaluate import check_options, evaluate
+    from lstmfc.evaluation.evaluate import evaluate
+    from lstmfc.evaluation.judge import ScoringOptions
     from lstmfc.workflows.train import check_int, train
 
     opts = train_options(
@@ -284,7 +283,7 @@ def run_cmd(
     check_seed(seed, opts.ensemble)
     check_int("--lookback", lookback, 1, MAX_LOOKBACK)
     check_int("--horizon", horizon, 1, MAX_HORIZON)
-    check_options(20, 20, cost_bps, alpha)
+    scoring = ScoringOptions(cost_bps=cost_bps, alpha=alpha).validate()
     check_source(source, str(path) if path else None)
     feats = parse_features(features)
     opts.path_head(steps, feats)  # --steps with this head and strategy, before any data
@@ -312,7 +311,7 @@ def run_cmd(
         f"{trained['train_seconds']:.0f} s"
     )
     say.print("[4/4] evaluate on the test split")
-    report = evaluate(ws, t, trained["run_id"], cost_bps=cost_bps, alpha=alpha)
+    report = evaluate(ws, t, trained["run_id"], options=scoring)
     for w in report["warnings"]:
         warn(w)
     if json_out:

@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lstmfc.heads.base import verdict_with_p, with_verb
+from lstmfc.stats.outcome import outcome_of
+from lstmfc.stats.wording import verdict_with_p, with_verb
 
 #: Minimum cell widths that keep values whole: an ISO date, a run id.
 DATE_WIDTH = 10
@@ -501,8 +502,7 @@ def render_comparison(c: dict) -> None:
             message(
                 out,
                 "Joint test:",
-                f"{run['label']} over the path vs {j['benchmark']}: "
-                + verdict_with_p(j["verdict"], j.get("p_value")),
+                f"{run['label']} over the path vs {j['benchmark']}: " + verdict_with_p(j),
                 markup=False,
             )
     if c.get("plot"):
@@ -513,7 +513,7 @@ def _print_verdict(out, r: dict) -> None:
     """The one-line verdict and how the strongest simple baseline was chosen."""
     best = r.get("best_baseline") or {}
     if r.get("verdict"):
-        message(out, "Verdict:", f"the LSTM {with_verb(r['verdict'])}")
+        message(out, "Verdict:", f"the LSTM {with_verb(r['verdict'], outcome_of(r.get('skill')))}")
     if best.get("validation"):
         losses = ", ".join(f"{k} {v:.4g}" for k, v in best["validation"].items())
         message(
@@ -731,7 +731,7 @@ def _render_backtest_ticker(out, head, t: str, r: dict, cost_bps: float) -> None
         trading_table(o["trading"], f"Trading view: long/flat, cost {cost_bps:g} bp").show(out)
     if o.get("verdict"):
         chosen = ", ".join((o.get("best_baseline") or {}).get("chosen_per_fit", []))
-        message(out, "Verdict:", f"the LSTM {with_verb(o['verdict'])}")
+        message(out, "Verdict:", f"the LSTM {with_verb(o['verdict'], outcome_of(o.get('skill')))}")
         if chosen:
             message(
                 out,
@@ -749,14 +749,11 @@ def _test_abbrev(r: dict) -> str:
     return {"diebold-mariano": "DM", "binomial": "binomial"}.get(test, test or "test")
 
 
-def _table_verdict(verdict: str | None) -> str:
-    """A verdict for a table cell: without the clause "X is also the strongest simple
-    baseline on validation" (the headline test is then the only one; the full line is
+def _table_verdict(row: dict) -> str:
+    """A verdict for a table cell: the short line of the ticker's summary row, without
+    the clause "X is also the strongest simple baseline on validation" (the full line is
     printed under the ticker's own tables and kept in --json)."""
-    if not verdict:
-        return "—"
-    head, sep, tail = verdict.partition("; ")
-    return head if sep and "is also the strongest simple baseline" in tail else verdict
+    return row.get("verdict_short") or row.get("verdict") or "—"
 
 
 def _render_backtest_summary(out, head, result: dict) -> None:
@@ -781,7 +778,7 @@ def _render_backtest_summary(out, head, result: dict) -> None:
             *(fmt(row.get(c.key), c.fmt, c.scale) for c in summary_cols),
             fmt(row["p_value"], ".4f"),
             fmt(row.get("p_value_adjusted"), ".4f"),
-            _table_verdict(row["verdict"]),
+            _table_verdict(row),
             fmt(row["sharpe"], ".2f"),
             fmt(row["buy_and_hold_sharpe"], ".2f"),
         )

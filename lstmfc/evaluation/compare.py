@@ -1,12 +1,20 @@
-"""TODO docstring: moved from lstmfc.heads.paths."""
+"""``evaluate --compare``: several runs of one ticker side by side, step by step.
+
+Each run is evaluated on its own test split (:func:`lstmfc.evaluation.evaluate.evaluate`)
+and the comparison lists, per run, the head's measure against its benchmark at every
+step (price: RMSE relative to naive; direction: accuracy minus the majority's) and the
+joint-test verdicts over the whole path.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from lstmfc.core.errors import UsageError
+from lstmfc.evaluation.evaluate import evaluate
+from lstmfc.evaluation.judge import ScoringOptions
 from lstmfc.evaluation.plots import measure_by_step, plot_compare
-from lstmfc.heads.registry import path_heads
+from lstmfc.heads.registry import make_head, path_heads
 
 COMPARE_PLOT = "compare.png"
 """File name of the ``evaluate --compare`` plot, in ``models/<TICKER>/``."""
@@ -33,8 +41,6 @@ def compare_runs(reports: list[dict[str, Any]]) -> dict[str, Any]:
     UsageError
         Fewer than two reports, or runs of several heads or of a head without paths.
     """
-    from lstmfc.heads.registry import make_head
-
     if len(reports) < 2:
         raise UsageError("--compare needs at least two run ids, separated by commas")
     heads = sorted({r["head"] for r in reports})
@@ -61,7 +67,7 @@ def compare_runs(reports: list[dict[str, Any]]) -> dict[str, Any]:
                 "n_test": rep["n_test"],
                 "values": measure_by_step(one, sections, "lstm"),
                 "joint_tests": [
-                    {k: j.get(k) for k in ("benchmark", "p_value", "verdict")}
+                    {k: j.get(k) for k in ("benchmark", "p_value", "verdict", "outcome")}
                     for j in rep.get("joint_tests", [])
                 ],
             }
@@ -76,7 +82,9 @@ def compare_runs(reports: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def compare(ws, ticker: str, run_ids: list[str], *, write: bool = True, **options: Any) -> dict:
+def compare(
+    ws, ticker: str, run_ids: list[str], *, options: ScoringOptions | None = None, write=True
+) -> dict:
     """Evaluate each run of ``ticker`` (:func:`lstmfc.evaluation.evaluate.evaluate` with
     ``options``) and put them side by side (:func:`compare_runs`); with ``write``, each
     run's evaluation files and ``models/<TICKER>/compare.png``.
@@ -88,12 +96,10 @@ def compare(ws, ticker: str, run_ids: list[str], *, write: bool = True, **option
     UsageError, ArtifactError, DataError
         As :func:`compare_runs` and :func:`lstmfc.evaluation.evaluate.evaluate`.
     """
-    from lstmfc.evaluation.evaluate import evaluate
-
     ids = [r.strip() for r in run_ids if r.strip()]
     if len(ids) < 2 or len(set(ids)) != len(ids):
         raise UsageError("--compare needs at least two different run ids, separated by commas")
-    reports = [evaluate(ws, ticker, rid, write=write, **options) for rid in ids]
+    reports = [evaluate(ws, ticker, rid, options=options, write=write) for rid in ids]
     comparison = compare_runs(reports)
     if write:
         plot = ws.model_root(ticker) / COMPARE_PLOT

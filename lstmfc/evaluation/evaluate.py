@@ -1,111 +1,27 @@
-"""Score a trained model on the **test split** next to baselines on the same target dates.
+"""``lstmfc evaluate``: score a trained model on the **test split** against the head's
+baselines fitted on the same training rows.
 
-Everything here is in real units: the forecast head (:mod:`lstmfc.heads`) turns the
-network's output back into forecasts (currency, probability ...) before any error is
-computed, never on scaled values. Baselines are fitted on the training windows only
-(:mod:`lstmfc.forecasters.price`); the network was trained on them too.
-
-Report (``evaluation.json`` in the bundle folder, and the ``--json`` document)
--------------------------------------------------------------------------------
-``ticker``, ``run_id``, ``head``, ``head_options``, ``cell``, ``horizon``,
-``lookback``, ``n_test``, ``test_start``, ``test_end`` (ISO dates of the test
-targets), ``metrics`` keyed by model name (``lstm`` and each baseline), ``skill`` (the
-headline test), ``skill_tests`` (all tests, each with ``model`` and ``benchmark``),
-``best_baseline`` (the strongest simple baseline, chosen on the VALIDATION split by the
-head's criterion, never on the test split: ``name``, ``criterion``, each baseline's
-validation loss), ``verdict`` (one line: against the headline benchmark and against
-the strongest baseline), ``trading`` (long/flat strategy per model and buy-and-hold),
-``conclusion`` (plain sentences), ``engine`` (what ran the network: ``keras``, or
-``onnx`` when Keras was not loaded in this process and the bundle has ONNX twins),
-``plot`` (path of the PNG), ``baselines`` (their
-parameters), ``out_of_range_share`` (share of the test windows' scaled inputs outside
-the training range) and ``warnings``, plus the head's own keys (``price_target``).
+Everything is in real units: the forecast head (:mod:`lstmfc.heads`) turns the network's
+output back into forecasts (currency, probability, variance, quantiles) before any error
+is computed, never on scaled values. The judging itself is
+:mod:`lstmfc.evaluation.judge` (baselines fit on training rows, the strongest chosen on
+validation, everything scored on the test rows); the report's keys are listed in
+:mod:`lstmfc.evaluation.report`.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import numpy as np
 
-from lstmfc.core.atomic import atomic_write_text
+from lstmfc.bundles.bundle import json_clean, load_bundle
 from lstmfc.core.config import Workspace, normalize_ticker
-from lstmfc.core.errors import DataError, UsageError
-from lstmfc.core.limits import MAX_BASELINE_WINDOW
-from lstmfc.forecasters.base import fit_baselines
-
-EVALUATION_FILE = "evaluation.json"
-PLOT_FILE = "evaluation.png"
-
-
-def check_options(sma_k: int, ema_span: int, cost_bps: float, alpha: float) -> None:
-    """Validate the scoring options shared by ``evaluate`` and ``backtest``.
-
-    ``--sma`` and ``--ema`` are integers from 1 to :data:`MAX_BASELINE_WINDOW`,
-    ``--cost-bps`` in [0, 10000) basis points, ``--alpha`` in (0, 1).
-
-    Raises
-    ------
-    UsageError
-        One line naming the option.
-    """
-    for name, v in (("--sma", sma_k), ("--ema", ema_span)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer):
-            raise UsageError(f"{name} must be an integer, got {v!r}")
-        if not 1 <= v <= MAX_BASELINE_WINDOW:
-            raise UsageError(f"{name} must be from 1 to {MAX_BASELINE_WINDOW} sessions, got {v}")
-    for name, v in (("--cost-bps", cost_bps), ("--alpha", alpha)):
-        if isinstance(v, bool) or not isinstance(v, int | float | np.floating):
-            raise UsageError(f"{name} must be a number, got {v!r}")
-    if not 0.0 <= cost_bps < 10_000:
-        raise UsageError(f"--cost-bps must be in [0, 10000), got {cost_bps}")
-    if not 0.0 < alpha < 1.0:
-        raise UsageError(f"--alpha must be in (0, 1), got {alpha}")
-
-
-def report_header(t: str, bundle, head, prepared, tt) -> dict[str, Any]:
-    """The keys every evaluation report starts with: what was scored and on which
-    test targets.
-
-    Parameters
-    ----------
-    t : str
-        Ticker.
-    bundle : lstmfc.bundles.bundle.Bundle
-        The loaded model bundle.
-    head : lstmfc.heads.base.Head
-        The bundle's head.
-    prepared : lstmfc.dataset.prepare.Prepared
-        The prepared data the bundle was trained on.
-    tt : pandas.DataFrame
-        The test targets, one row per scored window, with ``target_date``.
-
-    Returns
-    -------
-    dict
-        ``ticker``, ``run_id``, ``head``, ``head_options``, the head's
-        :meth:`~lstmfc.heads.base.Head.report_keys`, ``cell``, ``ensemble``,
-        ``engine``, ``horizon``, ``lookback``, ``n_test``, ``test_start`` and
-        ``test_end`` (ISO dates of the first and last test target).
-    """
-    dates = np.asarray(tt["target_date"].to_numpy(), dtype="datetime64[D]")
-    return {
-        "ticker": t,
-        "run_id": bundle.run_id,
-        "head": head.name,
-        "head_options": head.options,
-        **head.report_keys(),
-        "cell": bundle.manifest.get("hyperparameters", {}).get("cell"),
-        "ensemble": len(bundle.models),
-        "engine": bundle.engine,
-        "horizon": int(prepared.horizon),
-        "lookback": prepared.lookback,
-        "n_test": int(len(tt)),
-        "test_start": str(dates[0]),
-        "test_end": str(dates[-1]),
-    }
+from lstmfc.dataset.prepare import load_prepared, out_of_range_share, out_of_range_warnings
+from lstmfc.evaluation.judge import ScoringOptions, fit_benchmarks, joint_best, judge
+from lstmfc.evaluation.plots import plot_evaluation
+from lstmfc.evaluation.report import PLOT_FILE, judged_report, report_header, write_evaluation
 
 
 def evaluate(
@@ -113,10 +29,7 @@ def evaluate(
     ticker: str,
     run_id: str | None = None,
     *,
-    sma_k: int = 20,
-    ema_span: int = 20,
-    cost_bps: float = 0.0,
-    alpha: float = 0.05,
+    options: ScoringOptions | None = None,
     write: bool = True,
 ) -> dict[str, Any]:
     """Score a model bundle on the test split against the head's baselines.
@@ -127,19 +40,16 @@ def evaluate(
     ticker : str
     run_id : str, optional
         Bundle run id; default the ticker's ``latest``.
-    sma_k, ema_span : int
-        Moving-average window and EMA span of the baselines (trading days).
-    cost_bps : float
-        Transaction cost per position change, basis points, for the trading view.
-    alpha : float
-        Significance level of the skill verdicts.
+    options : ScoringOptions, optional
+        Baseline windows, trading cost and significance level (defaults: SMA and EMA 20
+        sessions, 0 bps, alpha 0.05).
     write : bool
         Write ``evaluation.json`` and ``evaluation.png`` into the bundle folder.
 
     Returns
     -------
     dict
-        The report described in the module docstring.
+        The report (:mod:`lstmfc.evaluation.report`).
 
     Raises
     ------
@@ -147,157 +57,69 @@ def evaluate(
         No prepared data, no model, or a bundle that fails its checks or does not
         match the prepared data.
     DataError
-        A baseline cannot be fitted (series too short).
+        A baseline cannot be fitted (series too short) or a metric is undefined.
     UsageError
         Bad option values.
     """
-    from lstmfc.bundles.bundle import json_clean, load_bundle
-    from lstmfc.dataset.prepare import load_prepared, out_of_range_share, out_of_range_warnings
-
-    check_options(sma_k, ema_span, cost_bps, alpha)
+    options = (options or ScoringOptions()).validate()
     t = normalize_ticker(ticker)
     prepared = load_prepared(ws, t)
     # ONNX Runtime when Keras is not loaded yet (seconds saved); Keras when it is (run)
     engine = "keras" if "keras" in sys.modules else "auto"
     bundle = load_bundle(ws, t, run_id, prepared_meta=prepared.meta, engine=engine)
     head = bundle.head
-    if head.steps > 1:  # a path: one report section per step (lstmfc.heads.paths)
-        from lstmfc.evaluation.paths import evaluate_path
-
-        return evaluate_path(
-            ws, t, prepared, bundle, sma_k=sma_k, ema_span=ema_span, cost_bps=cost_bps,
-            alpha=alpha, write=write,
-        )  # fmt: skip
-
-    h = prepared.horizon
+    one = head.step_head()  # a path is scored step by step by the one-step head
+    h, steps = prepared.horizon, head.steps
     tt = prepared.split_targets("test")
     closes = prepared.targets["close"].to_numpy(dtype="float64")
+    test_rows, train_rows = prepared.split_rows("test"), prepared.fit_rows("train")
     x_test = prepared.windows("test")
-    forecasts = {"lstm": bundle.forecast(x_test, tt)}
-    # e.g. quantile: split-conformal (validation) and online ACI; nothing for most heads
-    forecasts.update(head.calibrated_forecasts(bundle.manifest, tt, forecasts["lstm"], horizon=h))
-    baselines = fit_baselines(
-        head.baselines(lookback=prepared.lookback, sma_k=sma_k, ema_span=ema_span),
+    network = np.asarray(bundle.forecast(x_test, tt))  # (n,), (n, K) path or (n, k) quantiles
+    benchmarks = fit_benchmarks(
+        one,
         closes,
-        prepared.split_rows("train"),
-        h,
+        (train_rows, prepared.fit_rows("val")),
+        prepared.fit_targets("val"),
+        lookback=prepared.lookback,
+        horizon=h,
+        steps=steps,
+        options=options,
     )
-    val_rows = prepared.split_rows("val")
-    val_forecasts = {}
-    for name, b in baselines.items():
-        forecasts[name] = head.baseline_forecast(b, closes, prepared.split_rows("test"))
-        val_forecasts[name] = head.baseline_forecast(b, closes, val_rows)
-    best = head.choose_best(prepared.split_targets("val"), val_forecasts)
-    try:
-        scores = head.score(
-            tt, forecasts, horizon=h, cost_bps=cost_bps, alpha=alpha, best=best["name"]
-        )
-    except ValueError as exc:
-        raise DataError(f"{t}: {exc}") from None
+    forecasts = []
+    for b in benchmarks:
+        own = network[:, b.step - 1] if steps > 1 else network
+        fc = {"lstm": own}
+        if b.step == 1:  # e.g. quantile: split-conformal (validation) and online ACI
+            fc.update(head.calibrated_forecasts(bundle.manifest, tt, own, horizon=h))
+        fc.update(b.forecasts(closes, test_rows))
+        forecasts.append(fc)
+    context = {"label": t, "mase": (closes, train_rows)}
+    if steps > 1:
+        context["joint_best"] = joint_best(benchmarks)
+    judgement = judge(
+        one,
+        tt,
+        forecasts,
+        [b.best for b in benchmarks],
+        horizon=h,
+        options=options,
+        context=context,
+    )
     share = out_of_range_share(x_test)
-
-    report: dict[str, Any] = {
-        **report_header(t, bundle, head, prepared, tt),
-        "metrics": scores.metrics,
-        "skill": scores.tests[0],
-        "skill_tests": scores.tests,
-        "best_baseline": best,
-        "verdict": head.verdict_line(scores.tests, best["name"]),
-        "trading": scores.trading,
-        "cost_bps": cost_bps,
-        "alpha": alpha,
-        "baselines": {name: b.get_params() for name, b in baselines.items()},
-        "out_of_range_share": share,
-        "warnings": out_of_range_warnings(t, "test windows'", share),
-        **scores.extra,
-    }
-    report["conclusion"] = head.conclusion(scores.tests, scores.trading, best["name"])
+    report: dict[str, Any] = report_header(t, bundle, head, prepared, tt)
+    if steps > 1:
+        hyper = bundle.manifest.get("hyperparameters", {})
+        report.update(n_steps=steps, strategy=head.strategy, attention=bool(hyper.get("attention")))
+    report.update(judged_report(one, judgement, benchmarks, tt))
+    report.update(
+        cost_bps=options.cost_bps,
+        alpha=options.alpha,
+        out_of_range_share=share,
+        warnings=out_of_range_warnings(t, "test windows'", share),
+    )
     if write:
         plot_path = bundle.path / PLOT_FILE
-        head.plot(
-            plot_path,
-            tt,
-            forecasts,
-            f"{t} test split ({report['test_start']} .. {report['test_end']}), run {bundle.run_id}",
-            best=best["name"],
-        )
+        plot_evaluation(plot_path, one, judgement, (tt, closes, test_rows), report)
         report["plot"] = str(plot_path)
-        atomic_write_text(
-            bundle.path / EVALUATION_FILE, json.dumps(json_clean(report), indent=2) + "\n"
-        )
+        write_evaluation(bundle.path, report)
     return json_clean(report)
-
-
-def skill_summary(docs: dict[str, dict[str, Any] | None], alpha: float) -> dict[str, Any]:
-    """Skill across a universe of tickers, with multiple-testing adjusted p-values.
-
-    Parameters
-    ----------
-    docs : dict
-        Ticker -> its scoring document (an ``evaluate`` report or a backtest's
-        ``overall``: ``skill``, ``skill_tests``, ``best_baseline``, ``verdict``), or
-        ``None`` for a ticker that failed.
-    alpha : float
-        Significance level.
-
-    Returns
-    -------
-    dict
-        ``method`` (:data:`lstmfc.stats.metrics.MULTIPLE_TESTING_METHOD`), ``alpha``,
-        ``rows`` (per ticker: ``test``, ``statistic``, ``p_value`` and
-        ``p_value_adjusted`` of the headline test, ``best_baseline``, ``p_value_best``
-        and ``p_value_best_adjusted`` of the test against it, ``verdict``,
-        ``beats_benchmark`` / ``beats_benchmark_adjusted``), ``n_ok``, ``n_beat``,
-        ``n_beat_adjusted``, ``n_beat_best_adjusted``. Each family (headline tests;
-        tests against the strongest baseline) is adjusted on its own.
-    """
-    from lstmfc.stats.metrics import MULTIPLE_TESTING_METHOD, adjust_p_values
-
-    rows = []
-    for t, doc in docs.items():
-        if doc is None:
-            rows.append({"ticker": t, "ok": False})
-            continue
-        sk = doc["skill"]
-        best = (doc.get("best_baseline") or {}).get("name")
-        vs_best = next(
-            (
-                x
-                for x in doc.get("skill_tests", [])
-                if x.get("model") == "lstm" and x.get("benchmark") == best
-            ),
-            sk if best == sk.get("benchmark") else None,
-        )
-        rows.append(
-            {
-                "ticker": t,
-                "ok": True,
-                "test": sk.get("test"),
-                "statistic": sk.get("statistic"),
-                "p_value": sk.get("p_value"),
-                "best_baseline": best,
-                "p_value_best": (vs_best or {}).get("p_value"),
-                "verdict": doc.get("verdict") or sk.get("verdict"),
-            }
-        )
-    ok = [r for r in rows if r["ok"]]
-    for key in ("p_value", "p_value_best"):
-        for r, adj in zip(ok, adjust_p_values([r[key] for r in ok]), strict=True):
-            r[f"{key}_adjusted"] = adj
-    for r in ok:
-        r["beats_benchmark"] = r["p_value"] is not None and r["p_value"] < alpha
-        r["beats_benchmark_adjusted"] = (
-            r["p_value_adjusted"] is not None and r["p_value_adjusted"] < alpha
-        )
-        r["beats_best_adjusted"] = (
-            r["p_value_best_adjusted"] is not None and r["p_value_best_adjusted"] < alpha
-        )
-    return {
-        "method": MULTIPLE_TESTING_METHOD,
-        "alpha": alpha,
-        "rows": rows,
-        "n_ok": len(ok),
-        "n_beat": sum(r["beats_benchmark"] for r in ok),
-        "n_beat_adjusted": sum(r["beats_benchmark_adjusted"] for r in ok),
-        "n_beat_best_adjusted": sum(r["beats_best_adjusted"] for r in ok),
-    }

@@ -1,23 +1,269 @@
-"""TODO docstring: moved from lstmfc.heads.paths."""
+"""The evaluation plots (PNG): one per head for a one-step test split, the path plots,
+and the plot of ``evaluate --compare``; every file is written atomically.
+
+The one-step plot of a head is :func:`plot_test_split`, dispatched on the head's class
+(``functools.singledispatch``): a new head registers its own function here. All plots
+use matplotlib's Agg canvas (:func:`lstmfc.heads.base.pyplot`); matplotlib is imported
+only when a plot is drawn. Where skill comes from is shown as the cumulative loss
+difference of a benchmark minus the network over the test period, rising when the
+network wins (Goyal & Welch 2008, "A comprehensive look at the empirical performance
+of equity premium prediction", RFS 21(4), Fig. 1).
+"""
 
 from __future__ import annotations
 
+from functools import singledispatch
 from typing import Any
 
 import numpy as np
 
 from lstmfc.dataset.targets import step_horizon
+from lstmfc.heads.base import Head, pyplot, save_figure
+from lstmfc.heads.direction import DirectionHead
+from lstmfc.heads.price import PriceHead
+from lstmfc.heads.quantile import QuantileHead
+from lstmfc.heads.vol import VolHead
+from lstmfc.quantiles.risk import value_at_risk
+from lstmfc.volatility.models import qlike_losses
 
 
-def plot_path_report(path, one, tt, per_model, sections, closes, test_rows, h, title) -> None:
+def plot_evaluation(path, head: Head, judgement, data, report: dict[str, Any]) -> None:
+    """The evaluation plot of a judged test split, written to ``path``.
+
+    ``judgement`` is :func:`lstmfc.evaluation.judge.judge`'s; ``data`` is ``(targets,
+    closes, test_rows)`` (the test target rows, the close series in currency and the
+    test origins); ``report`` the evaluation report (title, sections). A path gets
+    :func:`plot_path_report`, one step :func:`plot_test_split`.
+    """
+    targets, closes, test_rows = data
+    run = f"run {report['run_id']}"
+    if len(judgement.steps) > 1:
+        per_model = {
+            n: [s.forecasts[n] for s in judgement.steps] for n in judgement.first.forecasts
+        }
+        path_kind = f"{report['n_steps']}-step {report['strategy']} path"
+        title = f"{report['ticker']} test split, {path_kind}, {run}"
+        plot_path_report(
+            path, head, (per_model, closes, test_rows, report["horizon"]), report["steps"], title
+        )
+        return
+    first = judgement.first
+    title = f"{report['ticker']} test split ({report['test_start']} .. {report['test_end']}), {run}"
+    plot_test_split(head, path, targets, first.forecasts, title, first.best)
+
+
+@singledispatch
+def plot_test_split(head: Head, path, targets, forecasts, title, best=None) -> None:
+    """Write the one-step evaluation plot of ``head``'s test split to ``path``.
+
+    ``targets``: the test target rows; ``forecasts``: model name -> forecasts in the
+    head's units; ``best``: the strongest simple baseline (drawn as a benchmark too).
+
+    Raises
+    ------
+    NotImplementedError
+        No plot is registered for the head's class.
+    """
+    raise NotImplementedError(f"no evaluation plot for the {head.name} head")
+
+
+@plot_test_split.register
+def _price(head: PriceHead, path, targets, forecasts, title, best=None):
+    """Three panels: where skill comes from, not lines lying on top of each other.
+
+    (a) The cumulative squared-error difference of the LSTM against naive and against
+    drift (and the strongest simple baseline) over the test period: a rising line
+    means the LSTM is winning, a falling one losing (Goyal & Welch 2008, "A
+    comprehensive look at the empirical performance of equity premium prediction",
+    RFS 21(4), Fig. 1). (b) Forecast against realised log return with the 45-degree
+    line. (c) Levels over the last 60 test sessions only.
+    """
+    plt = pyplot()
+    dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
+    y = head.truth(targets)
+    close = np.asarray(targets["close"], dtype="float64")
+    fig = plt.figure(figsize=(12, 8))
+    grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1])
+    ax_a = fig.add_subplot(grid[0, :])
+    ax_b = fig.add_subplot(grid[1, 0])
+    ax_c = fig.add_subplot(grid[1, 1])
+    se = {name: (y - f) ** 2 for name, f in forecasts.items()}
+    benches = [b for b in ("naive", "drift", best) if b and b in se]
+    for b in dict.fromkeys(benches):
+        ax_a.plot(dates, np.cumsum(se[b] - se["lstm"]), lw=1.0, label=f"vs {b}")
+    ax_a.axhline(0.0, color="grey", lw=0.8)
+    ax_a.set_ylabel("cumulative SE(benchmark) - SE(LSTM)")
+    ax_a.set_title(f"{title}\n(a) rising = LSTM winning, falling = LSTM losing", fontsize=10)
+    ax_a.legend(loc="upper left", fontsize=8)
+
+    f_ret = np.log(forecasts["lstm"] / close)
+    r = np.log(y / close)
+    ax_b.scatter(f_ret, r, s=4, alpha=0.5, color="tab:blue")
+    lim = float(np.nanmax(np.abs(np.r_[r, f_ret]))) or 1.0
+    ax_b.plot([-lim, lim], [-lim, lim], color="grey", lw=0.8, ls="--", label="45-degree line")
+    ax_b.set_xlim(-lim, lim)
+    ax_b.set_ylim(-lim, lim)
+    corr = np.corrcoef(f_ret, r)[0, 1] if np.std(f_ret) > 0 else float("nan")
+    ax_b.text(
+        0.98,
+        0.02,
+        f"sd forecast {np.std(f_ret):.2e}, sd realised {np.std(r):.2e}, corr {corr:.3f}",
+        transform=ax_b.transAxes,
+        ha="right",
+        fontsize=8,
+    )
+    ax_b.set_xlabel("LSTM forecast log return")
+    ax_b.set_ylabel("realised log return")
+    ax_b.set_title("(b) forecast vs realised", fontsize=10)
+    ax_b.legend(loc="upper left", fontsize=8)
+
+    last = slice(max(0, len(y) - 60), len(y))
+    ax_c.plot(dates[last], y[last], color="black", lw=1.2, label="actual close")
+    ax_c.plot(dates[last], forecasts["lstm"][last], color="tab:blue", lw=1.0, label="LSTM")
+    ax_c.plot(dates[last], forecasts["naive"][last], color="tab:orange", lw=0.8, ls="--",
+              label="naive")  # fmt: skip
+    if "drift" in forecasts:
+        ax_c.plot(dates[last], forecasts["drift"][last], color="tab:green", lw=0.8, ls=":",
+                  label="drift")  # fmt: skip
+    ax_c.set_ylabel("price (currency)")
+    ax_c.set_title("(c) last 60 test sessions", fontsize=10)
+    ax_c.legend(loc="upper left", fontsize=8)
+    for ax in (ax_a, ax_c):
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+@plot_test_split.register
+def _direction(head: DirectionHead, path, targets, forecasts, title, best=None):
+    """(a) Cumulative wrong calls of the benchmarks minus the LSTM's (rising = LSTM
+    winning), (b) P(up) against the realised log return, (c) the last 60 test
+    sessions' closes with the LSTM's calls."""
+    plt = pyplot()
+    dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
+    y = head.truth(targets)
+    wrong = {n: ((p > 0.5).astype("int64") != y).astype("float64") for n, p in forecasts.items()}
+    fig = plt.figure(figsize=(12, 8))
+    grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1])
+    ax_a = fig.add_subplot(grid[0, :])
+    ax_b = fig.add_subplot(grid[1, 0])
+    ax_c = fig.add_subplot(grid[1, 1])
+    for b in dict.fromkeys(x for x in ("majority", "drift", best) if x and x in wrong):
+        ax_a.plot(dates, np.cumsum(wrong[b] - wrong["lstm"]), lw=1.0, label=f"vs {b}")
+    ax_a.axhline(0.0, color="grey", lw=0.8)
+    ax_a.set_ylabel("cumulative wrong calls(benchmark) - LSTM's")
+    ax_a.set_title(f"{title}\n(a) rising = LSTM winning, falling = LSTM losing", fontsize=10)
+    ax_a.legend(loc="upper left", fontsize=8)
+
+    r = np.asarray(targets["target_logret"], dtype="float64")
+    prob = forecasts["lstm"]
+    ax_b.scatter(prob, r, s=4, alpha=0.5, color="tab:blue")
+    ax_b.axvline(0.5, color="grey", lw=0.8)
+    ax_b.axhline(0.0, color="grey", lw=0.8)
+    ax_b.set_xlabel("LSTM P(up)")
+    ax_b.set_ylabel("realised log return")
+    ax_b.set_title("(b) P(up) vs realised", fontsize=10)
+
+    last = slice(max(0, len(y) - 60), len(y))
+    close = np.asarray(targets["close"], dtype="float64")
+    up = prob[last] > 0.5
+    ax_c.plot(dates[last], close[last], color="black", lw=1.0, label="close at t")
+    ax_c.scatter(dates[last][up], close[last][up], s=10, color="tab:green", label="call up")
+    ax_c.scatter(dates[last][~up], close[last][~up], s=10, color="tab:red", label="call down")
+    ax_c.set_ylabel("price (currency)")
+    ax_c.set_title("(c) last 60 test sessions", fontsize=10)
+    ax_c.legend(loc="upper left", fontsize=8)
+    for ax in (ax_a, ax_c):
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+@plot_test_split.register
+def _vol(head: VolHead, path, targets, forecasts, title, best=None):
+    """(a) The test period's proxy ``|R|`` (percent) with the LSTM's, GARCH's and
+    EWMA's volatility forecasts; (b) the cumulative QLIKE difference of GARCH (and
+    EWMA, the strongest baseline) minus the LSTM: rising = LSTM winning (the
+    cumulative-loss-difference plot of Goyal & Welch 2008, RFS 21(4), Fig. 1)."""
+    plt = pyplot()
+    dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
+    y = head.truth(targets)
+    fig, (ax_a, ax_b) = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
+    ax_a.plot(dates, np.sqrt(y), color="lightgrey", lw=0.8, label="|R| (proxy)")
+    styles = {"lstm": ("tab:blue", 1.2), "garch": ("tab:red", 1.0), "ewma": ("tab:green", 0.9)}
+    for name, (color, lw) in styles.items():
+        if name in forecasts:
+            ax_a.plot(dates, np.sqrt(forecasts[name]), color=color, lw=lw,
+                      label=f"{name} volatility")  # fmt: skip
+    ax_a.set_ylabel("percent")
+    ax_a.set_title(f"{title}\n(a) realised |return| and forecast volatility", fontsize=10)
+    ax_a.legend(loc="upper left", fontsize=8)
+    ql = {n: qlike_losses(y, np.asarray(f, "float64")) for n, f in forecasts.items()}
+    for b in dict.fromkeys(x for x in (head.benchmark, "ewma", best) if x and x in ql):
+        ax_b.plot(dates, np.cumsum(ql[b] - ql["lstm"]), lw=1.0, label=f"vs {b}")
+    ax_b.axhline(0.0, color="grey", lw=0.8)
+    ax_b.set_ylabel("cumulative QLIKE(benchmark) - QLIKE(LSTM)")
+    ax_b.set_title("(b) rising = LSTM winning, falling = LSTM losing", fontsize=10)
+    ax_b.legend(loc="upper left", fontsize=8)
+    ax_b.tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+@plot_test_split.register
+def _quantile(head: QuantileHead, path, targets, forecasts, title, best=None):
+    """Fan charts of the test period: realised log returns, the 90 % and 98 % bands and
+    the median, VaR 1 % and 5 % breaches marked; (a) the LSTM's issued forecasts (ACI
+    when present), (b) GARCH-t."""
+    plt = pyplot()
+    dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
+    y = head.truth(targets)
+    show = [n for n in ("lstm_aci" if "lstm_aci" in forecasts else "lstm", head.benchmark)]
+    show = [n for n in show if n in forecasts]
+    fig, axes = plt.subplots(len(show), 1, figsize=(12, 4 * len(show)), sharex=True, sharey=True)
+    axes = np.atleast_1d(axes)
+    lv = head.levels
+    for ax, name in zip(axes, show, strict=True):
+        q = np.asarray(forecasts[name])
+        for lo_t, hi_t, alpha_fill, label in (
+            (0.01, 0.99, 0.18, "98%"),
+            (0.05, 0.95, 0.35, "90%"),
+        ):
+            lo, hi = _level_index(lv, lo_t), _level_index(lv, hi_t)
+            if lo is not None and hi is not None:
+                ax.fill_between(dates, q[:, lo], q[:, hi], step="mid", alpha=alpha_fill,
+                                color="tab:blue", lw=0, label=f"{label} band")  # fmt: skip
+        m = _level_index(lv, 0.5)
+        if m is not None:
+            ax.plot(dates, q[:, m], color="tab:blue", lw=0.6, label="median")
+        ax.plot(dates, y, ".", color="black", ms=2, label="realised log return")
+        for a, color, marker in ((0.05, "tab:orange", "o"), (0.01, "tab:red", "x")):
+            var = value_at_risk(q, lv, a)
+            hit = y < var
+            ax.scatter(dates[hit], y[hit], s=18, color=color, marker=marker, zorder=3,
+                       label=f"VaR {100 * a:g}% breach ({int(hit.sum())})")  # fmt: skip
+        ax.axhline(0.0, color="grey", lw=0.5)
+        ax.set_ylabel("log return")
+        ax.set_title(f"{name}", fontsize=10)
+        ax.legend(loc="lower left", fontsize=7, ncol=3)
+    axes[0].set_title(f"{title}\n{show[0]}", fontsize=10)
+    axes[-1].tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_path_report(path, one, data, sections, title) -> None:
     """(a) the head's measure against its benchmark by step (price: RMSE relative to
     naive; direction: accuracy minus the majority's) for the LSTM and each baseline, on
     a scale set by the LSTM, the benchmark, drift and OLS (baselines far off it are
     named in the legend); (b) forecast paths from every tenth of the last 60 test
     origins drawn over the realised closes (forecasts in currency) or by step
-    (probabilities)."""
-    from lstmfc.heads.base import pyplot, save_figure
+    (probabilities).
 
+    ``data`` is ``(per_model, closes, test_rows, h)``: each model's forecasts per step
+    (lists of ``(n,)`` arrays), the close series ``(n_rows,)`` (currency), the test
+    origins ``(n,)`` and the horizon of step 1; ``sections`` the report's steps."""
+    per_model, closes, test_rows, h = data
     plt = pyplot()
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(12, 4.8))
     ks = [s["step"] for s in sections]
@@ -86,8 +332,6 @@ def measure_by_step(one, sections, name: str) -> list[float]:
 def plot_compare(path, comparison: dict[str, Any]) -> None:
     """One line per run: the head's measure against its benchmark by step; written
     atomically to ``path``."""
-    from lstmfc.heads.base import pyplot, save_figure
-
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for run in comparison["runs"]:
@@ -104,3 +348,11 @@ def plot_compare(path, comparison: dict[str, Any]) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def _level_index(levels, tau: float) -> int | None:
+    """Position of level ``tau`` in ``levels`` (to 1e-9), or None."""
+    for i, v in enumerate(levels):
+        if abs(v - tau) < 1e-9:
+            return i
+    return None

@@ -233,7 +233,7 @@ class _DriftFit:
         return {"mu": self.mu_, "sigma": self.sigma_}
 
 
-def fit_baselines(baselines: dict, closes: np.ndarray, train_rows: np.ndarray, horizon: int):
+def fit_all(baselines: dict, closes: np.ndarray, train_rows: np.ndarray, horizon: int):
     """Fit each baseline on the training windows it has enough history for.
 
     A baseline that needs ``min_history`` past rows (OLS and the logistic regression

@@ -49,7 +49,7 @@ class Scores:
         Skill tests, JSON-ready; each has ``model``, ``benchmark``, ``test``,
         ``statistic``, ``p_value``, ``verdict``. The first is the headline test.
     trading : dict or None
-        Strategy name -> trading figures (:func:`lstmfc.stats.metrics.long_flat_backtest`);
+        Strategy name -> trading figures (:func:`lstmfc.stats.trading.long_flat_backtest`);
         None for heads without a trading view.
     extra : dict
         Head-specific report sections (e.g. ``mcs``, ``var_backtests``), merged into the
@@ -74,28 +74,6 @@ def log_details(row) -> dict:
     except (ValueError, TypeError):
         return {}
     return out if isinstance(out, dict) else {}
-
-
-def with_verb(verdict: str) -> str:
-    """A verdict phrase as a predicate: ``"no skill over naive"`` -> ``"has no skill
-    over naive"``, ``"worse than garch"`` -> ``"is worse than garch"``, ``"beats ..."``
-    unchanged."""
-    v = str(verdict)
-    if v.startswith("no skill"):
-        return "has " + v
-    if v.startswith("worse"):
-        return "is " + v
-    return v
-
-
-def verdict_with_p(verdict: str, p_value: float | None) -> str:
-    """A verdict with its p-value once: ``"beats X (p=...)"`` and ``"worse than X
-    (p=...)"`` already carry the p-value of their side; ``"no skill over X"`` gets the
-    one-sided ``p_value`` appended (3 significant digits)."""
-    v = str(verdict)
-    if p_value is None or "(p=" in v:
-        return v
-    return f"{v} (p={p_value:.3g})"
 
 
 class Head:
@@ -125,6 +103,14 @@ class Head:
     loss: ClassVar[str] = ""
     #: Keras metrics the network is compiled with (logged per epoch).
     compile_metrics: ClassVar[tuple[str, ...]] = ()
+    #: Nouns of the verdict sentences (:func:`lstmfc.stats.wording.headline_sentence`):
+    #: the headline test (a format string with ``{test}``), what the network forecasts
+    #: and the benchmark's forecasts; ``subject`` None gives no explanation.
+    headline_label: ClassVar[str] = "{test}"
+    subject: ClassVar[str | None] = None
+    benchmark_label: ClassVar[str] = ""
+    #: Further reference baselines the conclusion names: ``(name, label)`` pairs.
+    also_against: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: Columns of the evaluation metrics table.
     metric_columns: ClassVar[tuple[Column, ...]] = ()
     #: Columns of a backtest's per-fold table (keys of :meth:`fold_summary`).
@@ -197,12 +183,14 @@ class Head:
         return {}
 
     def step_head(self) -> Head:
-        """A one-step copy of this head (same options): scores one step of a path."""
+        """This head for one step: itself, or for a path a one-step copy (same options) that
+        scores one step of the path."""
         import copy
 
+        if self.steps == 1:
+            return self
         one = copy.copy(self)
-        if self.steps > 1:
-            one.steps, one.strategy, one.n_outputs = 1, "mimo", 1
+        one.steps, one.strategy, one.n_outputs = 1, "mimo", 1
         return one
 
     def forecast(self, scaling, predict_raw, windows, targets, prepare_meta) -> np.ndarray:
@@ -351,61 +339,6 @@ class Head:
         """
         raise NotImplementedError
 
-    def verdict_line(self, tests: list[dict[str, Any]], best: str | None = None) -> str:
-        """One line: the verdict against the headline benchmark and, when it differs,
-        against the strongest simple baseline, e.g. ``"beats naive (p=0.008) but not
-        drift (p=0.41)"``."""
-        head = next((t for t in tests if t.get("model") == "lstm"), {})
-        first = _phrase(head, head.get("benchmark") or self.benchmark)
-        if not best or best == self.benchmark:
-            extra = f"; {self.benchmark} is also the strongest simple baseline on validation"
-            return first + (extra if best == self.benchmark else "")
-        other = next(
-            (t for t in tests if t.get("model") == "lstm" and t.get("benchmark") == best), None
-        )
-        if other is None:
-            return first
-        beat_first = str(head.get("verdict", "")).startswith("beats")
-        verdict = str(other.get("verdict", ""))
-        if verdict.startswith("beats"):
-            return f"{first} {'and' if beat_first else 'but'} beats {best}{_p(other)}"
-        if verdict.startswith("worse"):
-            return f"{first} {'but is' if beat_first else 'and is'} {_phrase(other, best)}"
-        if beat_first:
-            return f"{first} but not {best}{_p(other)}"
-        return f"{first} nor over {best}{_p(other)}"
-
-    def conclusion(
-        self,
-        tests: list[dict[str, Any]],
-        trading: dict[str, Any] | None,
-        best: str | None = None,
-    ) -> str:
-        """Plain sentences: the headline test, the test against the strongest simple
-        baseline (chosen on validation), then the trading view."""
-        skill = tests[0] if tests else {}
-        lead = self.verdict_sentence(skill)
-        if best and best != self.benchmark:
-            line = self.verdict_line(tests, best)
-            lead += (
-                f" The LSTM {with_verb(line)} ({best}: the strongest simple baseline on "
-                "validation)."
-            )
-        model = (trading or {}).get("lstm") or {}
-        bh = (trading or {}).get("buy_and_hold") or {}
-        if model.get("n_trades") == 0:
-            lead += " Its signal was never long in the test period (no trades)."
-        elif model.get("sharpe") is not None and bh.get("sharpe") is not None:
-            lead += (
-                f" Long/flat on its signal: Sharpe {model['sharpe']:.2f} "
-                f"vs buy-and-hold {bh['sharpe']:.2f}."
-            )
-        return lead
-
-    def verdict_sentence(self, skill: dict[str, Any]) -> str:
-        """The headline test's verdict as a sentence."""
-        return f"{skill.get('test', 'skill test')}: {skill.get('verdict', 'undefined')}."
-
     def extra_tables(self, report: dict[str, Any]) -> list[dict[str, Any]]:
         """Tables of the head's extra report sections (:attr:`Scores.extra`, found at the
         top level of ``report``), as plain data for the CLI:
@@ -476,13 +409,6 @@ class Head:
         """The live track record of scored log rows (``lstmfc score``)."""
         raise NotImplementedError
 
-    # ------------------------------------------------------------------ plot
-    def plot(self, path, targets, forecasts: dict[str, np.ndarray], title: str, best=None) -> None:
-        """Write the evaluation plot (PNG) of the test split to ``path`` atomically.
-
-        ``best`` names the strongest simple baseline (drawn as a benchmark too)."""
-        raise NotImplementedError
-
 
 def save_figure(fig, path) -> None:
     """Write a matplotlib figure as PNG to ``path`` atomically, then close it."""
@@ -503,38 +429,3 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def undefined_test(test: str, model: str, benchmark: str, n: int, exc: Exception) -> dict:
-    """A skill-test entry for a test that cannot be computed on this data (e.g. n = 1)."""
-    return {
-        "test": test,
-        "statistic": None,
-        "p_value": None,
-        "p_value_two_sided": None,
-        "n": n,
-        "verdict": "undefined",
-        "note": str(exc),
-        "details": {},
-        "model": model,
-        "benchmark": benchmark,
-    }
-
-
-def _p(test: dict[str, Any]) -> str:
-    p = test.get("p_value")
-    return "" if p is None else f" (p={p:.3g})"
-
-
-def _phrase(test: dict[str, Any], benchmark: str) -> str:
-    """``"beats naive (p=0.008)"``, ``"worse than naive (p=...)"``, ``"no skill over naive
-    (p=0.41)"`` (the p-value of "better" in each case, so the line always shows it)."""
-    verdict = str(test.get("verdict", ""))
-    if verdict.startswith("beats"):
-        return f"beats {benchmark}{_p(test)}"
-    if verdict.startswith("worse"):
-        worse = (test.get("details") or {}).get("p_value_worse")
-        return f"worse than {benchmark}" + ("" if worse is None else f" (p={worse:.3g})")
-    if verdict == "undefined":
-        return f"untestable against {benchmark}"
-    return f"no skill over {benchmark}{_p(test)}"

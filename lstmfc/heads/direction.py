@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.heads.base import Column, Head, Scores, pyplot, save_figure, undefined_test
+from lstmfc.heads.base import Column, Head, Scores
+from lstmfc.stats.skill import undefined_test
 
 
 class DirectionHead(Head):
@@ -25,6 +26,7 @@ class DirectionHead(Head):
     name = "direction"
     help = "P(close rises over h sessions); sigmoid output, binary cross-entropy"
     benchmark = "majority"
+    headline_label = "Direction calls vs always-up ({test})"
     activation = "sigmoid"
     loss = "binary_crossentropy"
     compile_metrics = ("binary_accuracy",)
@@ -104,7 +106,7 @@ class DirectionHead(Head):
         of the LSTM's calls against the majority-class accuracy and against 0.5; a
         Diebold-Mariano (HLN) test on the 0-1 loss against ``best``; Pesaran-Timmermann;
         long/flat on each model's calls."""
-        from lstmfc.stats import metrics
+        from lstmfc.stats import metrics, skill, trading
 
         y = self.truth(targets)
         realised = np.asarray(targets["target_logret"], dtype="float64")
@@ -114,36 +116,33 @@ class DirectionHead(Head):
         tests = []
         for p0, bench in ((majority_acc, "majority"), (0.5, "chance")):
             if 0.0 < p0 < 1.0:
-                d = metrics.binomial_test(y, calls["lstm"], p0=p0, alpha=alpha, benchmark=bench)
+                d = skill.binomial_test(y, calls["lstm"], p0=p0, alpha=alpha, benchmark=bench)
                 tests.append({**d.to_dict(), "model": "lstm", "benchmark": bench})
             if bench == "majority" and best and best != "majority" and best in calls:
                 wrong = (calls["lstm"] != y).astype("float64")
                 d = wrong - (calls[best] != y).astype("float64")
                 try:
-                    dm = metrics.diebold_mariano_differential(
+                    dm = skill.diebold_mariano_differential(
                         d, horizon=horizon, alpha=alpha, benchmark=best, loss="zero-one"
                     )
                     tests.append({**dm.to_dict(), "model": "lstm", "benchmark": best})
                 except ValueError as exc:
                     tests.append(undefined_test("diebold-mariano", "lstm", best, len(y), exc))
         try:
-            pt = metrics.pesaran_timmermann(y, calls["lstm"], alpha=alpha)
+            pt = skill.pesaran_timmermann(y, calls["lstm"], alpha=alpha)
             tests.append({**pt.to_dict(), "model": "lstm", "benchmark": "chance"})
         except ValueError as exc:  # e.g. a one-window fold
             tests.append(undefined_test("pesaran-timmermann", "lstm", "chance", len(y), exc))
         trade = None
         if trading:
             trade = {
-                name: metrics.long_flat_backtest(c, realised, horizon=horizon, cost_bps=cost_bps)
+                name: trading.long_flat_backtest(c, realised, horizon=horizon, cost_bps=cost_bps)
                 for name, c in calls.items()
             }
-            trade["buy_and_hold"] = metrics.buy_and_hold(
+            trade["buy_and_hold"] = trading.buy_and_hold(
                 realised, horizon=horizon, cost_bps=cost_bps
             )
         return Scores(table, tests, trade)
-
-    def verdict_sentence(self, skill: dict[str, Any]) -> str:
-        return f"Direction calls vs always-up ({skill.get('test')}): {skill.get('verdict', '')}."
 
     def fold_summary(self, metrics):
         maj = metrics["majority"]["accuracy"]
@@ -227,49 +226,3 @@ class DirectionHead(Head):
             out["drift_n"] = len(drift)
             out["drift_accuracy"] = float(np.mean(drift))
         return out
-
-    # ------------------------------------------------------------------ plot
-    def plot(self, path, targets, forecasts, title, best=None):
-        """(a) Cumulative wrong calls of the benchmarks minus the LSTM's (rising = LSTM
-        winning), (b) P(up) against the realised log return, (c) the last 60 test
-        sessions' closes with the LSTM's calls."""
-        plt = pyplot()
-        dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
-        y = self.truth(targets)
-        wrong = {
-            n: ((p > 0.5).astype("int64") != y).astype("float64") for n, p in forecasts.items()
-        }
-        fig = plt.figure(figsize=(12, 8))
-        grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1])
-        ax_a = fig.add_subplot(grid[0, :])
-        ax_b = fig.add_subplot(grid[1, 0])
-        ax_c = fig.add_subplot(grid[1, 1])
-        for b in dict.fromkeys(x for x in ("majority", "drift", best) if x and x in wrong):
-            ax_a.plot(dates, np.cumsum(wrong[b] - wrong["lstm"]), lw=1.0, label=f"vs {b}")
-        ax_a.axhline(0.0, color="grey", lw=0.8)
-        ax_a.set_ylabel("cumulative wrong calls(benchmark) - LSTM's")
-        ax_a.set_title(f"{title}\n(a) rising = LSTM winning, falling = LSTM losing", fontsize=10)
-        ax_a.legend(loc="upper left", fontsize=8)
-
-        r = np.asarray(targets["target_logret"], dtype="float64")
-        prob = forecasts["lstm"]
-        ax_b.scatter(prob, r, s=4, alpha=0.5, color="tab:blue")
-        ax_b.axvline(0.5, color="grey", lw=0.8)
-        ax_b.axhline(0.0, color="grey", lw=0.8)
-        ax_b.set_xlabel("LSTM P(up)")
-        ax_b.set_ylabel("realised log return")
-        ax_b.set_title("(b) P(up) vs realised", fontsize=10)
-
-        last = slice(max(0, len(y) - 60), len(y))
-        close = np.asarray(targets["close"], dtype="float64")
-        up = prob[last] > 0.5
-        ax_c.plot(dates[last], close[last], color="black", lw=1.0, label="close at t")
-        ax_c.scatter(dates[last][up], close[last][up], s=10, color="tab:green", label="call up")
-        ax_c.scatter(dates[last][~up], close[last][~up], s=10, color="tab:red", label="call down")
-        ax_c.set_ylabel("price (currency)")
-        ax_c.set_title("(c) last 60 test sessions", fontsize=10)
-        ax_c.legend(loc="upper left", fontsize=8)
-        for ax in (ax_a, ax_c):
-            ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-        fig.tight_layout()
-        save_figure(fig, path)

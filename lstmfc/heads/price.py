@@ -29,10 +29,8 @@ from lstmfc.heads.base import (
     Head,
     Scores,
     log_details,
-    pyplot,
-    save_figure,
-    undefined_test,
 )
+from lstmfc.stats.skill import undefined_test
 
 PRICE_TARGETS = ("logret", "level")
 
@@ -44,6 +42,9 @@ class PriceHead(Head):
     help = "close h sessions ahead (currency); linear output, MSE"
     OPTIONS: ClassVar[tuple[str, ...]] = ("price_target",)
     benchmark = "naive"
+    headline_label = "Diebold-Mariano vs the random walk"
+    subject = "the LSTM's price forecasts"
+    benchmark_label = "'tomorrow = today'"
     activation = None
     loss = "mean_squared_error"
     metric_columns = (
@@ -108,7 +109,7 @@ class PriceHead(Head):
     def step_metrics(self, metrics, truth, forecasts, closes, train_rows, horizon) -> None:
         """MASE: MAE divided by the training-period naive MAE at ``horizon`` (Hyndman &
         Koehler 2006, "Another look at measures of forecast accuracy", IJF 22(4))."""
-        from lstmfc.evaluation.paths import naive_mae_scale
+        from lstmfc.stats.metrics import naive_mae_scale
 
         scale = naive_mae_scale(closes, train_rows, horizon)
         for name, m in metrics.items():
@@ -248,7 +249,7 @@ class PriceHead(Head):
         """RMSE/MAE/MAPE/directional accuracy/Theil's U per model; Diebold-Mariano (HLN,
         squared errors) of the LSTM against naive and against ``best``, and of every
         baseline against naive; long/flat on each model's direction."""
-        from lstmfc.stats import metrics
+        from lstmfc.stats import metrics, skill, trading
 
         y_true = self.truth(targets)
         last_close = _closes(targets)
@@ -267,7 +268,7 @@ class PriceHead(Head):
             if name not in forecasts:
                 continue
             try:
-                d = metrics.diebold_mariano(
+                d = skill.diebold_mariano(
                     y_true, forecasts[name], forecasts[bench], horizon=horizon, alpha=alpha,
                     benchmark=bench,
                 )  # fmt: skip
@@ -277,8 +278,8 @@ class PriceHead(Head):
         trade = None
         if trading:
             trade = {
-                name: metrics.long_flat_backtest(
-                    metrics.price_to_signal(p, last_close),
+                name: trading.long_flat_backtest(
+                    trading.price_to_signal(p, last_close),
                     realised,
                     horizon=horizon,
                     cost_bps=cost_bps,
@@ -286,24 +287,10 @@ class PriceHead(Head):
                 for name, p in forecasts.items()
                 if name != "naive"  # a random walk predicts no change: never long
             }
-            trade["buy_and_hold"] = metrics.buy_and_hold(
+            trade["buy_and_hold"] = trading.buy_and_hold(
                 realised, horizon=horizon, cost_bps=cost_bps
             )
         return Scores(table, tests, trade)
-
-    def verdict_sentence(self, skill: dict[str, Any]) -> str:
-        verdict = skill.get("verdict", "")
-        lead = f"Diebold-Mariano vs the random walk: {verdict}"
-        if verdict.startswith("worse"):
-            return lead + (
-                " — the LSTM's price forecasts are significantly worse than 'tomorrow = today'."
-            )
-        if not verdict.startswith("beats"):
-            return lead + (
-                " — the LSTM's price forecasts are not significantly better than "
-                "'tomorrow = today'."
-            )
-        return lead + "."
 
     def fold_summary(self, metrics):
         m = metrics["lstm"]
@@ -414,72 +401,6 @@ class PriceHead(Head):
                 out["drift_n"] = len(drift)
                 out["drift_rmse"] = float(np.sqrt(np.mean(np.square(drift))))
         return out
-
-    # ------------------------------------------------------------------ plot
-    def plot(self, path, targets, forecasts, title, best=None):
-        """Three panels: where skill comes from, not lines lying on top of each other.
-
-        (a) The cumulative squared-error difference of the LSTM against naive and against
-        drift (and the strongest simple baseline) over the test period: a rising line
-        means the LSTM is winning, a falling one losing (Goyal & Welch 2008, "A
-        comprehensive look at the empirical performance of equity premium prediction",
-        RFS 21(4), Fig. 1). (b) Forecast against realised log return with the 45-degree
-        line. (c) Levels over the last 60 test sessions only.
-        """
-        plt = pyplot()
-        dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
-        y = self.truth(targets)
-        close = _closes(targets)
-        fig = plt.figure(figsize=(12, 8))
-        grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1])
-        ax_a = fig.add_subplot(grid[0, :])
-        ax_b = fig.add_subplot(grid[1, 0])
-        ax_c = fig.add_subplot(grid[1, 1])
-        se = {name: (y - f) ** 2 for name, f in forecasts.items()}
-        benches = [b for b in ("naive", "drift", best) if b and b in se]
-        for b in dict.fromkeys(benches):
-            ax_a.plot(dates, np.cumsum(se[b] - se["lstm"]), lw=1.0, label=f"vs {b}")
-        ax_a.axhline(0.0, color="grey", lw=0.8)
-        ax_a.set_ylabel("cumulative SE(benchmark) - SE(LSTM)")
-        ax_a.set_title(f"{title}\n(a) rising = LSTM winning, falling = LSTM losing", fontsize=10)
-        ax_a.legend(loc="upper left", fontsize=8)
-
-        f_ret = np.log(forecasts["lstm"] / close)
-        r = np.log(y / close)
-        ax_b.scatter(f_ret, r, s=4, alpha=0.5, color="tab:blue")
-        lim = float(np.nanmax(np.abs(np.r_[r, f_ret]))) or 1.0
-        ax_b.plot([-lim, lim], [-lim, lim], color="grey", lw=0.8, ls="--", label="45-degree line")
-        ax_b.set_xlim(-lim, lim)
-        ax_b.set_ylim(-lim, lim)
-        corr = np.corrcoef(f_ret, r)[0, 1] if np.std(f_ret) > 0 else float("nan")
-        ax_b.text(
-            0.98,
-            0.02,
-            f"sd forecast {np.std(f_ret):.2e}, sd realised {np.std(r):.2e}, corr {corr:.3f}",
-            transform=ax_b.transAxes,
-            ha="right",
-            fontsize=8,
-        )
-        ax_b.set_xlabel("LSTM forecast log return")
-        ax_b.set_ylabel("realised log return")
-        ax_b.set_title("(b) forecast vs realised", fontsize=10)
-        ax_b.legend(loc="upper left", fontsize=8)
-
-        last = slice(max(0, len(y) - 60), len(y))
-        ax_c.plot(dates[last], y[last], color="black", lw=1.2, label="actual close")
-        ax_c.plot(dates[last], forecasts["lstm"][last], color="tab:blue", lw=1.0, label="LSTM")
-        ax_c.plot(dates[last], forecasts["naive"][last], color="tab:orange", lw=0.8, ls="--",
-                  label="naive")  # fmt: skip
-        if "drift" in forecasts:
-            ax_c.plot(dates[last], forecasts["drift"][last], color="tab:green", lw=0.8, ls=":",
-                      label="drift")  # fmt: skip
-        ax_c.set_ylabel("price (currency)")
-        ax_c.set_title("(c) last 60 test sessions", fontsize=10)
-        ax_c.legend(loc="upper left", fontsize=8)
-        for ax in (ax_a, ax_c):
-            ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-        fig.tight_layout()
-        save_figure(fig, path)
 
 
 def _closes(targets) -> np.ndarray:

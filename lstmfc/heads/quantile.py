@@ -89,11 +89,9 @@ from lstmfc.heads.base import (
     Head,
     Scores,
     log_details,
-    pyplot,
-    save_figure,
-    undefined_test,
 )
 from lstmfc.quantiles import risk
+from lstmfc.stats.skill import undefined_test
 
 #: The three LSTM forecasts the head reports: raw network, split-conformal, ACI.
 LSTM_VARIANTS = ("lstm", "lstm_cqr", "lstm_aci")
@@ -419,6 +417,9 @@ class QuantileHead(Head):
     help = "quantiles of the h-session log return (VaR, ES, intervals); pinball loss"
     OPTIONS: ClassVar[tuple[str, ...]] = ("quantiles",)
     benchmark = "garch_t"
+    headline_label = "Diebold-Mariano (HLN) on the mean pinball loss vs GARCH(1,1)-t"
+    subject = "the LSTM's quantiles"
+    benchmark_label = "GARCH-t's"
     calibrates = True
     n_outputs = len(risk.DEFAULT_LEVELS)
     activation = "softplus"
@@ -461,7 +462,6 @@ class QuantileHead(Head):
         self.quantiles = [float(v) for v in levels]
         self.n_outputs = len(levels)
         self._calibration_doc: dict[str, Any] | None = None
-        self._last: dict[str, Any] = {}
 
     def report_keys(self) -> dict[str, Any]:
         return {"price_target": None}
@@ -677,7 +677,7 @@ class QuantileHead(Head):
         }
         if horizon > 1:
             extra["notes"] = reports[next(iter(reports))]["notes"]
-        self._last = {"metrics": metrics, "var": extra["var_backtests"]}
+        extra["calibration_check"] = _calibration_check(metrics, extra["var_backtests"])
         return Scores(metrics, tests, None, extra)
 
     def _calibration_summary(self, y, forecasts) -> dict[str, Any]:
@@ -692,42 +692,6 @@ class QuantileHead(Head):
         if self._calibration_doc is not None and "lstm_cqr" in forecasts:
             out.update(self._calibration_doc)
         return out
-
-    def verdict_sentence(self, skill: dict[str, Any]) -> str:
-        verdict = skill.get("verdict", "undefined")
-        lead = f"Diebold-Mariano (HLN) on the mean pinball loss vs GARCH(1,1)-t: {verdict}"
-        if verdict.startswith("worse"):
-            return lead + " — the LSTM's quantiles are significantly worse than GARCH-t's."
-        if not verdict.startswith("beats"):
-            return lead + " — the LSTM's quantiles are not significantly better than GARCH-t's."
-        return lead + "."
-
-    def conclusion(self, tests, trading, best=None) -> str:
-        """The headline and best-baseline tests, then coverage and VaR backtests of the
-        raw, CQR and ACI forecasts (from the last :meth:`score`)."""
-        lead = super().conclusion(tests, None, best)
-        m, var = self._last.get("metrics") or {}, self._last.get("var") or {}
-        parts = []
-        for n in LSTM_VARIANTS:
-            if n not in m:
-                continue
-            cov = m[n].get("coverage_90")
-            vr = {row["alpha"]: row for row in var.get(n, [])}
-            passed = [
-                f"{100 * a:g}%"
-                for a in (0.01, 0.05)
-                if a in vr
-                and (vr[a]["kupiec_p"] or 0) >= 0.05
-                and (vr[a]["christoffersen_ind_p"] or 0) >= 0.05
-                and (vr[a]["christoffersen_cc_p"] or 0) >= 0.05
-            ]
-            txt = f"{n}: 90% interval covers {100 * cov:.1f}%" if cov is not None else n
-            ok = ", ".join(passed) or "none"
-            txt += f", VaR passing Kupiec and Christoffersen (ind., cond.) at 5%: {ok}"
-            parts.append(txt)
-        if parts:
-            lead += " Calibration — " + "; ".join(parts) + "."
-        return lead
 
     def extra_tables(self, report: dict[str, Any]) -> list[dict[str, Any]]:
         """VaR backtests, ES backtests and the per-level calibration of the LSTM."""
@@ -1130,49 +1094,6 @@ class QuantileHead(Head):
             out["garch_t_pinball"] = float(risk.pinball_loss(y, np.asarray(gs), lv).mean())
         return out
 
-    # ------------------------------------------------------------------ plot
-    def plot(self, path, targets, forecasts, title, best=None):
-        """Fan charts of the test period: realised log returns, the 90 % and 98 % bands and
-        the median, VaR 1 % and 5 % breaches marked; (a) the LSTM's issued forecasts (ACI
-        when present), (b) GARCH-t."""
-        plt = pyplot()
-        dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
-        y = self.truth(targets)
-        show = [n for n in ("lstm_aci" if "lstm_aci" in forecasts else "lstm", self.benchmark)]
-        show = [n for n in show if n in forecasts]
-        fig, axes = plt.subplots(
-            len(show), 1, figsize=(12, 4 * len(show)), sharex=True, sharey=True
-        )
-        axes = np.atleast_1d(axes)
-        lv = self.levels
-        for ax, name in zip(axes, show, strict=True):
-            q = np.asarray(forecasts[name])
-            for lo_t, hi_t, alpha_fill, label in (
-                (0.01, 0.99, 0.18, "98%"),
-                (0.05, 0.95, 0.35, "90%"),
-            ):
-                lo, hi = _index(lv, lo_t), _index(lv, hi_t)
-                if lo is not None and hi is not None:
-                    ax.fill_between(dates, q[:, lo], q[:, hi], step="mid", alpha=alpha_fill,
-                                    color="tab:blue", lw=0, label=f"{label} band")  # fmt: skip
-            m = _index(lv, 0.5)
-            if m is not None:
-                ax.plot(dates, q[:, m], color="tab:blue", lw=0.6, label="median")
-            ax.plot(dates, y, ".", color="black", ms=2, label="realised log return")
-            for a, color, marker in ((0.05, "tab:orange", "o"), (0.01, "tab:red", "x")):
-                var = risk.value_at_risk(q, lv, a)
-                hit = y < var
-                ax.scatter(dates[hit], y[hit], s=18, color=color, marker=marker, zorder=3,
-                           label=f"VaR {100 * a:g}% breach ({int(hit.sum())})")  # fmt: skip
-            ax.axhline(0.0, color="grey", lw=0.5)
-            ax.set_ylabel("log return")
-            ax.set_title(f"{name}", fontsize=10)
-            ax.legend(loc="lower left", fontsize=7, ncol=3)
-        axes[0].set_title(f"{title}\n{show[0]}", fontsize=10)
-        axes[-1].tick_params(axis="x", labelrotation=30, labelsize=8)
-        fig.tight_layout()
-        save_figure(fig, path)
-
 
 # ---------------------------------------------------------------------------
 # helpers
@@ -1252,3 +1173,24 @@ def _es_rows(rep: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _f(v, spec: str, scale: float = 1.0) -> str:
     return "—" if v is None else f"{v * scale:{spec}}"
+
+
+def _calibration_check(metrics, var) -> list[dict[str, Any]]:
+    """Per LSTM forecast (raw, CQR, ACI): the 90 % interval's coverage and the VaR levels
+    (1 %, 5 %) whose hits pass Kupiec and both Christoffersen tests at 5 %, for the
+    conclusion (:func:`lstmfc.stats.wording.calibration_sentence`)."""
+    out = []
+    for n in LSTM_VARIANTS:
+        if n not in metrics:
+            continue
+        vr = {row["alpha"]: row for row in var.get(n, [])}
+        passing = [
+            a
+            for a in (0.01, 0.05)
+            if a in vr
+            and (vr[a]["kupiec_p"] or 0) >= 0.05
+            and (vr[a]["christoffersen_ind_p"] or 0) >= 0.05
+            and (vr[a]["christoffersen_cc_p"] or 0) >= 0.05
+        ]
+        out.append({"name": n, "coverage_90": metrics[n].get("coverage_90"), "passing": passing})
+    return out

@@ -26,6 +26,12 @@ HEADS: dict[str, str] = {
 """``--head`` choices -> the class implementing them."""
 
 
+def option_names() -> tuple[str, ...]:
+    """Every head's option names (``price_target``, ``loss``, ``quantiles`` ...), each
+    once: the command line passes them all, each head keeps its own."""
+    return tuple(dict.fromkeys(o for name in HEADS for o in head_class(name).OPTIONS))
+
+
 def head_class(name: str) -> type[Head]:
     """The class of head ``name``.
 

@@ -68,10 +68,8 @@ from lstmfc.heads.base import (
     Head,
     Scores,
     log_details,
-    pyplot,
-    save_figure,
-    undefined_test,
 )
+from lstmfc.stats.skill import undefined_test
 
 VOL_LOSSES = ("qlike", "mse")
 
@@ -195,6 +193,10 @@ class VolHead(Head):
     help = "variance of the h-session percent log return; exponential output, QLIKE"
     OPTIONS: ClassVar[tuple[str, ...]] = ("loss",)
     benchmark = "garch"
+    headline_label = "Diebold-Mariano (HLN) on QLIKE vs GARCH(1,1)"
+    subject = "the LSTM's variance forecasts"
+    benchmark_label = "GARCH's"
+    also_against = (("ewma", "EWMA (RiskMetrics)"),)
     activation = "exponential"
     metric_columns = (
         Column("QLIKE", "qlike", ".4f"),
@@ -368,27 +370,6 @@ class VolHead(Head):
         except ValueError as exc:
             mcs = {"included": None, "p_values": None, "size": MCS_SIZE, "note": str(exc)}
         return Scores(table, tests, None, extra={"mcs": mcs})
-
-    def verdict_sentence(self, skill: dict[str, Any]) -> str:
-        verdict = skill.get("verdict", "")
-        lead = f"Diebold-Mariano (HLN) on QLIKE vs GARCH(1,1): {verdict}"
-        if verdict.startswith("worse"):
-            return lead + " — the LSTM's variance forecasts are significantly worse than GARCH's."
-        if not verdict.startswith("beats"):
-            return lead + (
-                " — the LSTM's variance forecasts are not significantly better than GARCH's."
-            )
-        return lead + "."
-
-    def conclusion(self, tests, trading, best=None) -> str:
-        """The headline test, the test against EWMA and against the strongest baseline."""
-        lead = super().conclusion(tests, None, best)
-        ewma = next(
-            (t for t in tests if t.get("model") == "lstm" and t.get("benchmark") == "ewma"), None
-        )
-        if ewma is not None:
-            lead += f" Against EWMA (RiskMetrics): {ewma.get('verdict', 'undefined')}."
-        return lead
 
     def extra_tables(self, report: dict[str, Any]) -> list[dict[str, Any]]:
         """The Model Confidence Set and the Parkinson-proxy scores."""
@@ -610,38 +591,6 @@ class VolHead(Head):
                 )
                 out["beats_garch_qlike"] = bool(out["qlike_same_rows"] < out["garch_qlike"])
         return out
-
-    # ------------------------------------------------------------------ plot
-    def plot(self, path, targets, forecasts, title, best=None):
-        """(a) The test period's proxy ``|R|`` (percent) with the LSTM's, GARCH's and
-        EWMA's volatility forecasts; (b) the cumulative QLIKE difference of GARCH (and
-        EWMA, the strongest baseline) minus the LSTM: rising = LSTM winning (the
-        cumulative-loss-difference plot of Goyal & Welch 2008, RFS 21(4), Fig. 1)."""
-        from lstmfc.volatility.models import qlike_losses
-
-        plt = pyplot()
-        dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
-        y = self.truth(targets)
-        fig, (ax_a, ax_b) = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
-        ax_a.plot(dates, np.sqrt(y), color="lightgrey", lw=0.8, label="|R| (proxy)")
-        styles = {"lstm": ("tab:blue", 1.2), "garch": ("tab:red", 1.0), "ewma": ("tab:green", 0.9)}
-        for name, (color, lw) in styles.items():
-            if name in forecasts:
-                ax_a.plot(dates, np.sqrt(forecasts[name]), color=color, lw=lw,
-                          label=f"{name} volatility")  # fmt: skip
-        ax_a.set_ylabel("percent")
-        ax_a.set_title(f"{title}\n(a) realised |return| and forecast volatility", fontsize=10)
-        ax_a.legend(loc="upper left", fontsize=8)
-        ql = {n: qlike_losses(y, np.asarray(f, "float64")) for n, f in forecasts.items()}
-        for b in dict.fromkeys(x for x in (self.benchmark, "ewma", best) if x and x in ql):
-            ax_b.plot(dates, np.cumsum(ql[b] - ql["lstm"]), lw=1.0, label=f"vs {b}")
-        ax_b.axhline(0.0, color="grey", lw=0.8)
-        ax_b.set_ylabel("cumulative QLIKE(benchmark) - QLIKE(LSTM)")
-        ax_b.set_title("(b) rising = LSTM winning, falling = LSTM losing", fontsize=10)
-        ax_b.legend(loc="upper left", fontsize=8)
-        ax_b.tick_params(axis="x", labelrotation=30, labelsize=8)
-        fig.tight_layout()
-        save_figure(fig, path)
 
 
 def garch_h_step(sigma1: float, params: dict[str, Any], horizon: int) -> float:

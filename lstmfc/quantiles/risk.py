@@ -2015,9 +2015,9 @@ def pinball_dm_test(
     """Diebold-Mariano test (HLN correction) on pinball losses, model vs benchmark.
 
     The loss differential is :func:`pinball_loss_differential`; the test is
-    :func:`lstmfc.stats.metrics.diebold_mariano_differential` (Diebold & Mariano 1995, JBES 13(3);
+    :func:`lstmfc.stats.skill.diebold_mariano_differential` (Diebold & Mariano 1995, JBES 13(3);
     Harvey, Leybourne & Newbold 1997, IJF 13(2); ``h - 1`` autocovariances). Where that
-    function is not available, :func:`lstmfc.stats.metrics.diebold_mariano` is called with
+    function is not available, :func:`lstmfc.stats.skill.diebold_mariano` is called with
     ``y_true = 0``, ``y_pred = L_model``, ``y_benchmark = L_benchmark`` and
     ``loss="absolute"``: pinball losses are >= 0, so ``|0 - L_model| - |0 - L_benchmark|``
     is exactly the same differential and the result is identical.
@@ -2044,12 +2044,12 @@ def pinball_dm_test(
     Raises
     ------
     ValueError
-        As :func:`pinball_loss` and :func:`lstmfc.stats.metrics.diebold_mariano`.
+        As :func:`pinball_loss` and :func:`lstmfc.stats.skill.diebold_mariano`.
     """
     lm = pinball_loss_series(y, Q_model, levels, level=level)
     lb = pinball_loss_series(y, Q_benchmark, levels, level=level)
     try:
-        from lstmfc.stats.metrics import diebold_mariano_differential
+        from lstmfc.stats.skill import diebold_mariano_differential
     except ImportError:  # older lstmfc.stats.metrics: the exact absolute-loss route
         res = _dm_via_absolute_loss(lm, lb, horizon=horizon, alpha=alpha, benchmark=benchmark)
     else:
@@ -2065,7 +2065,7 @@ def _dm_via_absolute_loss(
     loss_model: np.ndarray, loss_benchmark: np.ndarray, **kwargs: Any
 ) -> dict[str, Any]:
     """``metrics.diebold_mariano`` on non-negative losses: ``|0 - L_m| - |0 - L_b| = d``."""
-    from lstmfc.stats.metrics import diebold_mariano
+    from lstmfc.stats.skill import diebold_mariano
 
     return diebold_mariano(
         np.zeros_like(loss_model), loss_model, loss_benchmark, loss="absolute", **kwargs

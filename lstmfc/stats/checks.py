@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -45,3 +46,44 @@ def check_horizon(horizon: Any) -> int:
     if h != horizon or h < 1:
         raise ValueError(f"horizon must be an integer >= 1, got {horizon}")
     return h
+
+
+def _vector(name: str, values: Any, *, finite: bool = True) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty")
+    if finite and not np.all(np.isfinite(arr)):
+        first = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} has a non-finite value at position {first}")
+    return arr
+
+
+def _vectors(**named: Any) -> list[np.ndarray]:
+    arrays = [_vector(name, values) for name, values in named.items()]
+    lengths = {name: arr.size for name, arr in zip(named, arrays, strict=True)}
+    if len(set(lengths.values())) > 1:
+        desc = ", ".join(f"{k}={v}" for k, v in lengths.items())
+        raise ValueError(f"length mismatch: {desc}")
+    return arrays
+
+
+def _binary(name: str, arr: np.ndarray) -> np.ndarray:
+    if not np.all((arr == 0) | (arr == 1)):
+        first = int(np.flatnonzero((arr != 0) & (arr != 1))[0])
+        raise ValueError(f"{name} must contain only 0 and 1 (position {first}: {arr[first]})")
+    return arr.astype(np.int64)
+
+
+def _probabilities(name: str, arr: np.ndarray) -> np.ndarray:
+    if np.any((arr < 0) | (arr > 1)):
+        first = int(np.flatnonzero((arr < 0) | (arr > 1))[0])
+        raise ValueError(f"{name} must lie in [0, 1] (position {first}: {arr[first]})")
+    return arr
+
+
+def _clean(value: float) -> float | None:
+    """A float for JSON: ``None`` for nan/inf."""
+    value = float(value)
+    return value if math.isfinite(value) else None

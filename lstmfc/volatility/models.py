@@ -1424,7 +1424,7 @@ def dm_on_losses(
     """Diebold-Mariano test (HLN correction) on per-date losses, e.g. QLIKE.
 
     ``d = loss_model - loss_bench``, passed to
-    :func:`lstmfc.stats.metrics.diebold_mariano_differential` (Diebold & Mariano 1995; Harvey,
+    :func:`lstmfc.stats.skill.diebold_mariano_differential` (Diebold & Mariano 1995; Harvey,
     Leybourne & Newbold 1997). With QLIKE on a conditionally unbiased proxy the ranking
     is the one of the true variance (Patton 2011).
 
@@ -1441,7 +1441,7 @@ def dm_on_losses(
 
     Returns
     -------
-    lstmfc.stats.metrics.SkillTest
+    lstmfc.stats.skill.SkillTest
         ``p_value`` one-sided for "the model has lower loss than the benchmark".
 
     Raises
@@ -1449,7 +1449,7 @@ def dm_on_losses(
     ValueError
         Length mismatch, non-finite values, too few dates for the correction.
     """
-    from lstmfc.stats.metrics import diebold_mariano_differential
+    from lstmfc.stats.skill import diebold_mariano_differential
 
     a, b = _pair("loss_model", loss_model, "loss_bench", loss_bench)
     return diebold_mariano_differential(
