@@ -21,7 +21,6 @@ from lstmfc.forecasters.quantile import (
     HistoricalSimulationQuantiles,
     UnconditionalQuantiles,
     ewma_gaussian,
-    ewma_volatility,
     garch_live_params,
     garch_live_quantiles,
     historical_simulation,
@@ -29,6 +28,7 @@ from lstmfc.forecasters.quantile import (
     unconditional_quantiles,
 )
 from lstmfc.quantiles.report import ReportOptions, quantile_report
+from lstmfc.volatility.models import EWMAForecaster
 from tests.quantile_data import LV, closes_series
 
 # ---------------------------------------------------------------- location-scale plug-in
@@ -80,15 +80,16 @@ def test_historical_simulation_by_hand():
         historical_simulation(CLOSES, [3], window=4)
 
 
-def test_ewma_volatility_by_hand():
+def test_ewma_gaussian_by_hand():
     r = np.log(CLOSES[1:] / CLOSES[:-1])
     # training origins 0..2, h = 1 -> training returns dated rows 1..3 = r[0:3]
     v1 = np.var(r[0:3])
     v2 = 0.94 * v1 + 0.06 * r[0] ** 2  # forecast for the return of row 2, made at row 1
     v3 = 0.94 * v2 + 0.06 * r[1] ** 2
     v4 = 0.94 * v3 + 0.06 * r[2] ** 2
-    got = ewma_volatility(CLOSES, [0, 1, 2, 3], [0, 1, 2])
-    np.testing.assert_allclose(got, np.sqrt([v1, v2, v3, v4]), rtol=1e-12)
+    got = ewma_gaussian(CLOSES, [0, 1, 2, 3], [0, 1, 2], levels=[0.05])[:, 0]
+    expect = np.sqrt([v1, v2, v3, v4]) * stats.norm.ppf(0.05)
+    np.testing.assert_allclose(got, expect, rtol=1e-12)
     # h = 3, zero mean: q = sqrt(3) * sigma * z
     q3 = ewma_gaussian(CLOSES, [3], [0, 1, 2], horizon=3, levels=[0.05, 0.95])
     # training returns for h = 3 reach row 2 + 3 = 5: r[0:5]
@@ -197,3 +198,22 @@ def test_live_garch_recursion_equals_the_fitted_forecaster():
             b.forecast(c, np.array([550]))[0],
             rtol=1e-9,
         )
+
+
+def test_ewma_baseline_is_the_vol_heads_ewma_on_sp500():
+    """One EWMA: the EWMA-normal quantiles' volatility is the vol head's EWMA baseline
+    (lstmfc.volatility.models.EWMAForecaster, percent returns) divided by 100, for the
+    same training span (returns up to the last training target) and origins; origins
+    from row 1 on, where the start value (the training variance) still shows."""
+    from lstmfc.data.sources import read_sample
+
+    frame, _ = read_sample("SP500")
+    c = frame["close"].to_numpy()
+    r = 100.0 * np.diff(np.log(c))  # r[i]: close row i -> i + 1
+    train = np.arange(300, 3000)
+    for h in (1, 5):
+        rows = np.arange(1, c.size)
+        q = EWMAGaussianQuantiles([0.05]).fit(c, train, h).forecast(c, rows)[:, 0]
+        vol = EWMAForecaster().fit(r, int(train.max()) + h - 1, horizon=h)
+        variance = vol.predict(r, rows - 1)  # origin row t: last return r[t - 1], %^2
+        np.testing.assert_allclose(q, np.sqrt(variance) / 100.0 * stats.norm.ppf(0.05), rtol=1e-12)

@@ -9,7 +9,8 @@ k)`` log-return quantiles at the levels given to the constructor, reading
 * ``hs250`` :class:`HistoricalSimulationQuantiles`, empirical quantiles of the last 250
   sessions (:func:`historical_simulation`; Jorion 2007, Value at Risk, 3rd ed., ch. 10);
 * ``ewma`` :class:`EWMAGaussianQuantiles`, Gaussian with RiskMetrics EWMA(0.94) volatility
-  (:func:`ewma_gaussian`; J.P. Morgan/Reuters 1996, RiskMetrics Technical Document);
+  (:func:`ewma_gaussian`; J.P. Morgan/Reuters 1996, RiskMetrics Technical Document), the
+  EWMA recursion being :func:`lstmfc.volatility.models.ewma_path`;
 * ``garch_n`` / ``garch_t`` :class:`GarchQuantiles`, GARCH(1,1) with normal / standardised
   Student-t errors (Bollerslev 1986, 1987) estimated with ``arch`` through
   :class:`lstmfc.volatility.models.GarchForecaster`, quantiles ``mu + sigma * F^{-1}(tau)``
@@ -35,7 +36,7 @@ import numpy as np
 from lstmfc.forecasters.base import Forecaster
 from lstmfc.quantiles.levels import DEFAULT_LEVELS, check_levels
 from lstmfc.stats.checks import check_closes, check_horizon, check_rows
-from lstmfc.volatility.models import GarchForecaster, GarchPredictive
+from lstmfc.volatility.models import RISKMETRICS_LAMBDA, GarchForecaster, GarchPredictive, ewma_path
 
 
 def parametric_quantiles(
@@ -160,63 +161,6 @@ def historical_simulation(
     return np.quantile(sample, lv, axis=1, method=method).T
 
 
-def ewma_volatility(
-    closes: Any,
-    end_rows: Any,
-    train_end_rows: Any,
-    *,
-    horizon: int = 1,
-    lam: float = 0.94,
-) -> np.ndarray:
-    """RiskMetrics EWMA volatility forecast of the next daily log return at each origin.
-
-    ``v_{s+1} = lam * v_s + (1 - lam) * r_s^2`` over daily log returns
-    ``r_s = log(c[s] / c[s-1])`` (J.P. Morgan/Reuters 1996, RiskMetrics Technical Document,
-    4th ed., sec. 5.2.1; ``lam = 0.94`` for daily data), started at the first return with
-    ``v_1`` = the variance (ddof 0) of the **training** daily log returns, those dated up
-    to ``max(train_end_rows) + h`` (the last training target). The forecast at origin ``t``
-    is ``sqrt(v_{t+1})``, which uses returns up to ``t`` only.
-
-    Parameters
-    ----------
-    closes : array_like, shape (n_rows,)
-    end_rows : array_like, shape (n,)
-        Forecast origins ``t``.
-    train_end_rows : array_like, shape (n_train,)
-        Origins of the training windows (only their maximum is used).
-    horizon : int, default 1
-        Only used to locate the last training target.
-    lam : float, default 0.94
-        Decay in (0, 1).
-
-    Returns
-    -------
-    numpy.ndarray, shape (n,)
-        Daily volatility (standard deviation of a daily log return).
-
-    Raises
-    ------
-    ValueError
-        Bad closes, rows, horizon or ``lam``; fewer than 2 training returns.
-    """
-    c = check_closes(closes)
-    h = check_horizon(horizon)
-    if not 0.0 < lam < 1.0:
-        raise ValueError(f"lam must lie in (0, 1), got {lam}")
-    rows = check_rows(end_rows, c.size)
-    last_train = int(check_rows(train_end_rows, c.size, last=c.size - 1 - h).max()) + h
-    r = np.diff(np.log(c))  # r[s-1] = log(c[s] / c[s-1])
-    train = r[:last_train]
-    if train.size < 2:
-        raise ValueError("fewer than 2 training returns to start the EWMA variance")
-    v = np.empty(c.size + 1)  # v[s] = variance forecast of r_s, s = 1..n_rows
-    v[0] = np.nan
-    v[1] = float(np.var(train))
-    for s in range(1, c.size):
-        v[s + 1] = lam * v[s] + (1.0 - lam) * r[s - 1] ** 2
-    return np.sqrt(v[rows + 1])
-
-
 def ewma_gaussian(
     closes: Any,
     end_rows: Any,
@@ -224,22 +168,37 @@ def ewma_gaussian(
     *,
     horizon: int = 1,
     levels: Any = DEFAULT_LEVELS,
-    lam: float = 0.94,
+    lam: float = RISKMETRICS_LAMBDA,
     mean: str = "zero",
 ) -> np.ndarray:
-    """Gaussian quantiles with EWMA volatility (RiskMetrics 1996).
+    """Gaussian quantiles with RiskMetrics EWMA volatility (J.P. Morgan/Reuters 1996).
 
-    ``q_tau = h * mu + sqrt(h) * sigma_t * Phi^{-1}(tau)``: ``sigma_t`` from
-    :func:`ewma_volatility`, square-root-of-time scaling for ``h > 1`` (RiskMetrics
-    Technical Document 1996, sec. 6.3; exact only for i.i.d. returns), and ``mu = 0``
-    (``mean="zero"``, RiskMetrics' choice) or the mean training daily log return
-    (``mean="train"``).
+    Volatility: ``s_{t+1} = lam * s_t + (1 - lam) * r_t^2`` over the daily percent log
+    returns ``r_t = 100 log(c[t+1] / c[t])`` (RiskMetrics Technical Document, 4th ed.,
+    sec. 5.2.1; ``lam = 0.94`` for daily data), the one EWMA of the package,
+    :func:`lstmfc.volatility.models.ewma_path`. It starts at the first return with the
+    population variance (ddof 0) of the **training** daily returns, those up to the last
+    training target ``max(train_end_rows) + h``; the forecast at origin ``t`` is
+    ``sigma_t = sqrt(s)/100`` of the variance made at the close of ``t`` (returns up to
+    ``t`` only).
+
+    Quantiles: ``q_tau = h * mu + sqrt(h) * sigma_t * Phi^{-1}(tau)``, square-root-of-time
+    scaling for ``h > 1`` (RiskMetrics Technical Document 1996, sec. 6.3; exact only for
+    i.i.d. returns), and ``mu = 0`` (``mean="zero"``, RiskMetrics' choice) or the mean
+    training daily log return (``mean="train"``).
 
     Parameters
     ----------
-    closes, end_rows, train_end_rows, horizon, lam
-        As :func:`ewma_volatility`.
+    closes : array_like, shape (n_rows,)
+        Unscaled closes, currency, > 0.
+    end_rows : array_like, shape (n,)
+        Forecast origins ``t``.
+    train_end_rows : array_like, shape (n_train,)
+        Origins of the training windows (only their maximum is used).
+    horizon : int, default 1
     levels : array_like, shape (k,)
+    lam : float, default 0.94
+        Decay in (0, 1) (:data:`lstmfc.volatility.models.RISKMETRICS_LAMBDA`).
     mean : {"zero", "train"}
 
     Returns
@@ -250,17 +209,26 @@ def ewma_gaussian(
     Raises
     ------
     ValueError
-        As :func:`ewma_volatility`; unknown ``mean``.
+        Bad closes, rows, horizon, levels or ``lam``; a training target past the end of
+        ``closes``; fewer than 2 training returns; unknown ``mean``.
     """
     if mean not in ("zero", "train"):
         raise ValueError(f"unknown mean {mean!r}: use 'zero' or 'train'")
+    if not 0.0 < lam < 1.0:
+        raise ValueError(f"lam must lie in (0, 1), got {lam}")
+    c = check_closes(closes)
     h = check_horizon(horizon)
-    sigma = ewma_volatility(closes, end_rows, train_end_rows, horizon=h, lam=lam)
+    rows = check_rows(end_rows, c.size)
+    last_train = int(check_rows(train_end_rows, c.size, last=c.size - 1 - h).max()) + h
+    r = 100.0 * np.diff(np.log(c))  # r[t] = 100 log(c[t+1] / c[t]), percent
+    train = r[:last_train]
+    if train.size < 2:
+        raise ValueError("fewer than 2 training returns to start the EWMA variance")
+    s = ewma_path(r, lam, float(np.var(train)))  # s[t]: made at the close of t, %^2
+    sigma = np.sqrt(s[rows]) / 100.0
     mu = 0.0
     if mean == "train":
-        c = np.log(check_closes(closes))
-        last_train = int(np.max(np.asarray(train_end_rows))) + h
-        mu = float(np.mean(np.diff(c[: last_train + 1])))
+        mu = float(np.mean(np.diff(np.log(c[: last_train + 1]))))
     return parametric_quantiles(h * mu, math.sqrt(h) * sigma, levels, dist="normal")
 
 
