@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from lstmfc.dataset.features import garch_one_step
 from lstmfc.forecasters.base import Forecaster
 from lstmfc.quantiles.levels import DEFAULT_LEVELS, check_levels
 from lstmfc.stats.checks import check_closes, check_horizon, check_rows
@@ -478,10 +479,11 @@ def garch_live_quantiles(params: dict[str, Any], closes, levels, horizon: int) -
 
     The variance recursion of arch's GARCH(1,1) with fixed parameters (``sigma2_0 = omega
     + (alpha + beta) * backcast``, ``sigma2_t = omega + alpha e_{t-1}^2 + beta
-    sigma2_{t-1}``, ``e = r - mu``, percent returns), then the analytic h-step sum
+    sigma2_{t-1}``, ``e = r - mu``, percent returns), the one of the ``garch`` input
+    feature (:func:`lstmfc.dataset.features.garch_one_step`), then the analytic h-step sum
     ``f_1 = omega + alpha e_T^2 + beta sigma2_T``, ``f_k = omega + (alpha + beta)
-    f_{k-1}`` (Bollerslev 1986); quantiles as
-    :class:`GarchQuantiles`. ``tests/test_quantile_baselines.py`` checks it against
+    f_{k-1}`` (Bollerslev 1986); quantiles as :class:`GarchQuantiles`.
+    ``tests/test_quantile_baselines.py`` checks it against
     :class:`lstmfc.volatility.models.GarchForecaster`.
 
     Parameters
@@ -500,15 +502,11 @@ def garch_live_quantiles(params: dict[str, Any], closes, levels, horizon: int) -
         Log-return quantiles.
     """
     c = np.asarray(closes, dtype=np.float64)
-    e = 100.0 * np.diff(np.log(c)) - params["mu"]
-    om, al, be = params["omega"], params["alpha"], params["beta"]
-    s2 = om + (al + be) * params["backcast"]
-    for t in range(1, e.size):
-        s2 = om + al * e[t - 1] ** 2 + be * s2
-    f = om + al * e[-1] ** 2 + be * s2
+    f = float(garch_one_step(100.0 * np.diff(np.log(c)), params)[-1])  # %^2
+    om, persistence = params["omega"], params["alpha"] + params["beta"]
     total = f
     for _ in range(1, int(horizon)):
-        f = om + (al + be) * f
+        f = om + persistence * f
         total += f
     shape = {"nu": params["nu"]} if params.get("dist") == "t" else {}
     z = standardised_ppf(levels, params.get("dist", "normal"), shape)
