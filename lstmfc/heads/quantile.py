@@ -230,9 +230,11 @@ class QuantileHead(Head):
         (non-trainable, no bias): quantiles that cannot cross, in a plain Dense chain."""
         k = self.n_outputs
         inc = keras.layers.Dense(
-            k + 1, activation="softplus", kernel_regularizer=regularizer,
+            k + 1,
+            activation="softplus",
+            kernel_regularizer=regularizer,
             name="quantile_increments",
-        )  # fmt: skip
+        )
         h = inc(x)
         inc.set_weights([inc.get_weights()[0], initial_bias(self.levels)])
         fixed = keras.layers.Dense(k, use_bias=False, trainable=False, name=self.name)
@@ -672,11 +674,12 @@ class QuantileHead(Head):
             (
                 r
                 for r in log_rows
-                if r.get("run_id") == bundle.run_id and r.get("head") == self.name
+                if r.get("run_id") == bundle.run_id
+                and r.get("head") == self.name
                 and r.get("as_of") < day
             ),
             key=lambda r: r["as_of"],
-        )  # fmt: skip
+        )
         state = ACIState.from_dict(cal["aci"])
         absorbed = None
         for r in reversed(mine):
