@@ -1,5 +1,6 @@
 """The quantile head: pinball loss by hand, non-crossing by construction, decoding,
-calibration on validation rows only, causal ACI, baselines, the CLI end to end.
+calibration on validation rows only, ES in currency, the CLI end to end (the baselines:
+tests/test_quantile_baselines.py; ACI with delayed feedback: tests/test_conformal.py).
 
 Known answers come from hand computation, scipy's closed forms or ``arch`` run here;
 networks are tiny (4 units, 1-2 epochs, lookback 10).
@@ -18,32 +19,16 @@ from typer.testing import CliRunner
 from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.data.store import write_raw
-from lstmfc.heads.quantile import (
-    EWMAGaussianQuantiles,
-    GarchQuantiles,
-    HistoricalSimulationQuantiles,
-    UnconditionalQuantiles,
-    aci_walk,
-    assembly_matrix,
-    garch_live_quantiles,
-)
+from lstmfc.forecasters.quantile import parametric_quantiles
+from lstmfc.heads.quantile import assembly_matrix
 from lstmfc.heads.registry import make_head
-from lstmfc.quantiles import risk
+from lstmfc.quantiles.levels import DEFAULT_LEVELS
 from tests.conftest import make_ohlcv
+from tests.quantile_data import closes_series
 
 runner = CliRunner()
 T = "QNT"
 TINY = ["--units", "4", "--dense", "0", "--epochs", "2", "--seed", "3", "--head", "quantile"]
-
-
-def closes_series(n: int = 600, seed: int = 0) -> np.ndarray:
-    """GARCH-like closes: volatility clusters so that GARCH fits are well posed."""
-    rng = np.random.default_rng(seed)
-    r, s2 = np.empty(n), 1e-4
-    for t in range(n):
-        r[t] = math.sqrt(s2) * rng.standard_t(6) / math.sqrt(1.5)
-        s2 = 2e-6 + 0.08 * r[t] ** 2 + 0.9 * s2
-    return 100.0 * np.exp(np.cumsum(r))
 
 
 # ---------------------------------------------------------------- the loss, by hand
@@ -77,7 +62,7 @@ def test_assembly_matrix_by_hand():
     u = np.array([2.0, 0.5, 0.3, 0.7])
     np.testing.assert_allclose(u @ w, [1.2, 1.5, 2.2])
     # default levels: successive columns differ by exactly one increment
-    w = assembly_matrix(risk.DEFAULT_LEVELS).astype(np.float64)
+    w = assembly_matrix(DEFAULT_LEVELS).astype(np.float64)
     u = np.array([0.4, 1.1, 0.2, 0.3, 1.5, 1.6, 0.25, 0.35])
     q = u @ w
     np.testing.assert_allclose(np.diff(q), u[2:])
@@ -175,93 +160,7 @@ def test_cqr_fit_uses_the_given_validation_rows_only_and_matches_hand_rank():
     assert cal["aci"]["tau_t"] == [0.1, 0.5, 0.9]
 
 
-def test_aci_walk_is_causal_and_equals_adaptive_conformal_for_h1():
-    rng = np.random.default_rng(4)
-    n, lv = 120, risk.DEFAULT_LEVELS
-    y = 0.01 * rng.standard_t(4, size=n)
-    q = risk.parametric_quantiles(0.0, np.full(n, 0.008), lv)
-    out, st, pending = aci_walk(y, q, lv, np.arange(n), 1)
-    ref = risk.adaptive_conformal(y, q, lv)
-    np.testing.assert_array_equal(out, ref.forecasts)
-    assert st.n_updates == n - 1 and len(pending) == 1  # the last outcome is not needed yet
-    # changing outcome i never changes a forecast made before i + h is realised
-    for h in (1, 3):
-        base, _, _ = aci_walk(y, q, lv, np.arange(n), h)
-        y2 = y.copy()
-        y2[50] = -0.2
-        moved, _, _ = aci_walk(y2, q, lv, np.arange(n), h)
-        np.testing.assert_array_equal(base[: 50 + h], moved[: 50 + h])
-        assert not np.array_equal(base[50 + h :], moved[50 + h :])
-
-
 # ---------------------------------------------------------------- baselines
-def _baselines(levels=risk.DEFAULT_LEVELS):
-    return [
-        HistoricalSimulationQuantiles(levels),
-        EWMAGaussianQuantiles(levels),
-        GarchQuantiles(levels, "normal"),
-        GarchQuantiles(levels, "t"),
-        UnconditionalQuantiles(levels),
-    ]
-
-
-@pytest.mark.parametrize("idx", range(5), ids=["hs250", "ewma", "garch_n", "garch_t", "uncond"])
-def test_baselines_fit_on_training_rows_and_predict_causally(idx):
-    c = closes_series(600)
-    train = np.arange(260, 400)
-    a = _baselines()[idx].fit(c, train, 1)
-    later = c.copy()
-    later[401:] *= np.exp(np.linspace(0.0, 0.3, later.size - 401))  # after the last target
-    b = _baselines()[idx].fit(later, train, 1)
-    assert json.dumps(a.get_params(), sort_keys=True) == json.dumps(b.get_params(), sort_keys=True)
-    q = a.forecast(c, np.array([420, 500, 550]))
-    np.testing.assert_array_equal(b.forecast(c, np.array([420, 500, 550])), q)
-    assert q.shape == (3, 7) and np.all(np.diff(q, axis=1) >= 0)
-    # a forecast at row t reads closes[: t + 1] only
-    d = c.copy()
-    d[501:] *= 1.5
-    np.testing.assert_array_equal(a.forecast(d, np.array([420, 500])), q[:2])
-
-
-def test_garch_t_quantiles_match_arch_directly():
-    """GarchQuantiles against arch run here: fit on the training returns, fixed-parameter
-    one-step forecast on the full series, quantiles mu + sigma * StudentsT.ppf."""
-    from arch import arch_model
-    from arch.univariate import StudentsT
-
-    c = closes_series(600, seed=2)
-    train = np.arange(300, 449)  # last training target: row 449
-    b = GarchQuantiles(risk.DEFAULT_LEVELS, "t").fit(c, train, 1)
-    r = 100.0 * np.diff(np.log(c))
-    res = arch_model(r[:449], mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False).fit(
-        disp="off"
-    )
-    np.testing.assert_allclose(
-        [b.get_params()["params"][k] for k in res.params.index], res.params, rtol=1e-6
-    )
-    fc = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False).fix(
-        res.params
-    )
-    f = fc.forecast(horizon=1, start=520, reindex=False)
-    rows = np.arange(521, 560)  # origin row t: last return r[t - 1]
-    sigma = np.sqrt(f.variance.to_numpy()[: rows.size, 0])
-    z = StudentsT().ppf(np.asarray(risk.DEFAULT_LEVELS), [res.params["nu"]])
-    expect = (res.params["mu"] + sigma[:, None] * z[None, :]) / 100.0
-    np.testing.assert_allclose(b.forecast(c, rows), expect, rtol=1e-7, atol=1e-12)
-
-
-def test_live_garch_recursion_equals_the_fitted_forecaster():
-    head = make_head("quantile")
-    c = closes_series(600, seed=3)
-    train = np.arange(10, 400)
-    for h in (1, 3):
-        live = head.live_baselines(c, train, h)["garch_t"]
-        b = GarchQuantiles(head.levels, "t").fit(c, train, h)
-        np.testing.assert_allclose(
-            garch_live_quantiles(live, c[:551], head.levels, h),
-            b.forecast(c, np.array([550]))[0],
-            rtol=1e-9,
-        )
 
 
 def test_es_in_currency_matches_the_lognormal_closed_form():
@@ -271,7 +170,7 @@ def test_es_in_currency_matches_the_lognormal_closed_form():
 
     head = make_head("quantile")
     mu, s, close = 0.0005, 0.012, 2500.0
-    q = risk.parametric_quantiles(mu, s, head.levels)[0]
+    q = parametric_quantiles(mu, s, head.levels)[0]
     values = head.log_values(q, close, live={"calibration": {}}, horizon=1)
     d = values["details"]
     for a in (0.025, 0.01):
@@ -334,9 +233,7 @@ def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     r = runner.invoke(app, ["train", T, *TINY, "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["head"] == "quantile" and doc["head_options"]["quantiles"] == list(
-        risk.DEFAULT_LEVELS
-    )
+    assert doc["head"] == "quantile" and doc["head_options"]["quantiles"] == list(DEFAULT_LEVELS)
     assert len(doc["val"]["calibration"]["cqr"]["shifts"]) == 7
 
     r = runner.invoke(app, ["evaluate", T, "--json"])

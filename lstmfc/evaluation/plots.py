@@ -23,7 +23,7 @@ from lstmfc.heads.direction import DirectionHead
 from lstmfc.heads.price import PriceHead
 from lstmfc.heads.quantile import QuantileHead
 from lstmfc.heads.vol import VolHead
-from lstmfc.quantiles.risk import value_at_risk
+from lstmfc.quantiles.var_es import value_at_risk
 from lstmfc.volatility.models import qlike_losses
 
 

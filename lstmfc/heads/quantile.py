@@ -10,7 +10,7 @@ target has shape ``(n, 1)`` and the loss broadcasts it against the ``(n, k)`` ou
 the lean loop (:mod:`lstmfc.network.fastfit`) and on Keras's ``Model.fit`` alike. A forecast is
 ``q_tau = mean + std * z_tau`` (log return, ``(n, k)``); price quantiles are
 ``close[t] * exp(q_tau)`` (currency). Levels: ``--quantiles``, default
-0.01, 0.025, 0.05, 0.5, 0.95, 0.975, 0.99 (:data:`lstmfc.quantiles.risk.DEFAULT_LEVELS`).
+0.01, 0.025, 0.05, 0.5, 0.95, 0.975, 0.99 (:data:`lstmfc.quantiles.levels.DEFAULT_LEVELS`).
 
 Non-crossing by construction
 ----------------------------
@@ -27,52 +27,40 @@ the training distribution.
 
 Calibration
 -----------
-* **CQR** (conformalized quantile regression, Romano, Patterson & Candes 2019, NeurIPS
-  32), one-sided per level, fitted at train time on the VALIDATION rows only
-  (:func:`lstmfc.quantiles.risk.cqr_fit`, rank rule ``tail``) and stored in the manifest
-  (``training.val.cqr``); backtests fit it per fit on that fit's validation windows.
-* **ACI** (adaptive conformal inference, Gibbs & Candes 2021, NeurIPS 34) on top of the
-  CQR forecasts: each level's working level moves after every realised outcome,
-  ``tau_{t+1} = tau_t + gamma (tau - 1[y_t <= q_t])`` (:func:`lstmfc.quantiles.risk.aci_update`,
-  ``gamma = 0.005``, read-off bound 0.001). ``evaluate`` and ``backtest`` walk it through
-  the test forecasts one session at a time using only outcomes already realised (the
-  outcome of the forecast made at ``t`` is absorbed once ``t + h`` has passed:
-  :func:`aci_walk`); ``predict`` carries the state in the forecast log's ``details`` and
-  updates it from realised closes before each new forecast (:meth:`QuantileHead.live_context`).
-
-The report shows three LSTM forecasts: ``lstm`` (raw network), ``lstm_cqr`` and
-``lstm_aci``.
+(:mod:`lstmfc.quantiles.conformal`.) **CQR** (Romano, Patterson & Candes 2019), one-sided
+per level, fitted at train time on the VALIDATION rows only (``cqr_fit``, rank rule
+``tail``) and stored in the manifest (``training.val.cqr``); backtests fit it per fit on
+that fit's validation windows. **ACI** (Gibbs & Candes 2021) on top of the CQR forecasts
+(``gamma = 0.005``, read-off bound 0.001): ``evaluate`` and ``backtest`` walk it through
+the test forecasts one session at a time using only outcomes already realised (the
+outcome of the forecast made at ``t`` is absorbed once ``t + h`` has passed:
+``aci_walk``); ``predict`` carries the state in the forecast log's ``details`` and
+updates it from realised closes before each new forecast (:meth:`QuantileHead.live_context`).
+The report shows three LSTM forecasts: ``lstm`` (raw network), ``lstm_cqr``, ``lstm_aci``.
 
 Risk measures
 -------------
 VaR at 1 %, 2.5 %, 5 %: the quantile at that level (log return; as a loss in percent
-``-100 q``, in currency ``close (1 - exp(q))``). ES at 97.5 % and 99 %
-(``alpha`` = 0.025, 0.01) from the quantiles below the VaR level: ``ES_a = (1/a)
-int_0^a q(u) du`` with ``q(u)`` the quantile set interpolated linearly in
-``Phi^{-1}(u)`` (Gaussian-shaped below the lowest level) and integrated exactly
-(:func:`lstmfc.quantiles.risk.expected_shortfall`; Acerbi & Tasche 2002, J. Banking & Finance
-26(7)); in currency, ``(1/a) int_0^a close (1 - exp(q(u))) du``, also exactly
-(:func:`lstmfc.quantiles.risk.mean_exp_below`).
+``-100 q``, in currency ``close (1 - exp(q))``). ES at 97.5 % and 99 % (``alpha`` = 0.025,
+0.01): ``ES_a = (1/a) int_0^a q(u) du`` with ``q(u)`` the quantile set interpolated
+linearly in ``Phi^{-1}(u)`` and integrated exactly (:mod:`lstmfc.quantiles.var_es`;
+Acerbi & Tasche 2002, J. Banking & Finance 26(7)); in currency, ``(1/a) int_0^a close
+(1 - exp(q(u))) du``, also exactly (:func:`lstmfc.quantiles.quantile_function.mean_exp_below`).
 
 Baselines (fitted on the training rows only)
 --------------------------------------------
-``hs250`` historical simulation over the last 250 sessions (Jorion 2007);
-``ewma`` Gaussian with RiskMetrics EWMA(0.94) volatility (J.P. Morgan/Reuters 1996);
-``garch_n`` / ``garch_t`` GARCH(1,1) with normal / standardised Student-t errors
-(Bollerslev 1986, 1987; estimated with ``arch`` through
-:class:`lstmfc.volatility.models.GarchForecaster`, quantiles ``mu + sigma * F^{-1}(tau)`` with
-``F^{-1}`` the fitted distribution's ``ppf``); ``unconditional`` the empirical
-quantiles of the training returns. Headline benchmark: ``garch_t``.
+``hs250``, ``ewma``, ``garch_n``, ``garch_t`` and ``unconditional``
+(:mod:`lstmfc.forecasters.quantile`). Headline benchmark: ``garch_t``.
 
 Scores and tests
 ----------------
-Pinball loss per level and on average, CRPS approximated from the quantiles
-(:func:`lstmfc.quantiles.risk.crps_from_quantiles`), coverage, mean width and Winkler score of the
-90 % and 98 % central intervals; VaR backtests (hits against the expected number,
-Kupiec 1995 POF, Christoffersen 1998 independence and conditional coverage) and ES
-backtests (Acerbi & Szekely 2014 Z2 with a simulated p-value; McNeil & Frey 2000) in
-``Scores.extra``; Diebold-Mariano (HLN) on the mean pinball loss of each LSTM forecast
-against ``garch_t`` and against the strongest baseline chosen on validation.
+(:func:`lstmfc.quantiles.report.quantile_report`.) Pinball loss per level and on average,
+CRPS approximated from the quantiles, coverage, mean width and Winkler score of the 90 %
+and 98 % central intervals; VaR backtests (hits against the expected number, Kupiec 1995
+POF, Christoffersen 1998 independence and conditional coverage) and ES backtests (Acerbi
+& Szekely 2014 Z2 with a simulated p-value; McNeil & Frey 2000) in ``Scores.extra``;
+Diebold-Mariano (HLN) on the mean pinball loss of each LSTM forecast against ``garch_t``
+and against the strongest baseline chosen on validation.
 """
 
 from __future__ import annotations
@@ -83,25 +71,40 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lstmfc.core.errors import UsageError
-from lstmfc.forecasters.base import Forecaster
+from lstmfc.forecasters.quantile import garch_live_params, garch_live_quantiles, quantile_baselines
 from lstmfc.heads.base import (
     Column,
     Head,
     Scores,
     log_details,
 )
-from lstmfc.quantiles import risk
+from lstmfc.quantiles.backtests import hit_sequence, kupiec_test
+from lstmfc.quantiles.conformal import (
+    ACIState,
+    CQRCalibration,
+    aci_forecast,
+    aci_init,
+    aci_update,
+    aci_walk,
+    cqr_fit,
+)
+from lstmfc.quantiles.levels import (
+    DEFAULT_LEVELS,
+    ES_LEVELS,
+    VAR_LEVELS,
+    monotone_quantiles,
+    parse_levels,
+)
+from lstmfc.quantiles.quantile_function import mean_exp_below, quantile_at
+from lstmfc.quantiles.report import ReportOptions, quantile_report
+from lstmfc.quantiles.scoring import pinball_dm_test, pinball_loss
+from lstmfc.quantiles.var_es import ES_ESTIMATOR, expected_shortfall, value_at_risk
 from lstmfc.stats.skill import undefined_test
 
 #: The three LSTM forecasts the head reports: raw network, split-conformal, ACI.
 LSTM_VARIANTS = ("lstm", "lstm_cqr", "lstm_aci")
 #: Monte Carlo paths of the Acerbi-Szekely Z2 p-value and bootstrap draws of McNeil-Frey.
-N_SIM, N_BOOT = 2000, 2000
-#: What the reports say about the ES estimator.
-ES_ESTIMATOR = (
-    "ES_a = (1/a) * integral_0^a q(u) du, q(u) the quantile set linear in Phi^-1(u) "
-    "between levels and Gaussian-shaped below the lowest (lstmfc.quantiles.risk.expected_shortfall)"
-)
+REPORT_OPTIONS = ReportOptions(n_sim=2000, n_boot=2000, seed=0)
 
 
 # ---------------------------------------------------------------------------
@@ -153,259 +156,6 @@ def initial_bias(levels) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
-# baselines: fit(closes, train_end_rows, horizon) on training rows, forecast -> (n, k)
-# ---------------------------------------------------------------------------
-
-
-class _QuantileBaseline(Forecaster):
-    """A quantile forecaster with the baselines interface (:mod:`lstmfc.forecasters.price`):
-    ``fit`` reads closes up to the last training target only (``Forecaster.fit``),
-    ``forecast(closes, rows)`` returns ``(n, k)`` log-return quantiles and reads
-    ``closes[: t + 1]`` for the forecast at row ``t``."""
-
-    def __init__(self, levels) -> None:
-        super().__init__()
-        self.levels = tuple(float(v) for v in levels)
-
-    def forecast(self, closes, rows) -> np.ndarray:
-        c, rows = self._prepare(closes, rows)
-        return self._predict(c, rows)
-
-    def _predict(self, c: np.ndarray, rows: np.ndarray) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
-
-
-class HistoricalSimulationQuantiles(_QuantileBaseline):
-    """Empirical quantiles of the last ``window`` h-session log returns
-    (:func:`lstmfc.quantiles.risk.historical_simulation`; nothing is fitted)."""
-
-    name = "hs250"
-
-    def __init__(self, levels, window: int = 250) -> None:
-        super().__init__(levels)
-        self.window = int(window)
-        self.min_history = self.window
-
-    def get_params(self) -> dict[str, Any]:
-        return {"window": self.window}
-
-    def _predict(self, c, rows):
-        return risk.historical_simulation(
-            c, rows, horizon=self.horizon_, levels=self.levels, window=self.window
-        )
-
-
-class EWMAGaussianQuantiles(_QuantileBaseline):
-    """Gaussian quantiles with RiskMetrics EWMA volatility, zero mean, square-root-of-time
-    for ``h > 1`` (:func:`lstmfc.quantiles.risk.ewma_gaussian`); the EWMA starts at the variance of
-    the training daily log returns."""
-
-    name = "ewma"
-
-    def __init__(self, levels, lam: float = 0.94) -> None:
-        super().__init__(levels)
-        self.lam = float(lam)
-
-    def get_params(self) -> dict[str, Any]:
-        return {"lambda": self.lam, "mean": "zero"}
-
-    def _fit(self, closes, rows, h):
-        self.train_rows_ = np.asarray(rows, dtype=np.int64)
-
-    def _predict(self, c, rows):
-        return risk.ewma_gaussian(
-            c, rows, self.train_rows_, horizon=self.horizon_, levels=self.levels, lam=self.lam
-        )
-
-
-class GarchQuantiles(_QuantileBaseline):
-    """GARCH(1,1) with a constant mean and normal or standardised Student-t errors.
-
-    Fitted with ``arch`` (:class:`lstmfc.volatility.models.GarchForecaster`) on the PERCENT log
-    returns up to the last training target; the forecast at row ``t`` filters returns up
-    to ``t`` with the fixed parameters. Quantile: ``(h mu + sqrt(V_h) F^{-1}(tau)) / 100``
-    (log return) with ``V_h`` the variance of the h-session return (sum of the 1..h step
-    forecasts) and ``F^{-1}`` the fitted standardised distribution's ``ppf`` (arch
-    ``Normal`` / ``StudentsT``); for ``h > 1`` keeping the one-day shape is an
-    approximation.
-    """
-
-    min_history = 1
-
-    def __init__(self, levels, dist: str = "normal") -> None:
-        super().__init__(levels)
-        self.dist = dist
-        self.name = "garch_n" if dist == "normal" else "garch_t"
-
-    def get_params(self) -> dict[str, Any]:
-        f = getattr(self, "model_", None)
-        if f is None:
-            return {"dist": self.dist}
-        return {
-            "dist": self.dist,
-            "params": dict(f.params_),
-            "converged": bool(f.converged_),
-            "notes": list(f._fit_notes),
-        }
-
-    def _fit(self, closes, rows, h):
-        from lstmfc.volatility.models import GarchForecaster
-
-        r = 100.0 * np.diff(np.log(closes))  # r[i]: close row i -> i + 1, percent
-        self.model_ = GarchForecaster("garch", self.dist).fit(r, r.size - 1, horizon=h)
-
-    def _predict(self, c, rows):
-        from lstmfc.volatility.models import GarchPredictive
-
-        f = self.model_
-        r = 100.0 * np.diff(np.log(c[: int(rows.max()) + 1]))
-        origins = rows - 1  # the last known return at close row t is r[t - 1]
-        var = f.predict(r, origins)  # variance of the h-session return, %^2
-        z = GarchPredictive(
-            origins=origins, mean=np.zeros(1), variance=np.ones(1), dist=self.dist,
-            shape=f.distribution_shape,
-        ).ppf(np.asarray(self.levels))  # fmt: skip
-        mu = f.params_.get("mu", 0.0)
-        return (self.horizon_ * mu + np.sqrt(var)[:, None] * z[None, :]) / 100.0
-
-
-class UnconditionalQuantiles(_QuantileBaseline):
-    """Empirical quantiles of the training windows' h-session log returns, the same row
-    for every origin (:func:`lstmfc.quantiles.risk.unconditional_quantiles`)."""
-
-    name = "unconditional"
-
-    def get_params(self) -> dict[str, Any]:
-        row = getattr(self, "row_", None)
-        return {"quantiles": None if row is None else [float(v) for v in row]}
-
-    def _fit(self, closes, rows, h):
-        self.row_ = risk.unconditional_quantiles(
-            closes, rows[:1], rows, horizon=h, levels=self.levels
-        )[0]
-
-    def _predict(self, c, rows):
-        return np.tile(self.row_, (rows.size, 1))
-
-
-def quantile_baselines(levels) -> dict[str, _QuantileBaseline]:
-    """Unfitted quantile baselines keyed by report name (``garch_t`` is the benchmark)."""
-    return {
-        "hs250": HistoricalSimulationQuantiles(levels),
-        "ewma": EWMAGaussianQuantiles(levels),
-        "garch_n": GarchQuantiles(levels, "normal"),
-        "garch_t": GarchQuantiles(levels, "t"),
-        "unconditional": UnconditionalQuantiles(levels),
-    }
-
-
-def garch_live_quantiles(params: dict[str, Any], closes, levels, horizon: int) -> np.ndarray:
-    """GARCH(1,1) quantiles ``(k,)`` of the next h-session log return from the last close.
-
-    The variance recursion of arch's GARCH(1,1) with fixed parameters (``sigma2_0 = omega
-    + (alpha + beta) * backcast``, ``sigma2_t = omega + alpha e_{t-1}^2 + beta
-    sigma2_{t-1}``, ``e = r - mu``, percent returns), then the analytic h-step sum
-    ``f_1 = omega + alpha e_T^2 + beta sigma2_T``, ``f_k = omega + (alpha + beta)
-    f_{k-1}`` (Bollerslev 1986); quantiles as :class:`GarchQuantiles`. ``tests/
-    test_quantile_head.py`` checks it against :class:`lstmfc.volatility.models.GarchForecaster`.
-
-    Parameters
-    ----------
-    params : dict
-        ``mu``, ``omega``, ``alpha``, ``beta``, ``backcast`` (percent units), ``dist``
-        and ``nu`` for Student-t, as :meth:`QuantileHead.live_baselines` stores them.
-    closes : array_like, shape (n,)
-        Closes from the first close of the fitted series to the forecast origin.
-    levels : sequence of float
-    horizon : int
-
-    Returns
-    -------
-    numpy.ndarray, shape (k,)
-    """
-    from lstmfc.volatility.models import GarchPredictive
-
-    c = np.asarray(closes, dtype=np.float64)
-    e = 100.0 * np.diff(np.log(c)) - params["mu"]
-    om, al, be = params["omega"], params["alpha"], params["beta"]
-    s2 = om + (al + be) * params["backcast"]
-    for t in range(1, e.size):
-        s2 = om + al * e[t - 1] ** 2 + be * s2
-    f = om + al * e[-1] ** 2 + be * s2
-    total = f
-    for _ in range(1, int(horizon)):
-        f = om + (al + be) * f
-        total += f
-    shape = {"nu": params["nu"]} if params.get("dist") == "t" else {}
-    z = GarchPredictive(
-        origins=np.zeros(1, dtype=np.int64), mean=np.zeros(1), variance=np.ones(1),
-        dist=params.get("dist", "normal"), shape=shape,
-    ).ppf(np.asarray(levels, dtype=np.float64))  # fmt: skip
-    return (int(horizon) * params["mu"] + math.sqrt(total) * z) / 100.0
-
-
-# ---------------------------------------------------------------------------
-# ACI with delayed feedback
-# ---------------------------------------------------------------------------
-
-
-def aci_walk(
-    y,
-    Q,
-    levels,
-    rows,
-    horizon: int,
-    state: risk.ACIState | None = None,
-    pending: list | None = None,
-) -> tuple[np.ndarray, risk.ACIState, list]:
-    """Adaptive conformal inference through a series, using realised outcomes only.
-
-    Before the forecast at origin row ``rows[i]``, every earlier forecast whose target is
-    realised by then (origin ``p`` with ``p + h <= rows[i]``) is absorbed in origin order
-    with :func:`lstmfc.quantiles.risk.aci_update`; the forecast is
-    :func:`lstmfc.quantiles.risk.aci_forecast`
-    of ``Q[i]``. For ``h = 1`` and consecutive rows this is
-    :func:`lstmfc.quantiles.risk.adaptive_conformal` exactly; for ``h > 1`` the update waits ``h``
-    sessions, as the daily job has to. ``y[i]`` is read only when absorbed.
-
-    Parameters
-    ----------
-    y : array_like, shape (n,)
-        Realised log returns of the forecasts.
-    Q : array_like, shape (n, k)
-        Quantile sets (log return), non-decreasing rows.
-    levels : sequence of float
-    rows : array_like, shape (n,), int, increasing
-        Origin rows (session numbers) of the forecasts.
-    horizon : int
-    state : ACIState, optional
-        Start state (default :func:`lstmfc.quantiles.risk.aci_init` of ``levels``).
-    pending : list, optional
-        ``(row, y, issued)`` of earlier forecasts not absorbed yet (carried across
-        segments, e.g. backtest fits).
-
-    Returns
-    -------
-    (numpy.ndarray (n, k), ACIState, list)
-        Issued forecasts, the state after the last absorbed outcome, and the forecasts
-        still pending.
-    """
-    yv = np.asarray(y, dtype=np.float64)
-    q = np.asarray(Q, dtype=np.float64)
-    r = np.asarray(rows, dtype=np.int64)
-    st = risk.aci_init(levels) if state is None else state
-    queue = list(pending or [])
-    out = np.empty_like(q)
-    for i in range(q.shape[0]):
-        while queue and queue[0][0] + horizon <= r[i]:
-            _, yy, issued = queue.pop(0)
-            st = risk.aci_update(st, yy, issued)
-        out[i] = risk.aci_forecast(st, q[i])
-        queue.append((int(r[i]), float(yv[i]), out[i].copy()))
-    return out, st, queue
-
-
-# ---------------------------------------------------------------------------
 # the head
 # ---------------------------------------------------------------------------
 
@@ -421,7 +171,7 @@ class QuantileHead(Head):
     subject = "the LSTM's quantiles"
     benchmark_label = "GARCH-t's"
     calibrates = True
-    n_outputs = len(risk.DEFAULT_LEVELS)
+    n_outputs = len(DEFAULT_LEVELS)
     activation = "softplus"
     loss = "pinball"
     metric_columns = (
@@ -453,7 +203,7 @@ class QuantileHead(Head):
     def __init__(self, quantiles=None) -> None:
         super().__init__()
         try:
-            levels = risk.parse_levels(quantiles)
+            levels = parse_levels(quantiles)
         except ValueError as exc:
             raise UsageError(f"--quantiles: {exc}") from None
         if len(levels) < 2:
@@ -480,9 +230,11 @@ class QuantileHead(Head):
         (non-trainable, no bias): quantiles that cannot cross, in a plain Dense chain."""
         k = self.n_outputs
         inc = keras.layers.Dense(
-            k + 1, activation="softplus", kernel_regularizer=regularizer,
+            k + 1,
+            activation="softplus",
+            kernel_regularizer=regularizer,
             name="quantile_increments",
-        )  # fmt: skip
+        )
         h = inc(x)
         inc.set_weights([inc.get_weights()[0], initial_bias(self.levels)])
         fixed = keras.layers.Dense(k, use_bias=False, trainable=False, name=self.name)
@@ -534,7 +286,7 @@ class QuantileHead(Head):
         The network's columns are non-decreasing by construction; float32 rounding of
         the fixed layer's sums can leave a column one ulp below its neighbour when an
         increment underflows, which the outward running max/min of
-        :func:`lstmfc.quantiles.risk.monotone_quantiles` removes (it changes nothing else).
+        :func:`lstmfc.quantiles.levels.monotone_quantiles` removes (it changes nothing else).
         """
         raw = np.asarray(raw, dtype="float64")
         if raw.ndim != 2 or raw.shape[1] != self.n_outputs:
@@ -542,7 +294,7 @@ class QuantileHead(Head):
                 f"network output has shape {raw.shape}, expected (n, {self.n_outputs})"
             )
         q = scaling["mean"] + scaling["std"] * raw
-        return risk.monotone_quantiles(q, self.levels) if len(q) else q
+        return monotone_quantiles(q, self.levels) if len(q) else q
 
     def truth(self, targets) -> np.ndarray:
         return np.asarray(targets["target_logret"], dtype="float64")
@@ -558,8 +310,8 @@ class QuantileHead(Head):
         val_forecast : ndarray, shape (n_val, k)
             The network's decoded quantiles for them.
         """
-        cqr = risk.cqr_fit(self.truth(val_targets), val_forecast, self.levels)
-        return {"cqr": cqr.to_dict(), "aci": risk.aci_init(self.levels).to_dict()}
+        cqr = cqr_fit(self.truth(val_targets), val_forecast, self.levels)
+        return {"cqr": cqr.to_dict(), "aci": aci_init(self.levels).to_dict()}
 
     def calibrate(
         self, calibration: dict[str, Any], targets, forecast, *, rows=None, horizon=1, carry=None
@@ -585,10 +337,10 @@ class QuantileHead(Head):
         (dict, tuple)
             ``{"lstm_cqr": (n, k), "lstm_aci": (n, k)}`` and the ``carry`` to pass on.
         """
-        cqr = risk.CQRCalibration.from_dict(calibration["cqr"])
+        cqr = CQRCalibration.from_dict(calibration["cqr"])
         q_cqr = cqr.apply(forecast)
         if carry is None:
-            state, pending = risk.ACIState.from_dict(calibration["aci"]), []
+            state, pending = ACIState.from_dict(calibration["aci"]), []
         else:
             state, pending = carry
         rows = np.arange(len(q_cqr)) if rows is None else np.asarray(rows)
@@ -621,7 +373,7 @@ class QuantileHead(Head):
 
     def selection_loss(self, targets, forecast) -> float:
         """Mean pinball loss over dates and levels (log-return units)."""
-        return float(risk.pinball_loss(self.truth(targets), forecast, self.levels).mean())
+        return float(pinball_loss(self.truth(targets), forecast, self.levels).mean())
 
     def score(
         self, targets, forecasts, *, horizon, cost_bps=0.0, alpha=0.05, trading=True, best=None
@@ -639,9 +391,7 @@ class QuantileHead(Head):
         y = self.truth(targets)
         lv = self.levels
         reports = {
-            name: risk.quantile_report(
-                y, q, lv, horizon=horizon, n_sim=N_SIM, n_boot=N_BOOT, seed=0
-            )
+            name: quantile_report(y, q, lv, horizon=horizon, options=REPORT_OPTIONS)
             for name, q in forecasts.items()
         }
         metrics = {name: _metrics(rep) for name, rep in reports.items()}
@@ -662,7 +412,7 @@ class QuantileHead(Head):
             if b not in forecasts:
                 continue
             try:
-                t = risk.pinball_dm_test(
+                t = pinball_dm_test(
                     y, forecasts[name], forecasts[b], lv, horizon=horizon, alpha=alpha, benchmark=b
                 )
                 tests.append({**t, "model": name, "benchmark": b})
@@ -823,9 +573,9 @@ class QuantileHead(Head):
         q = self.decode(scaling, raw, val_targets)
         uncond = np.quantile(self.truth(train_targets), self.levels)
         out = {
-            "pinball": float(risk.pinball_loss(y, q, self.levels).mean()),
+            "pinball": float(pinball_loss(y, q, self.levels).mean()),
             "unconditional_pinball": float(
-                risk.pinball_loss(y, np.tile(uncond, (len(y), 1)), self.levels).mean()
+                pinball_loss(y, np.tile(uncond, (len(y), 1)), self.levels).mean()
             ),
             "coverage_90": _coverage(y, q, self.levels, 0.05, 0.95),
             "calibration": self.fit_calibration(val_targets, q),
@@ -852,23 +602,9 @@ class QuantileHead(Head):
 
     # ------------------------------------------------------------------ forecast log
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
-        """GARCH(1,1)-t fitted on the training rows (parameters and arch's backcast, percent
-        units), logged next to each forecast by :func:`garch_live_quantiles`."""
-        b = GarchQuantiles(self.levels, "t").fit(np.asarray(closes, "float64"), train_rows, horizon)
-        f = b.model_
-        p = f.params_
-        return {
-            "garch_t": {
-                "dist": "t",
-                "mu": p.get("mu", 0.0),
-                "omega": p["omega"],
-                "alpha": p["alpha[1]"],
-                "beta": p["beta[1]"],
-                "nu": p["nu"],
-                "backcast": float(f._backcast),
-                "converged": bool(f.converged_),
-            }
-        }
+        """GARCH(1,1)-t fitted on the training rows (:func:`garch_live_params`), logged
+        next to each forecast by :func:`garch_live_quantiles`."""
+        return {"garch_t": garch_live_params(closes, train_rows, horizon, self.levels)}
 
     def live_inputs(self, bundle, raw, as_of, log) -> dict[str, Any] | None:
         """:meth:`live_context` from the ticker's rows of the forecast log."""
@@ -883,8 +619,8 @@ class QuantileHead(Head):
         The state comes from the latest earlier log row of this ticker and run (its
         ``details.aci_state`` absorbed outcomes up to ``details.aci_absorbed_as_of``);
         then each later row whose target session is in ``raw`` is absorbed in date order
-        with the ACI forecast it issued (:func:`lstmfc.quantiles.risk.aci_update`). Without earlier
-        rows (the run's first ``predict``) the walk is replayed from the manifest's
+        with the ACI forecast it issued (:func:`lstmfc.quantiles.conformal.aci_update`).
+        Without earlier rows (the run's first ``predict``) the walk is replayed from the manifest's
         initial state at the first test window through every session whose outcome is
         realised by ``as_of`` (:meth:`replay_aci`), so the first live forecast is
         calibrated like ``evaluate``'s ``lstm_aci`` at the end of its walk.
@@ -894,7 +630,7 @@ class QuantileHead(Head):
         manifest = bundle.manifest
         cal = ((manifest.get("training") or {}).get("val") or {}).get("calibration") or {
             "cqr": None,
-            "aci": risk.aci_init(self.levels).to_dict(),
+            "aci": aci_init(self.levels).to_dict(),
         }
         h = int(bundle.horizon)
         day = pd.Timestamp(as_of).strftime("%Y-%m-%d")
@@ -902,17 +638,18 @@ class QuantileHead(Head):
             (
                 r
                 for r in log_rows
-                if r.get("run_id") == bundle.run_id and r.get("head") == self.name
+                if r.get("run_id") == bundle.run_id
+                and r.get("head") == self.name
                 and r.get("as_of") < day
             ),
             key=lambda r: r["as_of"],
-        )  # fmt: skip
-        state = risk.ACIState.from_dict(cal["aci"])
+        )
+        state = ACIState.from_dict(cal["aci"])
         absorbed = None
         for r in reversed(mine):
             d = log_details(r)
             if "aci_state" in d:
-                state = risk.ACIState.from_dict(d["aci_state"])
+                state = ACIState.from_dict(d["aci_state"])
                 absorbed = d.get("aci_absorbed_as_of")
                 break
         else:  # no logged state: the run's first predict
@@ -928,7 +665,7 @@ class QuantileHead(Head):
             if issued is None:
                 continue
             y = math.log(float(after.iloc[h - 1]) / float(r["close_as_of"]))
-            state = risk.aci_update(state, y, np.asarray(issued, dtype=np.float64))
+            state = aci_update(state, y, np.asarray(issued, dtype=np.float64))
             absorbed = r["as_of"]
         live: dict[str, Any] = {
             "calibration": cal,
@@ -943,7 +680,7 @@ class QuantileHead(Head):
                 live["garch_t"] = [float(v) for v in garch_live_quantiles(g, c, self.levels, h)]
         return live
 
-    def replay_aci(self, bundle, raw, as_of, cal, state) -> tuple[risk.ACIState, str | None]:
+    def replay_aci(self, bundle, raw, as_of, cal, state) -> tuple[ACIState, str | None]:
         """ACI walked from ``state`` (the manifest's, at the first test window) through
         every window from the first test window end to the last one whose outcome is
         realised by ``as_of``, with the network's CQR-shifted forecasts of those windows
@@ -972,11 +709,11 @@ class QuantileHead(Head):
         x, pos, ends = x[keep], pos[keep], ends[keep]
         q = np.asarray(bundle.forecast(x, closes[pos]), dtype=np.float64)
         if cal.get("cqr"):
-            q = risk.CQRCalibration.from_dict(cal["cqr"]).apply(q)
+            q = CQRCalibration.from_dict(cal["cqr"]).apply(q)
         y = np.log(closes[pos + h] / closes[pos])
         _, state, pending = aci_walk(y, q, self.levels, pos, h, state)
         for _, yy, issued in pending:  # realised by as_of as well
-            state = risk.aci_update(state, yy, issued)
+            state = aci_update(state, yy, issued)
         return state, ends[-1].strftime("%Y-%m-%d")
 
     def log_values(self, forecast, close_as_of, live=None, horizon=1) -> dict[str, Any]:
@@ -989,13 +726,13 @@ class QuantileHead(Head):
         cal = live.get("calibration") or {}
         q_cqr = q_raw
         if cal.get("cqr"):
-            q_cqr = risk.CQRCalibration.from_dict(cal["cqr"]).apply(q_raw)
+            q_cqr = CQRCalibration.from_dict(cal["cqr"]).apply(q_raw)
         state = (
-            risk.ACIState.from_dict(live["aci_state"])
+            ACIState.from_dict(live["aci_state"])
             if live.get("aci_state")
-            else risk.aci_init(self.levels)
+            else aci_init(self.levels)
         )
-        q_aci = risk.aci_forecast(state, q_cqr[0])[None, :]
+        q_aci = aci_forecast(state, q_cqr[0])[None, :]
         close = float(close_as_of)
         lv = self.levels
         var = {
@@ -1004,18 +741,18 @@ class QuantileHead(Head):
                 "loss_pct": float(-100.0 * v),
                 "loss": float(close * (1.0 - math.exp(v))),
             }
-            for a in risk.VAR_LEVELS
-            for v in [float(risk.value_at_risk(q_aci, lv, a)[0])]
+            for a in VAR_LEVELS
+            for v in [float(value_at_risk(q_aci, lv, a)[0])]
         }
         es = {}
-        for a in risk.ES_LEVELS:
-            e = float(risk.expected_shortfall(q_aci, lv, a)[0])
+        for a in ES_LEVELS:
+            e = float(expected_shortfall(q_aci, lv, a)[0])
             es[f"{a:g}"] = {
                 "logret": e,
                 "loss_pct": -100.0 * e,
-                "loss": float(close * (1.0 - risk.mean_exp_below(q_aci, lv, a)[0])),
+                "loss": float(close * (1.0 - mean_exp_below(q_aci, lv, a)[0])),
             }
-        median = float(risk.quantile_at(q_aci, lv, [0.5])[0, 0])
+        median = float(quantile_at(q_aci, lv, [0.5])[0, 0])
         details: dict[str, Any] = {
             "levels": list(lv),
             "horizon": int(horizon),
@@ -1084,14 +821,14 @@ class QuantileHead(Head):
         out["coverage_90"] = _coverage(y, q, lv, 0.05, 0.95)
         out["coverage_98"] = _coverage(y, q, lv, 0.01, 0.99)
         for a, key in ((0.01, "var1"), (0.05, "var5")):
-            var = risk.value_at_risk(q, lv, a)
-            k = risk.kupiec_test(risk.hit_sequence(y, var), a)
+            var = value_at_risk(q, lv, a)
+            k = kupiec_test(hit_sequence(y, var), a)
             out[f"{key}_hits"] = k["hits"]
             out[f"{key}_expected"] = k["expected_hits"]
             out[f"{key}_kupiec_p"] = k["p_value"]
-        out["pinball"] = float(risk.pinball_loss(y, q, lv).mean())
+        out["pinball"] = float(pinball_loss(y, q, lv).mean())
         if all(g is not None for g in gs):
-            out["garch_t_pinball"] = float(risk.pinball_loss(y, np.asarray(gs), lv).mean())
+            out["garch_t_pinball"] = float(pinball_loss(y, np.asarray(gs), lv).mean())
         return out
 
 
@@ -1114,7 +851,7 @@ def _coverage(y, q, levels, lo_t: float, hi_t: float) -> float | None:
 
 
 def _metrics(rep: dict[str, Any]) -> dict[str, Any]:
-    """The metrics row of one :func:`lstmfc.quantiles.risk.quantile_report`."""
+    """The metrics row of one :func:`lstmfc.quantiles.report.quantile_report`."""
     out: dict[str, Any] = {
         "pinball": rep["pinball"]["mean"],
         "pinball_per_level": rep["pinball"]["per_level"],
