@@ -8,6 +8,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lstmfc.stats.metrics import diebold_mariano, diebold_mariano_differential
@@ -123,3 +124,40 @@ def test_mcs_excludes_a_clearly_worse_model():
     json.dumps(res)
     with pytest.raises(ValueError, match="at least 2 models"):
         vs.model_confidence_set({"a": np.ones(5)})
+
+
+def _graded_losses() -> dict[str, np.ndarray]:
+    """A fixed loss matrix (400 dates x 4 models): a common chi^2(1) part, independent
+    N(0, 0.5^2) noise and mean offsets 0, 0.03, 0.06, 0.2 (intermediate MCS p-values)."""
+    rng = np.random.default_rng(20)
+    n = 400
+    base = rng.chisquare(1, n)
+    offsets = {"a": 0.0, "b": 0.03, "c": 0.06, "d": 0.2}
+    return {k: base + off + rng.normal(0, 0.5, n) for k, off in offsets.items()}
+
+
+@pytest.mark.parametrize("block_size", [None, 5])
+def test_mcs_equals_arch_mcs_called_directly(block_size):
+    """The wrapper is arch's MCS with the range statistic, the stationary bootstrap and the
+    given seed: p-values, the set and the block length equal a direct arch call, and the
+    pin tells the settings apart (max statistic, circular bootstrap, another seed)."""
+    from arch.bootstrap import MCS
+
+    losses = _graded_losses()
+    frame = pd.DataFrame(losses)
+
+    def direct(method="R", bootstrap="stationary", seed=7):
+        kw = {"block_size": block_size, "method": method, "bootstrap": bootstrap, "seed": seed}
+        mcs = MCS(frame, size=0.10, reps=500, **kw)
+        mcs.compute()
+        return {k: float(mcs.pvalues.loc[k].iloc[0]) for k in losses}, mcs
+
+    res = vs.model_confidence_set(losses, size=0.10, reps=500, block_size=block_size, seed=7)
+    want, ref = direct()
+    assert res["p_values"] == want
+    assert res["included"] == [k for k in losses if k in set(ref.included)]
+    assert res["excluded"] == [k for k in losses if k in set(ref.excluded)]
+    assert res["block_size"] == ref.block_size == (20 if block_size is None else 5)
+    assert 0.0 < min(v for v in want.values() if v > 0) < max(want.values()) == 1.0
+    for other in (direct(method="max")[0], direct(bootstrap="circular")[0], direct(seed=8)[0]):
+        assert other != want
