@@ -53,8 +53,10 @@ def test_random_walk_with_drift_beats_naive_but_not_drift(workspace):
     assert doc["best_baseline"]["name"] == "drift"
     assert doc["best_baseline"]["chosen_on"] == "validation"
     lstm = {t["benchmark"]: t for t in doc["skill_tests"] if t["model"] == "lstm"}
-    assert lstm["naive"]["verdict"].startswith("beats naive")
-    assert not lstm["drift"]["verdict"].startswith("beats")
+    assert lstm["naive"]["outcome"] == "beats" and lstm["naive"]["verdict"].startswith(
+        "beats naive"
+    )
+    assert lstm["drift"]["outcome"] != "beats"
     assert doc["verdict"].startswith("beats naive (p=")
     assert " but not drift (p=" in doc["verdict"] or " but is worse than drift" in doc["verdict"]
     assert doc["skill"] == lstm["naive"]  # the existing headline key stays for naive

@@ -20,6 +20,7 @@ from lstmfc.stats.metrics import (
     roc_auc,
     theils_u,
 )
+from lstmfc.stats.outcome import Outcome
 from lstmfc.stats.skill import binomial_test, diebold_mariano, pesaran_timmermann
 from lstmfc.stats.trading import buy_and_hold, long_flat_backtest, price_to_signal
 
@@ -187,11 +188,11 @@ def test_dm_verdicts_on_synthetic_forecasts():
     noise = rng.normal(size=300)
     # a model that is naive plus noise is significantly worse
     worse = diebold_mariano(y, naive + 2.0 * noise, naive)
-    assert worse.verdict.startswith("worse than naive (p=")
+    assert worse.outcome is Outcome.WORSE and worse.verdict.startswith("worse than naive (p=")
     assert worse.details["p_value_worse"] < 0.05 < worse.p_value
     # a model that saw the future beats naive
     better = diebold_mariano(y, y + 0.1 * noise, naive)
-    assert better.verdict.startswith("beats naive (p=") and better.p_value < 0.05
+    assert better.outcome is Outcome.BEATS and better.p_value < 0.05
     # a model barely different from naive: no skill, said plainly
     same = diebold_mariano(y, naive + 1e-3 * noise, naive)
     assert same.verdict == "no skill over naive"
@@ -217,7 +218,7 @@ def test_dm_falls_back_to_bartlett_when_truncated_variance_is_negative():
     assert "Bartlett" in res.note
     hln = math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
     assert res.statistic == pytest.approx(hln * 2.0 / math.sqrt(1 / n**2), rel=1e-10)
-    assert res.verdict.startswith("worse than naive")
+    assert res.outcome is Outcome.WORSE
 
 
 def test_dm_errors():
@@ -254,7 +255,7 @@ def test_pesaran_timmermann_detects_skill_and_handles_constant_calls():
     y = rng.integers(0, 2, 400)
     p = np.where(rng.random(400) < 0.8, y, 1 - y)  # right 80% of the time
     res = pesaran_timmermann(y, p)
-    assert res.verdict.startswith("beats chance (p=") and res.p_value < 1e-6
+    assert res.outcome is Outcome.BEATS and res.p_value < 1e-6
 
     always_up = pesaran_timmermann(y, np.ones(400, dtype=int))
     assert always_up.statistic is None and always_up.p_value is None

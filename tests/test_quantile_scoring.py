@@ -23,7 +23,7 @@ from lstmfc.quantiles.scoring import (
     pinball_summary,
     winkler_score,
 )
-from lstmfc.stats.metrics import diebold_mariano
+from lstmfc.stats.skill import diebold_mariano
 from tests.quantile_data import LV, gaussian_set
 
 # ---------------------------------------------------------------- scores
@@ -99,7 +99,11 @@ def test_pinball_dm_test_uses_the_exact_loss_differential():
     dm = np.mean(d) / math.sqrt(np.var(d) / n) * math.sqrt((n - 1) / n)
     assert res["statistic"] == pytest.approx(dm, rel=1e-10)
     assert res["p_value"] == pytest.approx(stats.t.cdf(dm, n - 1), rel=1e-9)
-    assert res["verdict"].startswith("beats wide") and res["details"]["loss"] == "pinball"
+    assert (
+        res["outcome"] == "beats"
+        and res["verdict"].startswith("beats wide")
+        and res["details"]["loss"] == "pinball"
+    )
     one = pinball_dm_test(y, good, bad, LV, level=0.01, horizon=2)
     assert one["details"]["level"] == 0.01 and one["details"]["horizon"] == 2
     # metrics.diebold_mariano(loss="absolute") on the non-negative pinball losses,

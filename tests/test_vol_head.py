@@ -130,6 +130,27 @@ def test_volatility_features_by_hand_and_garch_matches_arch():
     np.testing.assert_allclose(frame["garch"], ref[t - 1], rtol=1e-9)
 
 
+def test_volatility_feature_sets_are_causal_with_a_warm_up():
+    """The volatility inputs the product builds (absret, sqret, logrange, rv5, rv22): the
+    warm-up rows of rv22 are dropped, altering the last 10 sessions changes no earlier
+    row, and an unknown set is refused naming the valid ones."""
+    from lstmfc.dataset.features import build_features
+
+    raw = garch_ohlcv(60, seed=5)
+    names = ["absret", "sqret", "logrange", "rv5", "rv22"]
+    frame, warm = build_features(raw, names)
+    assert warm == 22 and frame.index[0] == raw.index[22]
+    r = 100 * np.diff(np.log(raw["close"].to_numpy()))  # r[i - 1] ends at raw row i
+    assert frame["rv5"].iloc[0] == pytest.approx(np.mean(r[17:22] ** 2), rel=1e-13)
+    changed = raw.copy()
+    changed.iloc[-10:, :4] *= 1.3
+    frame2, _ = build_features(changed, names)
+    pd.testing.assert_frame_equal(frame.iloc[:-10], frame2.iloc[:-10], check_exact=True)
+    assert not frame.iloc[-10:].equals(frame2.iloc[-10:])
+    with pytest.raises(DataError, match="unknown feature 'rv10'; valid features: close"):
+        build_features(raw, ["rv10"])
+
+
 def test_garch_feature_is_causal_and_needs_stored_parameters():
     from lstmfc.dataset.features import build_features, fit_garch_feature
 
@@ -293,6 +314,58 @@ def test_live_garch_forecast_equals_the_evaluate_baseline():
             math.sqrt(252 * 2.0 / h)
         )
         assert d["garch_variance"] == pytest.approx(want, rel=1e-9)
+
+
+def test_truth_is_the_squared_return_proxy_of_the_daily_returns():
+    """The head's proxy ``(100 target_logret)**2`` is the package's squared-return proxy
+    (``square_of_sum`` over the h target sessions) of the same closes."""
+    from lstmfc.dataset.prepare import target_frame
+    from lstmfc.volatility.proxies import squared_return_proxy
+    from lstmfc.volatility.series import percent_log_returns
+
+    head = make_head("vol")
+    raw = garch_ohlcv(300, seed=10)
+    r = percent_log_returns(raw["close"].to_numpy())  # r[t - 1] ends at row t
+    for h in (1, 3):
+        tf = target_frame(raw["close"], h).iloc[1:-h]  # rows t = 1 .. n - 1 - h
+        origins = np.arange(1, len(raw) - h) - 1
+        want = squared_return_proxy(r, origins, h, aggregate="square_of_sum")
+        np.testing.assert_allclose(head.truth(tf), want, rtol=1e-9, atol=1e-12)
+        assert h == 1 or not np.allclose(head.truth(tf), squared_return_proxy(r, origins, h))
+
+
+def test_score_is_json_ready_with_dm_tests_and_the_mcs_on_both_proxies():
+    """Every baseline fit on the training rows and scored by the head (h = 2): positive
+    forecasts, metrics on the squared return and the Parkinson proxy, DM tests against
+    ``garch``, the MCS over every model; nothing that JSON cannot hold."""
+    from lstmfc.dataset.prepare import target_frame
+    from lstmfc.forecasters.base import fit_baselines
+    from lstmfc.volatility.proxies import parkinson_proxy
+
+    head = make_head("vol")
+    raw = garch_ohlcv(700, seed=3)
+    c = raw["close"].to_numpy()
+    tf = target_frame(raw["close"], 2, raw["high"], raw["low"])
+    bl = fit_baselines(head.baselines(lookback=10), c, np.arange(9, 448), 2)
+    rows = np.arange(450, 690)
+    forecasts = {name: b.forecast(c, rows) for name, b in bl.items()}
+    for name, f in forecasts.items():
+        assert f.shape == (rows.size,) and np.all(f > 0), name
+    targets = tf.iloc[rows]
+    # the prepared Parkinson target is the package's proxy of the same sessions
+    pk = parkinson_proxy(raw["high"].to_numpy(), raw["low"].to_numpy(), rows, 2)
+    np.testing.assert_allclose(targets["target_parkinson"], pk, rtol=1e-12)
+    sc = head.score(targets, {"lstm": forecasts["ewma"] * 1.1, **forecasts}, horizon=2)
+    text = json.dumps({"metrics": sc.metrics, "tests": sc.tests, **sc.extra})
+    assert "NaN" not in text and "Infinity" not in text
+    mcs = sc.extra["mcs"]
+    assert set(mcs["included"]) | set(mcs["excluded"]) == {"lstm", *forecasts}
+    assert mcs["loss"] == "qlike" and mcs["size"] == 0.10
+    assert all("qlike_parkinson" in m for m in sc.metrics.values())
+    pairs = [(t["model"], t["benchmark"]) for t in sc.tests]
+    assert pairs[:2] == [("lstm", "garch"), ("lstm", "ewma")]
+    assert ("garch", "garch") not in pairs and ("ewma", "garch") in pairs
+    assert all(t["details"]["loss"] == "qlike" for t in sc.tests)
 
 
 # ------------------------------------------------------------------ end to end

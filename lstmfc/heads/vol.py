@@ -40,7 +40,7 @@ errors (``_t``; Bollerslev 1987, REStat 69(3); a t likelihood gives other parame
 hence other variance forecasts), all fit by maximum likelihood with ``arch``; ``ewma``
 (RiskMetrics, lambda 0.94); ``har`` (HAR on squared returns, Corsi 2009); ``rolling22``
 (mean squared return over 22 sessions); ``constant`` (training variance). See
-:mod:`lstmfc.volatility.models`.
+:mod:`lstmfc.forecasters.vol`.
 
 Scores
 ------
@@ -63,6 +63,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lstmfc.core.errors import UsageError
+from lstmfc.forecasters.vol import VolBaseline, vol_baselines
 from lstmfc.heads.base import (
     Column,
     Head,
@@ -72,20 +73,6 @@ from lstmfc.heads.base import (
 from lstmfc.stats.skill import undefined_test
 
 VOL_LOSSES = ("qlike", "mse")
-
-#: Report name -> (``lstmfc.volatility.models`` baseline name), in report order.
-BASELINE_NAMES: dict[str, str] = {
-    "garch": "garch_normal",
-    "garch_t": "garch_t",
-    "gjr": "gjr_normal",
-    "gjr_t": "gjr_t",
-    "egarch": "egarch_normal",
-    "egarch_t": "egarch_t",
-    "ewma": "ewma",
-    "har": "har",
-    "rolling22": "rolling22",
-    "constant": "constant",
-}
 
 #: Model Confidence Set settings (Hansen, Lunde & Nason 2011; size 0.10 as in their
 #: applications: a 90 % set).
@@ -98,92 +85,6 @@ SESSIONS_PER_YEAR = 252
 
 #: Lowest forecast, as a fraction of the training mean squared return (QLIKE needs > 0).
 FORECAST_FLOOR = 1e-8
-
-
-class VolBaseline:
-    """A :mod:`lstmfc.volatility.models` forecaster behind the baselines interface.
-
-    ``fit(closes, train_end_rows, horizon)`` and ``predict(closes, end_rows)`` as in
-    :mod:`lstmfc.forecasters.price`: ``closes`` ``(n_rows,)`` currency; ``end_rows`` the rows
-    ``t`` of the windows' last closes. Percent log returns ``r_j = 100 ln(c[s+j+1] /
-    c[s+j])`` start at ``s = max(0, min(train_end_rows) - lookback + 1)``, the first row
-    of the first training window's inputs (row 0 for ``prepare``'s split). The fit reads
-    ``closes[s : max(train_end_rows) + h + 1]`` (up to the last training target) and the
-    parameters are then held fixed; a forecast at row ``t`` filters returns up to ``t``
-    (origin ``t - s - 1`` of :meth:`lstmfc.volatility.models.VolForecaster.predict`) and is the
-    variance of the h-session percent log return after ``t``, %^2.
-
-    Parameters
-    ----------
-    name : str
-        A :mod:`lstmfc.volatility.models` baseline name (``garch_normal``, ``ewma`` ...).
-    lookback : int
-        Rows per input window of the network (sets the start of the returns).
-    """
-
-    def __init__(self, name: str, lookback: int = 1) -> None:
-        from lstmfc.volatility.models import make_forecaster
-
-        self.vol_name = name
-        self.lookback = max(1, int(lookback))
-        self.model = make_forecaster(name)
-        # a forecast at row t needs the return ending at t and the model's own history
-        self.min_history = int(self.model.min_history) + 1
-        self.start_: int | None = None
-        self.last_: int | None = None
-        self.horizon_: int | None = None
-
-    def fit(self, closes, train_end_rows, horizon: int = 1) -> VolBaseline:
-        """Fit on the returns up to the last training target (see the class docstring).
-
-        Raises
-        ------
-        ValueError
-            Bad closes, rows or horizon, or a fit that fails (too few returns ...).
-        """
-        from lstmfc.stats.checks import check_closes, check_horizon, check_rows
-
-        c = check_closes(closes)
-        h = check_horizon(horizon)
-        rows = check_rows(train_end_rows, c.size, first=self.min_history, last=c.size - 1 - h)
-        start = max(0, int(rows.min()) - self.lookback + 1)
-        last = int(rows.max()) + h
-        r = 100.0 * np.diff(np.log(c[start : last + 1]))
-        self.model.fit(r, r.size - 1, h)
-        self.start_, self.last_, self.horizon_ = start, last, h
-        return self
-
-    def forecast(self, closes, end_rows) -> np.ndarray:
-        """Variance forecasts ``(n_windows,)`` of the h-session percent log return, %^2.
-
-        Raises
-        ------
-        ValueError
-            Not fitted, or a row before the fit's start plus the model's history.
-        """
-        from lstmfc.stats.checks import check_closes, check_rows
-
-        if self.start_ is None:
-            raise ValueError(f"{self.vol_name} baseline is not fitted: call fit() first")
-        c = check_closes(closes)
-        rows = check_rows(end_rows, c.size, first=self.start_ + self.min_history)
-        r = 100.0 * np.diff(np.log(c[self.start_ : int(rows.max()) + 1]))
-        return self.model.predict(r, rows - self.start_ - 1)
-
-    def get_params(self) -> dict[str, Any]:
-        """Fitted parameters (held fixed), optimiser convergence, notes and fit rows."""
-        return {
-            "model": self.vol_name,
-            "params": dict(self.model.params_ or {}),
-            "converged": bool(self.model.converged_),
-            "notes": list(self.model.notes_),
-            "fit_rows": [self.start_, self.last_],
-        }
-
-
-def vol_baselines(lookback: int = 1) -> dict[str, VolBaseline]:
-    """Unfitted baselines keyed by report name (:data:`BASELINE_NAMES`)."""
-    return {k: VolBaseline(v, lookback) for k, v in BASELINE_NAMES.items()}
 
 
 class VolHead(Head):
@@ -271,8 +172,11 @@ class VolHead(Head):
 
     @staticmethod
     def _proxy(targets) -> np.ndarray:
-        """Squared h-session percent log return ``(100 * target_logret)**2``, %^2."""
-        return (100.0 * np.asarray(targets["target_logret"], dtype="float64")) ** 2
+        """Squared h-session percent log return ``(100 * target_logret)**2``, %^2
+        (:func:`lstmfc.volatility.proxies.squared_return`)."""
+        from lstmfc.volatility.proxies import squared_return
+
+        return squared_return(100.0 * np.asarray(targets["target_logret"], dtype="float64"))
 
     def encode(self, scaling: dict[str, Any], targets) -> np.ndarray:
         return (self._proxy(targets) / scaling["scale"]).astype("float32")
@@ -309,7 +213,7 @@ class VolHead(Head):
 
     def selection_loss(self, targets, forecast) -> float:
         """Mean QLIKE against the squared return (the loss of the skill tests)."""
-        from lstmfc.volatility.models import qlike
+        from lstmfc.volatility.scoring import qlike
 
         return qlike(self.truth(targets), np.asarray(forecast, dtype="float64"))
 
@@ -320,7 +224,7 @@ class VolHead(Head):
         Diebold-Mariano (HLN) on QLIKE differentials of the LSTM against ``garch``,
         ``ewma`` and ``best``, and of every baseline against ``garch``; the Model
         Confidence Set of all models on QLIKE (``extra["mcs"]``). No trading view."""
-        from lstmfc.volatility import models as vol
+        from lstmfc.volatility import scoring as vol
 
         y = self.truth(targets)
         pk = self.parkinson(targets)
@@ -439,7 +343,7 @@ class VolHead(Head):
     def val_metrics(self, scaling, raw, val_targets, train_targets) -> dict[str, float]:
         """QLIKE and MSE of the network on the validation windows, and the QLIKE of the
         constant training variance (``scale``) for reference."""
-        from lstmfc.volatility.models import mse, qlike
+        from lstmfc.volatility.scoring import mse, qlike
 
         y = self.truth(val_targets)
         f = self.decode(scaling, raw, val_targets)
@@ -514,7 +418,7 @@ class VolHead(Head):
         g = (live or {}).get("garch")
         if not g:
             return live
-        from lstmfc.dataset.features import garch_one_step
+        from lstmfc.volatility.models import garch11_one_step
 
         s = closes
         first = (meta or {}).get("first_date")
@@ -525,7 +429,7 @@ class VolHead(Head):
         c = np.asarray(s, dtype="float64")
         if c.size < 2:
             return live
-        sigma1 = float(garch_one_step(100.0 * np.diff(np.log(c)), g)[-1])
+        sigma1 = float(garch11_one_step(100.0 * np.diff(np.log(c)), g)[-1])
         h = int(g.get("horizon", 1))
         return {**live, "garch": {**g, "variance": garch_h_step(sigma1, g, h)}}
 
@@ -566,7 +470,7 @@ class VolHead(Head):
     def live_summary(self, rows):
         """QLIKE and MSE of the logged variance forecasts against the squared realised
         return, and of the logged GARCH(1,1) forecasts where logged."""
-        from lstmfc.volatility.models import mse, qlike
+        from lstmfc.volatility.scoring import mse, qlike
 
         out: dict[str, Any] = {"n_scored": len(rows)}
         pairs = []

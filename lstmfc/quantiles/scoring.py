@@ -18,7 +18,7 @@ import numpy as np
 
 from lstmfc.quantiles.levels import _LEVEL_TOL, _fmt, _vector, _y_and_q
 from lstmfc.quantiles.quantile_function import _quantile_at
-from lstmfc.stats.metrics import diebold_mariano_differential
+from lstmfc.stats.skill import diebold_mariano_differential
 
 
 def pinball_loss(y: Any, Q: Any, levels: Any) -> np.ndarray:

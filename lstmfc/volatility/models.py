@@ -1,134 +1,55 @@
-"""Volatility forecasting core: proxies, GARCH-family and simple baselines, loss functions,
-Mincer-Zarnowitz, Diebold-Mariano on QLIKE, the Model Confidence Set, and causal features.
+"""The variance forecasters: GARCH family, EWMA, HAR, rolling and constant variance.
 
-Numpy only at import; ``arch``, ``statsmodels``, ``scipy`` and ``pandas`` are imported
-inside the functions that use them. No Keras here: the LSTM head calls this module.
+Every forecaster follows :class:`VolForecaster`: ``fit(returns, train_last, horizon)`` on
+the percent log returns of the training window, then ``predict(returns, origins)``, the
+variance of the h-session return ``r_{t+1} + ... + r_{t+h}`` for each origin ``t``, %^2
+(conventions of :mod:`lstmfc.volatility.series`). The registry of baseline names and the
+adapter to close series and window rows live in :mod:`lstmfc.forecasters.vol`.
 
-Conventions (read these first)
-------------------------------
-* **Returns.** ``r_t = 100 * log(close_t / close_{t-1})``, **percent log returns**. A
-  return series ``returns`` has shape ``(n,)``; ``returns[t]`` is the return that ends at
-  session ``t``. :func:`series_from_frame` builds it from an OHLC frame: row ``i`` of the
-  frame becomes session ``i - 1`` (the first row has no return and is dropped), and
-  ``high[t]`` / ``low[t]`` / ``dates[t]`` belong to the same session as ``returns[t]``.
-* **Units.** Variances are **variance of percent returns** (%^2); volatilities are
-  percent. A daily variance of 1.0 means a 1 % daily standard deviation.
-* **Origins and horizon.** A forecast made at the close of session ``t`` (its *origin*)
-  for horizon ``h`` is the variance of the h-session return ``r_{t+1} + ... + r_{t+h}``.
-  ``origins`` is an int array of shape ``(m,)`` of such ``t``; every function returns one
-  value per origin, in the order given. Besides the fixed parameters, a forecast at
-  ``t`` reads ``returns[: t + 1]`` only (checked by tests: changing any later return
-  leaves it bit-identical). The parameters themselves use the whole training window, so
-  forecasts at origins inside it are in-sample.
 * **Training.** ``train_last`` is the index of the last return the fit may use: every
   parameter (GARCH coefficients, HAR coefficients, EWMA start value, constant variance)
   is computed from ``returns[: train_last + 1]`` and then held fixed; forecasts for later
   origins filter through realised returns with those fixed parameters. The HAR fit also
   keeps its training targets inside the window (``t + h <= train_last``).
-* **Targets (proxies).** :func:`squared_return_proxy` and :func:`parkinson_proxy` give the
-  realised counterpart of each forecast, shape ``(m,)``, from sessions ``t+1 .. t+h``.
-* **Errors.** Pure numeric helpers raise ``ValueError`` with a one-line message (bad
-  shape, non-finite values, origin out of range, too little history); callers wrap it
-  into :class:`lstmfc.core.errors.DataError`. Functions that need the high/low columns raise
-  ``DataError`` naming the missing column.
+* **No look-ahead.** Besides the fixed parameters, a forecast at ``t`` reads
+  ``returns[: t + 1]`` only (checked by tests: changing any later return leaves it
+  bit-identical). The parameters themselves use the whole training window, so forecasts
+  at origins inside it are in-sample.
 
-Models (``BASELINES``)
-----------------------
-``garch_normal``, ``garch_t`` (GARCH(1,1), Bollerslev 1986, J. Econometrics 31(3)),
-``gjr_normal``, ``gjr_t`` (GJR-GARCH(1,1,1), Glosten, Jagannathan & Runkle 1993, J.
-Finance 48(5)), ``egarch_normal``, ``egarch_t`` (EGARCH(1,1) with the sign term, Nelson
-1991, Econometrica 59(2)) -- all with a constant mean, normal or standardized Student-t
-errors (Bollerslev 1987, REStat 69(3)), fit by maximum likelihood with ``arch``;
-``ewma`` (RiskMetrics, lambda = 0.94, J.P. Morgan/Reuters 1996, RiskMetrics Technical
-Document, 4th ed.); ``har`` (HAR on squared returns, Corsi 2009, J. Financial
-Econometrics 7(2)); ``rolling22`` (mean squared return over 22 sessions); ``constant``
-(training variance).
+Models
+------
+:class:`GarchForecaster`: GARCH(1,1) (Bollerslev 1986, J. Econometrics 31(3)),
+GJR-GARCH(1,1,1) (Glosten, Jagannathan & Runkle 1993, J. Finance 48(5)), EGARCH(1,1) with
+the sign term (Nelson 1991, Econometrica 59(2)) -- all with a constant mean, normal or
+standardized Student-t errors (Bollerslev 1987, REStat 69(3)), fit by maximum likelihood
+with ``arch``; with :func:`garch11_parameters` (the stored parameters of a GARCH(1,1)),
+:func:`garch11_one_step` (filtering new returns with them) and
+:func:`garch_variance_feature` (the one-step variance as a network input).
+:class:`EWMAForecaster` (RiskMetrics, lambda = 0.94, J.P. Morgan/Reuters 1996,
+RiskMetrics Technical Document, 4th ed.; :func:`ewma_path`); :class:`HARForecaster` (HAR
+on squared returns, Corsi 2009, J. Financial Econometrics 7(2); :func:`har_design`);
+:class:`RollingForecaster` (mean squared return over ``w`` sessions);
+:class:`ConstantForecaster` (training variance).
 
-Wiring summary
---------------
-``series = series_from_frame(frame)``; ``train_last = last_index_on_or_before(series.dates,
-"2013-01-28")``; ``origins = origins_for_target_dates(series.dates, first, last, h)``;
-``fc = forecast_baselines(series.returns, train_last, origins, horizon=h)``;
-``proxy = squared_return_proxy(series.returns, origins, h)``;
-``report = evaluate_forecasts({k: v.variance for k, v in fc.items()}, proxy, horizon=h)``.
+Numpy only at import; ``arch`` is imported inside the functions that use it.
 """
 
 from __future__ import annotations
 
-import math
-import time
 import warnings
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from lstmfc.core.errors import DataError
-
-__all__ = [
-    "BASELINES",
-    "VOL_FEATURES",
-    "ConstantForecaster",
-    "EWMAForecaster",
-    "GarchForecaster",
-    "GarchPath",
-    "GarchPredictive",
-    "HARForecaster",
-    "RollingForecaster",
-    "VolForecast",
-    "VolForecaster",
-    "VolSeries",
-    "dm_on_losses",
-    "evaluate_forecasts",
-    "ewma_path",
-    "forecast_baselines",
-    "garch_variance_feature",
-    "har_design",
-    "last_index_on_or_before",
-    "mae_vol",
-    "make_forecaster",
-    "mincer_zarnowitz",
-    "model_confidence_set",
-    "mse",
-    "mse_losses",
-    "origins_for_target_dates",
-    "parkinson_proxy",
-    "parkinson_variance",
-    "percent_log_returns",
-    "qlike",
-    "qlike_losses",
-    "series_from_frame",
-    "squared_return_proxy",
-    "volatility_features",
-    "volatility_metrics",
-]
-
-#: Forecaster names understood by :func:`make_forecaster`, in report order.
-BASELINES: tuple[str, ...] = (
-    "garch_normal",
-    "garch_t",
-    "gjr_normal",
-    "gjr_t",
-    "egarch_normal",
-    "egarch_t",
-    "ewma",
-    "har",
-    "rolling22",
-    "constant",
+from lstmfc.volatility.series import (
+    _horizon,
+    _origins,
+    _trailing_mean,
+    _train_last,
+    _vector,
+    _window_sum,
 )
-
-#: Feature names understood by :func:`volatility_features`.
-VOL_FEATURES: tuple[str, ...] = (
-    "log_return",
-    "abs_return",
-    "squared_return",
-    "log_range",
-    "rv5",
-    "rv22",
-)
-
-_RANGE_FEATURES = frozenset({"log_range"})
 
 #: RiskMetrics decay factor for daily data (J.P. Morgan/Reuters 1996, Technical Document).
 RISKMETRICS_LAMBDA = 0.94
@@ -138,12 +59,8 @@ HAR_WINDOWS: tuple[int, int, int] = (1, 5, 22)
 
 #: Forecasts of the moving-window and regression baselines are floored at this fraction
 #: of the (h-scaled) training variance so every forecast is positive (QLIKE needs f > 0);
-#: the number of floored values is reported in ``VolForecast.notes``.
+#: the number of floored values is reported in ``VolForecaster.notes_``.
 FLOOR_FRACTION = 0.01
-
-#: Mincer-Zarnowitz treats a forecast whose range is below this fraction of its mean as
-#: constant (slope not identified; the regression would be numerically meaningless).
-_MZ_MIN_SPREAD = 1e-6
 
 #: Fewest training returns a GARCH-family fit accepts (arch's backcast alone uses 75).
 MIN_GARCH_TRAIN = 250
@@ -154,436 +71,16 @@ _ARCH_SPECS: dict[str, tuple[str, int]] = {
     "egarch": ("EGARCH", 1),
 }
 
+#: GARCH-family kinds of :class:`GarchForecaster` (``kind`` argument).
+GARCH_KINDS: tuple[str, ...] = tuple(_ARCH_SPECS)
 
-# ---------------------------------------------------------------------------
-# input checks
-# ---------------------------------------------------------------------------
-
-
-def _vector(name: str, values: Any, *, min_size: int = 1) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size < min_size:
-        raise ValueError(f"{name} needs at least {min_size} values, got {arr.size}")
-    if not np.all(np.isfinite(arr)):
-        first = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} has a non-finite value at position {first}")
-    return arr
-
-
-def _pair(name_a: str, a: Any, name_b: str, b: Any) -> tuple[np.ndarray, np.ndarray]:
-    x, y = _vector(name_a, a), _vector(name_b, b)
-    if x.size != y.size:
-        raise ValueError(f"length mismatch: {name_a}={x.size}, {name_b}={y.size}")
-    return x, y
-
-
-def _horizon(horizon: Any) -> int:
-    h = int(horizon)
-    if h != horizon or h < 1:
-        raise ValueError(f"horizon must be an integer >= 1, got {horizon}")
-    return h
-
-
-def _origins(origins: Any, n: int, *, horizon: int = 0, low: int = 0) -> np.ndarray:
-    """Check origins: 1-D ints in ``[low, n - 1 - horizon]`` (horizon 0: no target needed)."""
-    arr = np.asarray(origins)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"origins must be a non-empty 1-D array, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        as_int = arr.astype(np.int64)
-        if not np.array_equal(as_int, arr):
-            raise ValueError("origins must be integer indices")
-        arr = as_int
-    arr = arr.astype(np.int64)
-    hi = n - 1 - horizon
-    bad = np.flatnonzero((arr < low) | (arr > hi))
-    if bad.size:
-        o = int(arr[bad[0]])
-        if o < low:
-            why = f"below {low} (too little history)" if low > 0 else "negative"
-        else:
-            why = f"past {hi}, the last index with {horizon} later returns"
-            if not horizon:
-                why = f"past the last return index {n - 1}"
-        raise ValueError(f"origin {o} at position {int(bad[0])} is {why}")
-    return arr
-
-
-def _train_last(train_last: Any, n: int, min_obs: int) -> int:
-    tl = int(train_last)
-    if tl != train_last:
-        raise ValueError(f"train_last must be an integer index, got {train_last}")
-    if not 0 <= tl < n:
-        raise ValueError(f"train_last {tl} outside the return series (0..{n - 1})")
-    if tl + 1 < min_obs:
-        raise ValueError(f"too few training returns: {tl + 1} (need at least {min_obs})")
-    return tl
-
-
-def _json_float(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
+#: Error distributions of :class:`GarchForecaster` (``dist`` argument).
+GARCH_DISTS: tuple[str, ...] = ("normal", "t")
 
 
 # ---------------------------------------------------------------------------
-# series and index helpers
+# the interface and the closed-form baselines
 # ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VolSeries:
-    """Percent log returns with their sessions' dates, high, low and close, aligned.
-
-    Attributes
-    ----------
-    dates : numpy.ndarray, shape (n,), datetime64[ns]
-        Session each return ends at.
-    returns : numpy.ndarray, shape (n,)
-        ``100 * log(close_t / close_{t-1})``, percent log returns.
-    close : numpy.ndarray, shape (n,)
-        Close of session t, currency.
-    high, low : numpy.ndarray, shape (n,), or None
-        High and low of session t, currency; ``None`` when the source frame lacks them.
-    """
-
-    dates: np.ndarray
-    returns: np.ndarray
-    close: np.ndarray
-    high: np.ndarray | None = None
-    low: np.ndarray | None = None
-
-    @property
-    def n(self) -> int:
-        """Number of returns."""
-        return int(self.returns.size)
-
-
-def percent_log_returns(close) -> np.ndarray:
-    """Percent log returns ``100 * log(close[1:] / close[:-1])``.
-
-    Parameters
-    ----------
-    close : array_like, shape (N,)
-        Closes in date order, currency, strictly positive.
-
-    Returns
-    -------
-    numpy.ndarray, shape (N - 1,)
-        Percent log returns; element ``i`` ends at ``close[i + 1]``.
-
-    Raises
-    ------
-    ValueError
-        Fewer than 2 closes, non-finite or non-positive closes.
-    """
-    c = _vector("close", close, min_size=2)
-    if np.any(c <= 0):
-        raise ValueError(f"close must be > 0 (position {int(np.flatnonzero(c <= 0)[0])})")
-    return 100.0 * np.diff(np.log(c))
-
-
-def series_from_frame(frame) -> VolSeries:
-    """Build the aligned :class:`VolSeries` from an OHLC(V) frame.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Columns ``close`` (required), ``high`` and ``low`` (optional), a date index in
-        ascending order (as returned by ``lstmfc.data.sources.read_sample``).
-
-    Returns
-    -------
-    VolSeries
-        ``n = len(frame) - 1`` returns; the first row only supplies ``close_{-1}``.
-
-    Raises
-    ------
-    DataError
-        No ``close`` column, fewer than 2 rows, non-finite or non-positive prices (the
-        message names the column and first bad date), ``high < low``, or only one of
-        ``high``/``low`` present.
-    """
-    import pandas as pd
-
-    if "close" not in frame.columns:
-        raise DataError("volatility needs column 'close', which the data lacks")
-    if len(frame) < 2:
-        raise DataError(f"volatility needs at least 2 rows, got {len(frame)}")
-    has = [c for c in ("high", "low") if c in frame.columns]
-    if len(has) == 1:
-        missing = "low" if has == ["high"] else "high"
-        raise DataError(f"volatility needs column '{missing}' together with '{has[0]}'")
-    index = pd.DatetimeIndex(frame.index)
-    cols = ["close", *has]
-    arrays = {}
-    for col in cols:
-        arr = frame[col].to_numpy(dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
-        if bad.size:
-            when = index[bad[0]].date()
-            raise DataError(f"column '{col}' is missing or not positive on {when}")
-        arrays[col] = arr
-    if has:
-        bad = np.flatnonzero(arrays["high"] < arrays["low"])
-        if bad.size:
-            raise DataError(f"high below low on {index[bad[0]].date()}")
-    return VolSeries(
-        dates=index.to_numpy()[1:],
-        returns=100.0 * np.diff(np.log(arrays["close"])),
-        close=arrays["close"][1:],
-        high=arrays["high"][1:] if has else None,
-        low=arrays["low"][1:] if has else None,
-    )
-
-
-def last_index_on_or_before(dates, date) -> int:
-    """Index of the last session dated on or before ``date`` (e.g. ``train_last``).
-
-    Parameters
-    ----------
-    dates : array_like, shape (n,)
-        Ascending session dates (``VolSeries.dates``).
-    date : str or datetime-like
-
-    Returns
-    -------
-    int
-
-    Raises
-    ------
-    ValueError
-        ``date`` is before the first session.
-    """
-    d = np.asarray(dates, dtype="datetime64[ns]")
-    pos = int(np.searchsorted(d, np.datetime64(_to_ns(date)), side="right")) - 1
-    if pos < 0:
-        raise ValueError(f"no session on or before {date}")
-    return pos
-
-
-def _to_ns(date) -> np.datetime64:
-    import pandas as pd
-
-    return pd.Timestamp(date).to_datetime64()
-
-
-def origins_for_target_dates(dates, first, last, horizon: int = 1) -> np.ndarray:
-    """Origins ``t`` whose first target session ``t + 1`` is dated in ``[first, last]``.
-
-    Origins whose h-session window would run past the last return are dropped.
-
-    Parameters
-    ----------
-    dates : array_like, shape (n,)
-        Ascending session dates (``VolSeries.dates``).
-    first, last : str or datetime-like
-        Inclusive bounds on the date of session ``t + 1``.
-    horizon : int, default 1
-
-    Returns
-    -------
-    numpy.ndarray, shape (m,), int64
-        Ascending origins, each with ``t + horizon <= n - 1``.
-
-    Raises
-    ------
-    ValueError
-        No origin falls in the range.
-    """
-    h = _horizon(horizon)
-    d = np.asarray(dates, dtype="datetime64[ns]")
-    t = np.arange(d.size - h, dtype=np.int64)
-    target = d[t + 1]
-    keep = (target >= _to_ns(first)) & (target <= _to_ns(last))
-    if not keep.any():
-        raise ValueError(f"no forecast origin with a target session in {first} .. {last}")
-    return t[keep]
-
-
-# ---------------------------------------------------------------------------
-# proxies
-# ---------------------------------------------------------------------------
-
-
-def _window_sum(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-    """``sum(values[t+1 : t+1+h])`` per origin (exact, no cumulative sums)."""
-    idx = origins[:, None] + np.arange(1, horizon + 1)[None, :]
-    return values[idx].sum(axis=1)
-
-
-def squared_return_proxy(
-    returns, origins, horizon: int = 1, *, aggregate: str = "sum_of_squares"
-) -> np.ndarray:
-    """Squared-return variance proxy for each origin, %^2.
-
-    ``h = 1``: ``r_{t+1}**2``. For ``h > 1``:
-
-    * ``"sum_of_squares"`` (default): ``sum_{k=1..h} r_{t+k}**2``, the daily realised
-      variance of the window. Conditionally unbiased for the variance of
-      ``r_{t+1} + ... + r_{t+h}`` when daily returns are serially uncorrelated with a
-      negligible mean, and far less noisy than one squared draw (Andersen & Bollerslev
-      1998, International Economic Review 39(4)); the HAR baseline targets the same sum.
-    * ``"square_of_sum"``: ``(r_{t+1} + ... + r_{t+h})**2``, unbiased even with
-      autocorrelation, but a single squared draw (noisier).
-
-    Both are valid proxies for QLIKE and MSE model rankings (Patton 2011, J.
-    Econometrics 160(1)) when conditionally unbiased.
-
-    Parameters
-    ----------
-    returns : array_like, shape (n,)
-        Percent log returns.
-    origins : array_like, shape (m,), int
-        Forecast origins, ``0 <= t <= n - 1 - h``.
-    horizon : int, default 1
-    aggregate : {"sum_of_squares", "square_of_sum"}
-
-    Returns
-    -------
-    numpy.ndarray, shape (m,)
-        Proxy in %^2, >= 0.
-
-    Raises
-    ------
-    ValueError
-        Bad shapes, non-finite returns, origins out of range, unknown ``aggregate``.
-    """
-    r = _vector("returns", returns)
-    h = _horizon(horizon)
-    o = _origins(origins, r.size, horizon=h)
-    if aggregate == "sum_of_squares":
-        return _window_sum(r * r, o, h)
-    if aggregate == "square_of_sum":
-        return _window_sum(r, o, h) ** 2
-    raise ValueError(f"unknown aggregate {aggregate!r}: use 'sum_of_squares' or 'square_of_sum'")
-
-
-def _need_range(high, low, what: str) -> None:
-    for name, arr in (("high", high), ("low", low)):
-        if arr is None:
-            raise DataError(f"{what} needs column '{name}', which the data lacks")
-
-
-def parkinson_variance(high, low) -> np.ndarray:
-    """Parkinson (1980) range-based variance of each session, %^2.
-
-    ``(100 * ln(H / L))**2 / (4 ln 2)`` (Parkinson 1980, "The extreme value method for
-    estimating the variance of the rate of return", J. Business 53(1), eq. for
-    ``sigma^2``). It measures the open-to-close (trading-hours) variance only: overnight
-    gaps are missed, so it is biased low against close-to-close variance.
-
-    Parameters
-    ----------
-    high, low : array_like, shape (n,)
-        Session high and low, currency, ``high >= low > 0``.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n,)
-        %^2.
-
-    Raises
-    ------
-    DataError
-        ``high`` or ``low`` is ``None`` (the message names the column).
-    ValueError
-        Length mismatch, non-finite or non-positive values, ``high < low``.
-    """
-    _need_range(high, low, "the Parkinson variance")
-    hi, lo = _pair("high", high, "low", low)
-    if np.any(lo <= 0):
-        raise ValueError(f"low must be > 0 (position {int(np.flatnonzero(lo <= 0)[0])})")
-    if np.any(hi < lo):
-        raise ValueError(f"high below low at position {int(np.flatnonzero(hi < lo)[0])}")
-    return (100.0 * np.log(hi / lo)) ** 2 / (4.0 * math.log(2.0))
-
-
-def parkinson_proxy(high, low, origins, horizon: int = 1) -> np.ndarray:
-    """Parkinson range variance summed over the target sessions ``t+1 .. t+h``, %^2.
-
-    Parameters
-    ----------
-    high, low : array_like, shape (n,), or None
-        Session high/low aligned with ``returns`` (``VolSeries.high``/``.low``).
-    origins : array_like, shape (m,), int
-        ``0 <= t <= n - 1 - h``.
-    horizon : int, default 1
-
-    Returns
-    -------
-    numpy.ndarray, shape (m,)
-
-    Raises
-    ------
-    DataError
-        ``high`` or ``low`` is ``None`` (the message names the column).
-    ValueError
-        As :func:`parkinson_variance`, or origins out of range.
-    """
-    _need_range(high, low, "the Parkinson proxy")
-    pv = parkinson_variance(high, low)
-    h = _horizon(horizon)
-    return _window_sum(pv, _origins(origins, pv.size, horizon=h), h)
-
-
-# ---------------------------------------------------------------------------
-# forecasters
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VolForecast:
-    """Variance forecasts of one model for a set of origins.
-
-    Attributes
-    ----------
-    name : str
-        Forecaster name (see ``BASELINES``).
-    horizon : int
-        h; ``variance`` is the variance of the h-session return.
-    origins : numpy.ndarray, shape (m,), int64
-    variance : numpy.ndarray, shape (m,)
-        Forecasts, %^2, all > 0.
-    params : dict
-        Fitted parameters held fixed (e.g. ``mu``, ``omega``, ``alpha[1]``, ``beta[1]``,
-        ``nu`` for GARCH-t; ``const``, ``beta_d``, ``beta_w``, ``beta_m`` for HAR).
-    converged : bool
-        Optimiser success for arch fits (``convergence_flag == 0`` and no
-        ``ConvergenceWarning``); ``True`` for closed-form baselines.
-    notes : tuple of str
-        One-line remarks: warnings caught during the fit, floored forecasts.
-    fit_seconds, predict_seconds : float
-        Wall-clock time.
-    """
-
-    name: str
-    horizon: int
-    origins: np.ndarray
-    variance: np.ndarray
-    params: dict[str, float]
-    converged: bool
-    notes: tuple[str, ...] = ()
-    fit_seconds: float = 0.0
-    predict_seconds: float = 0.0
-
-    def to_dict(self, *, arrays: bool = False) -> dict[str, Any]:
-        """JSON-ready dict; ``arrays=True`` adds ``origins`` and ``variance`` lists."""
-        out: dict[str, Any] = {
-            "name": self.name,
-            "horizon": self.horizon,
-            "n": int(self.variance.size),
-            "params": {k: _json_float(v) for k, v in self.params.items()},
-            "converged": bool(self.converged),
-            "notes": list(self.notes),
-            "fit_seconds": self.fit_seconds,
-            "predict_seconds": self.predict_seconds,
-        }
-        if arrays:
-            out["origins"] = [int(x) for x in self.origins]
-            out["variance"] = [float(x) for x in self.variance]
-        return out
 
 
 class VolForecaster:
@@ -795,16 +292,6 @@ def ewma_path(returns, lam: float, initial_variance: float) -> np.ndarray:
     return s
 
 
-def _trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """``mean(values[t-w+1 : t+1])`` at each t; NaN for ``t < w - 1`` (causal)."""
-    out = np.full(values.size, np.nan)
-    if values.size >= window:
-        from numpy.lib.stride_tricks import sliding_window_view
-
-        out[window - 1 :] = sliding_window_view(values, window).mean(axis=1)
-    return out
-
-
 def har_design(returns, origins) -> np.ndarray:
     """HAR regressors at each origin: ``[1, RV_d, RV_w, RV_m]``, shape (m, 4), %^2.
 
@@ -867,6 +354,11 @@ class HARForecaster(VolForecaster):
 
     def _predict(self, r: np.ndarray, o: np.ndarray) -> np.ndarray:
         return self._floor(har_design(r, o) @ self.coef_)
+
+
+# ---------------------------------------------------------------------------
+# the GARCH family (arch)
+# ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -977,7 +469,7 @@ class GarchForecaster(VolForecaster):
         super().__init__()
         if kind not in _ARCH_SPECS:
             raise ValueError(f"unknown GARCH kind {kind!r}: use {', '.join(_ARCH_SPECS)}")
-        if dist not in ("normal", "t"):
+        if dist not in GARCH_DISTS:
             raise ValueError(f"unknown dist {dist!r}: use 'normal' or 't'")
         self.kind, self.dist = kind, dist
         self.name = f"{kind}_{dist}"
@@ -1140,85 +632,39 @@ def garch11_parameters(model: GarchForecaster, returns) -> dict[str, Any]:
     }
 
 
-def make_forecaster(name: str, *, seed=0) -> VolForecaster:
-    """A fresh, unfitted forecaster by baseline name (see ``BASELINES``).
+def garch11_one_step(returns, params: dict[str, float]) -> np.ndarray:
+    """GARCH(1,1) one-step variance forecasts ``sigma2_{t+1|t}`` at each close from stored
+    parameters, %^2 (no refit, no ``arch`` import).
 
-    Also accepts ``rolling<w>`` for any window ``w`` (e.g. ``rolling66``).
-
-    Raises
-    ------
-    ValueError
-        Unknown name.
-    """
-    if name in ("ewma",):
-        return EWMAForecaster()
-    if name == "har":
-        return HARForecaster()
-    if name == "constant":
-        return ConstantForecaster()
-    if name.startswith("rolling") and name[7:].isdigit():
-        return RollingForecaster(int(name[7:]))
-    kind, _, dist = name.partition("_")
-    if kind in _ARCH_SPECS and dist in ("normal", "t"):
-        return GarchForecaster(kind, dist, seed=seed)
-    raise ValueError(f"unknown volatility baseline {name!r}: use {', '.join(BASELINES)}")
-
-
-def forecast_baselines(
-    returns,
-    train_last: int,
-    origins,
-    horizon: int = 1,
-    names: Sequence[str] | None = None,
-    *,
-    seed=0,
-) -> dict[str, VolForecast]:
-    """Fit each baseline on training returns and forecast the given origins.
+    ``e_t = r_t - mu``; ``sigma2_0 = omega + (alpha + beta) * backcast`` and
+    ``sigma2_t = omega + alpha * e_{t-1}**2 + beta * sigma2_{t-1}`` (Bollerslev 1986,
+    "Generalized autoregressive conditional heteroskedasticity", J. Econometrics 31(3),
+    with arch's start-up: the lagged squared residual and variance of ``t = 0`` are the
+    backcast, arch docs ``GARCH.compute_variance``); element ``t`` of the result is
+    ``omega + alpha * e_t**2 + beta * sigma2_t``, known at the close of ``t``. With the
+    parameters of :func:`garch11_parameters` it equals ``GarchForecaster("garch",
+    "normal").path(returns).one_step`` (arch's own recursion; tests compare).
 
     Parameters
     ----------
     returns : array_like, shape (n,)
-        Percent log returns.
-    train_last : int
-        Index of the last return the fits may use.
-    origins : array_like, shape (m,), int
-        Forecast origins (each ``>= 21`` when HAR or rolling22 is included).
-    horizon : int, default 1
-    names : sequence of str, optional
-        Baselines to run; default ``BASELINES``.
-    seed : int, default 0
-        Seed of the EGARCH simulation forecasts (h > 1 only).
+        Percent log returns, the first one ending at the second close of the series.
+    params : dict
+        ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``, ``backcast`` (%^2), as
+        :func:`garch11_parameters` stores them.
 
     Returns
     -------
-    dict
-        name -> :class:`VolForecast`, in the order of ``names``.
-
-    Raises
-    ------
-    ValueError
-        As the forecasters' ``fit`` / ``predict``.
+    numpy.ndarray, shape (n,)
+        Variance of percent returns; element ``t`` reads ``returns[: t + 1]`` only.
     """
-    out: dict[str, VolForecast] = {}
-    o = np.asarray(origins)
-    for name in BASELINES if names is None else names:
-        model = make_forecaster(name, seed=seed)
-        t0 = time.perf_counter()
-        model.fit(returns, train_last, horizon)
-        t1 = time.perf_counter()
-        f = model.predict(returns, o)
-        t2 = time.perf_counter()
-        out[name] = VolForecast(
-            name=name,
-            horizon=int(horizon),
-            origins=o.astype(np.int64),
-            variance=f,
-            params=dict(model.params_ or {}),
-            converged=bool(model.converged_),
-            notes=tuple(model.notes_),
-            fit_seconds=round(t1 - t0, 4),
-            predict_seconds=round(t2 - t1, 4),
-        )
+    e2 = (np.asarray(returns, dtype="float64") - params["mu"]) ** 2
+    omega, alpha, beta = params["omega"], params["alpha"], params["beta"]
+    out = np.empty(e2.size)
+    s = omega + (alpha + beta) * params["backcast"]
+    for t, x in enumerate(e2.tolist()):
+        s = omega + alpha * x + beta * s
+        out[t] = s
     return out
 
 
@@ -1254,404 +700,3 @@ def garch_variance_feature(
     """
     model = GarchForecaster(kind, dist).fit(returns, train_last)
     return model.path(returns).one_step
-
-
-# ---------------------------------------------------------------------------
-# loss functions and evaluation
-# ---------------------------------------------------------------------------
-
-
-def _proxy_forecast(proxy, forecast) -> tuple[np.ndarray, np.ndarray]:
-    p, f = _pair("proxy", proxy, "forecast", forecast)
-    if np.any(f <= 0):
-        raise ValueError(f"forecast must be > 0 (position {int(np.flatnonzero(f <= 0)[0])})")
-    if np.any(p < 0):
-        raise ValueError(f"proxy must be >= 0 (position {int(np.flatnonzero(p < 0)[0])})")
-    return p, f
-
-
-def qlike_losses(proxy, forecast) -> np.ndarray:
-    """Per-date QLIKE loss ``log f + proxy / f``.
-
-    Robust to noise in a conditionally unbiased variance proxy (Patton 2011, "Volatility
-    forecast comparison using imperfect volatility proxies", J. Econometrics 160(1)
-    246-256, eq. 24 up to an additive term that does not depend on the forecast).
-
-    Parameters
-    ----------
-    proxy : array_like, shape (n,)
-        Realised variance proxy, %^2, >= 0.
-    forecast : array_like, shape (n,)
-        Variance forecast, %^2, > 0.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n,)
-
-    Raises
-    ------
-    ValueError
-        Length mismatch, non-finite values, ``forecast <= 0`` or ``proxy < 0``.
-    """
-    p, f = _proxy_forecast(proxy, forecast)
-    return np.log(f) + p / f
-
-
-def mse_losses(proxy, forecast) -> np.ndarray:
-    """Per-date squared error on variance ``(proxy - f)**2``, %^4 (Patton 2011, MSE)."""
-    p, f = _proxy_forecast(proxy, forecast)
-    return (p - f) ** 2
-
-
-def qlike(proxy, forecast) -> float:
-    """Mean QLIKE, ``mean(log f + proxy / f)`` (see :func:`qlike_losses`)."""
-    return float(np.mean(qlike_losses(proxy, forecast)))
-
-
-def mse(proxy, forecast) -> float:
-    """Mean squared error on variance, %^4 (see :func:`mse_losses`)."""
-    return float(np.mean(mse_losses(proxy, forecast)))
-
-
-def mae_vol(proxy, forecast) -> float:
-    """Mean absolute error on volatility ``mean(|sqrt(proxy) - sqrt(f)|)``, percent."""
-    p, f = _proxy_forecast(proxy, forecast)
-    return float(np.mean(np.abs(np.sqrt(p) - np.sqrt(f))))
-
-
-def mincer_zarnowitz(proxy, forecast, *, horizon: int = 1, hac_lags: int | None = None):
-    """Mincer-Zarnowitz regression ``proxy = a + b f + e`` with HAC standard errors.
-
-    OLS by statsmodels; Newey-West (Bartlett kernel) covariance with ``hac_lags`` lags,
-    default ``max(h - 1, floor(4 (n/100)^(2/9)))`` (Newey & West 1994, REStud 61(4)
-    rule of thumb; at least the h - 1 overlap lags), no small-sample correction. Joint
-    Wald test of ``a = 0, b = 1`` against chi^2(2) (Mincer & Zarnowitz 1969, "The
-    evaluation of economic forecasts", NBER; Patton & Sheppard 2009, Handbook of
-    Financial Time Series, "Evaluating volatility and correlation forecasts").
-
-    Parameters
-    ----------
-    proxy, forecast : array_like, shape (n,)
-        %^2; ``n >= 3``.
-    horizon : int, default 1
-    hac_lags : int, optional
-
-    Returns
-    -------
-    dict
-        ``intercept``, ``slope``, ``se_intercept``, ``se_slope`` (HAC), ``r2``,
-        ``wald_stat``, ``wald_p_value``, ``hac_lags``, ``n``, ``note``. JSON-ready:
-        when the forecast is (nearly) constant -- range below 1e-6 of its mean, e.g. a
-        GARCH fit with ``alpha ~ 0`` -- the slope is not identified, every estimate is
-        ``None`` and ``note`` says why.
-
-    Raises
-    ------
-    ValueError
-        As :func:`qlike_losses`, fewer than 3 values.
-    """
-    import statsmodels.api as sm
-
-    p, f = _proxy_forecast(proxy, forecast)
-    n = p.size
-    if n < 3:
-        raise ValueError(f"Mincer-Zarnowitz regression needs at least 3 values, got {n}")
-    h = _horizon(horizon)
-    lags = (
-        max(h - 1, int(math.floor(4.0 * (n / 100.0) ** (2.0 / 9.0))))
-        if hac_lags is None
-        else int(hac_lags)
-    )
-    out: dict[str, Any] = {"hac_lags": lags, "n": int(n)}
-    if np.ptp(f) <= _MZ_MIN_SPREAD * float(np.mean(f)):
-        out.update(
-            intercept=None, slope=None, se_intercept=None, se_slope=None, r2=None,
-            wald_stat=None, wald_p_value=None,
-            note="forecast (nearly) constant: the slope is not identified",
-        )  # fmt: skip
-        return out
-    x = sm.add_constant(f, has_constant="add")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # non-finite values become None below
-        res = sm.OLS(p, x).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
-        wald = res.wald_test((np.eye(2), np.array([0.0, 1.0])), use_f=False, scalar=True)
-    out.update(
-        intercept=_json_float(res.params[0]),
-        slope=_json_float(res.params[1]),
-        se_intercept=_json_float(res.bse[0]),
-        se_slope=_json_float(res.bse[1]),
-        r2=_json_float(res.rsquared),
-        wald_stat=_json_float(wald.statistic),
-        wald_p_value=_json_float(wald.pvalue),
-        note=None,
-    )
-    return out
-
-
-def volatility_metrics(proxy, forecast, *, horizon: int = 1) -> dict[str, Any]:
-    """QLIKE, MSE (variance), MAE (volatility) and Mincer-Zarnowitz for one model.
-
-    Parameters
-    ----------
-    proxy, forecast : array_like, shape (n,)
-        %^2.
-    horizon : int, default 1
-
-    Returns
-    -------
-    dict
-        ``qlike``, ``mse`` (%^4), ``mae_vol`` (percent), ``mincer_zarnowitz`` (dict),
-        ``n``.
-    """
-    return {
-        "qlike": qlike(proxy, forecast),
-        "mse": mse(proxy, forecast),
-        "mae_vol": mae_vol(proxy, forecast),
-        "mincer_zarnowitz": mincer_zarnowitz(proxy, forecast, horizon=horizon),
-        "n": int(np.asarray(proxy).size),
-    }
-
-
-def dm_on_losses(
-    loss_model,
-    loss_bench,
-    horizon: int = 1,
-    *,
-    alpha: float = 0.05,
-    benchmark: str = "garch_normal",
-    loss: str = "qlike",
-):
-    """Diebold-Mariano test (HLN correction) on per-date losses, e.g. QLIKE.
-
-    ``d = loss_model - loss_bench``, passed to
-    :func:`lstmfc.stats.skill.diebold_mariano_differential` (Diebold & Mariano 1995; Harvey,
-    Leybourne & Newbold 1997). With QLIKE on a conditionally unbiased proxy the ranking
-    is the one of the true variance (Patton 2011).
-
-    Parameters
-    ----------
-    loss_model, loss_bench : array_like, shape (n,)
-        Per-date losses (:func:`qlike_losses`, :func:`mse_losses`).
-    horizon : int, default 1
-    alpha : float, default 0.05
-    benchmark : str, default "garch_normal"
-        Benchmark name for the verdict.
-    loss : str, default "qlike"
-        Loss name recorded in ``details``.
-
-    Returns
-    -------
-    lstmfc.stats.skill.SkillTest
-        ``p_value`` one-sided for "the model has lower loss than the benchmark".
-
-    Raises
-    ------
-    ValueError
-        Length mismatch, non-finite values, too few dates for the correction.
-    """
-    from lstmfc.stats.skill import diebold_mariano_differential
-
-    a, b = _pair("loss_model", loss_model, "loss_bench", loss_bench)
-    return diebold_mariano_differential(
-        a - b, horizon=horizon, alpha=alpha, benchmark=benchmark, loss=loss
-    )
-
-
-def model_confidence_set(
-    losses: Mapping[str, Any],
-    *,
-    size: float = 0.10,
-    reps: int = 1000,
-    block_size: int | None = None,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Model Confidence Set (Hansen, Lunde & Nason 2011, Econometrica 79(2) 453-497).
-
-    Runs ``arch.bootstrap.MCS(losses, size, reps, block_size, method="R",
-    bootstrap="stationary", seed=seed).compute()`` (arch docs, "Model Confidence Set";
-    the range statistic T_R with the stationary bootstrap of Politis & Romano 1994).
-
-    Parameters
-    ----------
-    losses : mapping of str -> array_like, shape (n,)
-        Per-date losses of at least 2 models, same dates in the same order.
-    size : float, default 0.10
-        MCS size (models with MCS p-value >= size are included: a 90 % set).
-    reps : int, default 1000
-        Bootstrap replications.
-    block_size : int, optional
-        Mean block length; arch's default ``sqrt(n)`` when ``None``.
-    seed : int, default 0
-
-    Returns
-    -------
-    dict
-        ``included`` and ``excluded`` (lists of names, in ``losses`` order),
-        ``p_values`` (name -> MCS p-value), ``size``, ``method``, ``bootstrap``,
-        ``reps``, ``block_size``, ``seed``, ``n``. JSON-ready.
-
-    Raises
-    ------
-    ValueError
-        Fewer than 2 models, length mismatch, non-finite losses, ``size`` outside (0, 1).
-    """
-    import pandas as pd
-    from arch.bootstrap import MCS
-
-    if len(losses) < 2:
-        raise ValueError(f"the Model Confidence Set needs at least 2 models, got {len(losses)}")
-    if not 0.0 < size < 1.0:
-        raise ValueError(f"size must lie in (0, 1), got {size}")
-    names = [str(k) for k in losses]
-    cols = [_vector(f"losses[{k!r}]", v, min_size=2) for k, v in losses.items()]
-    if len({c.size for c in cols}) > 1:
-        desc = ", ".join(f"{k}={c.size}" for k, c in zip(names, cols, strict=True))
-        raise ValueError(f"length mismatch: {desc}")
-    frame = pd.DataFrame(dict(zip(names, cols, strict=True)))
-    mcs = MCS(
-        frame,
-        size=size,
-        reps=int(reps),
-        block_size=block_size,
-        method="R",
-        bootstrap="stationary",
-        seed=seed,
-    )
-    mcs.compute()
-    pv = mcs.pvalues.iloc[:, 0]
-    included = set(mcs.included)
-    return {
-        "included": [k for k in names if k in included],
-        "excluded": [k for k in names if k not in included],
-        "p_values": {k: float(pv[k]) for k in names},
-        "size": float(size),
-        "method": "R",
-        "bootstrap": "stationary",
-        "reps": int(reps),
-        "block_size": int(mcs.block_size),
-        "seed": seed,
-        "n": int(cols[0].size),
-    }
-
-
-def evaluate_forecasts(
-    forecasts: Mapping[str, Any],
-    proxy,
-    *,
-    horizon: int = 1,
-    benchmark: str | None = "garch_normal",
-    mcs_loss: str = "qlike",
-    mcs_size: float = 0.10,
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> dict[str, Any]:
-    """Score several variance forecasts on one proxy: metrics, DM vs a benchmark, MCS.
-
-    Parameters
-    ----------
-    forecasts : mapping of str -> array_like shape (m,) or VolForecast
-        Variance forecasts, %^2, aligned with ``proxy``.
-    proxy : array_like, shape (m,)
-        Realised variance proxy, %^2.
-    horizon : int, default 1
-    benchmark : str or None, default "garch_normal"
-        Model every other is tested against (Diebold-Mariano on QLIKE differentials);
-        ``None`` or a name not in ``forecasts`` skips the DM tests.
-    mcs_loss : {"qlike", "mse"}, default "qlike"
-    mcs_size : float, default 0.10
-    seed : int, default 0
-        MCS bootstrap seed.
-    alpha : float, default 0.05
-        DM verdict level.
-
-    Returns
-    -------
-    dict
-        ``models``: name -> :func:`volatility_metrics` (+ ``dm_qlike_vs_benchmark`` as a
-        SkillTest dict); ``mcs``: :func:`model_confidence_set` on ``mcs_loss``;
-        ``benchmark``, ``horizon``, ``n``. JSON-ready.
-    """
-    if mcs_loss not in ("qlike", "mse"):
-        raise ValueError(f"unknown mcs_loss {mcs_loss!r}: use 'qlike' or 'mse'")
-    h = _horizon(horizon)
-    arrays = {k: (v.variance if isinstance(v, VolForecast) else v) for k, v in forecasts.items()}
-    ql = {k: qlike_losses(proxy, v) for k, v in arrays.items()}
-    models: dict[str, Any] = {}
-    for k, v in arrays.items():
-        entry = volatility_metrics(proxy, v, horizon=h)
-        if benchmark in arrays and k != benchmark:
-            entry["dm_qlike_vs_benchmark"] = dm_on_losses(
-                ql[k], ql[benchmark], h, alpha=alpha, benchmark=benchmark
-            ).to_dict()
-        models[k] = entry
-    mcs = None
-    if len(arrays) >= 2:
-        lossd = ql if mcs_loss == "qlike" else {k: mse_losses(proxy, v) for k, v in arrays.items()}
-        mcs = model_confidence_set(lossd, size=mcs_size, seed=seed)
-        mcs["loss"] = mcs_loss
-    return {
-        "models": models,
-        "mcs": mcs,
-        "benchmark": benchmark if benchmark in arrays else None,
-        "horizon": h,
-        "n": int(np.asarray(proxy).size),
-    }
-
-
-# ---------------------------------------------------------------------------
-# network features
-# ---------------------------------------------------------------------------
-
-
-def volatility_features(series: VolSeries, names: Sequence[str] | None = None):
-    """Causal volatility features at each session, aligned with ``series.returns``.
-
-    * ``log_return``: ``r_t``, percent log return;
-    * ``abs_return``: ``|r_t|``, percent;
-    * ``squared_return``: ``r_t**2``, %^2;
-    * ``log_range``: ``100 * ln(H_t / L_t)``, percent (needs high/low);
-    * ``rv5``, ``rv22``: ``mean(r_{t-w+1..t}**2)`` over 5 / 22 sessions, %^2 (NaN for
-      the first ``w - 1`` sessions: not enough history).
-
-    Element ``t`` reads sessions ``<= t`` only.
-
-    Parameters
-    ----------
-    series : VolSeries
-    names : sequence of str, optional
-        Subset of ``VOL_FEATURES`` (default all; range features need high/low).
-
-    Returns
-    -------
-    dict
-        name -> numpy.ndarray of shape (n,).
-
-    Raises
-    ------
-    DataError
-        A range feature is asked for but ``series.high`` / ``series.low`` is missing (the
-        message names the column).
-    ValueError
-        Unknown feature name.
-    """
-    wanted = list(VOL_FEATURES if names is None else names)
-    unknown = [x for x in wanted if x not in VOL_FEATURES]
-    if unknown:
-        raise ValueError(
-            f"unknown volatility feature {unknown[0]!r}: use {', '.join(VOL_FEATURES)}"
-        )
-    r = series.returns
-    out: dict[str, np.ndarray] = {}
-    for name in wanted:
-        if name == "log_return":
-            out[name] = r.copy()
-        elif name == "abs_return":
-            out[name] = np.abs(r)
-        elif name == "squared_return":
-            out[name] = r * r
-        elif name == "log_range":
-            _need_range(series.high, series.low, f"volatility feature '{name}'")
-            out[name] = 100.0 * np.log(series.high / series.low)
-        else:
-            out[name] = _trailing_mean(r * r, int(name[2:]))
-    return out
