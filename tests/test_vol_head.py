@@ -339,14 +339,14 @@ def test_score_is_json_ready_with_dm_tests_and_the_mcs_on_both_proxies():
     forecasts, metrics on the squared return and the Parkinson proxy, DM tests against
     ``garch``, the MCS over every model; nothing that JSON cannot hold."""
     from lstmfc.dataset.prepare import target_frame
-    from lstmfc.forecasters.base import fit_baselines
+    from lstmfc.forecasters.base import fit_all
     from lstmfc.volatility.proxies import parkinson_proxy
 
     head = make_head("vol")
     raw = garch_ohlcv(700, seed=3)
     c = raw["close"].to_numpy()
     tf = target_frame(raw["close"], 2, raw["high"], raw["low"])
-    bl = fit_baselines(head.baselines(lookback=10), c, np.arange(9, 448), 2)
+    bl = fit_all(head.baselines(lookback=10), c, np.arange(9, 448), 2)
     rows = np.arange(450, 690)
     forecasts = {name: b.forecast(c, rows) for name, b in bl.items()}
     for name, f in forecasts.items():

@@ -24,7 +24,7 @@ from lstmfc.heads.price import PriceHead
 from lstmfc.heads.quantile import QuantileHead
 from lstmfc.heads.vol import VolHead
 from lstmfc.quantiles.var_es import value_at_risk
-from lstmfc.volatility.models import qlike_losses
+from lstmfc.volatility.scoring import qlike_losses
 
 
 def plot_evaluation(path, head: Head, judgement, data, report: dict[str, Any]) -> None:
