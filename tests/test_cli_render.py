@@ -228,16 +228,25 @@ def test_grid_leaves_out_columns_by_rank_and_names_them():
     assert max(cell_len(ln) for ln in text.splitlines()) <= 44
 
 
-def test_table_verdict_drops_only_the_also_strongest_clause():
+def test_summary_table_verdict_drops_only_the_also_strongest_clause():
+    """The cross-ticker table's verdict cell is the summary's short line: without the
+    clause naming the benchmark as the strongest baseline, every other clause kept."""
     from lstmfc.cli.render import _table_verdict
+    from lstmfc.evaluation.summary import skill_summary
+    from lstmfc.stats.outcome import Outcome
+    from lstmfc.stats.skill import SkillTest
 
-    assert (
-        _table_verdict(
-            "no skill over majority (p=0.511); majority is also the strongest simple baseline "
-            "on validation"
-        )
-        == "no skill over majority (p=0.511)"
-    )
-    both = "beats naive (p=0.008) but not drift (p=0.41)"
-    assert _table_verdict(both) == both
-    assert _table_verdict(None) == "—"
+    def test(bench, outcome, p):
+        doc = SkillTest("diebold-mariano", 1.0, p, None, 50, outcome, bench).to_dict()
+        return {**doc, "model": "lstm", "benchmark": bench}
+
+    same = [test("majority", Outcome.NO_SKILL, 0.511)]
+    both = [test("naive", Outcome.BEATS, 0.008), test("drift", Outcome.NO_SKILL, 0.41)]
+    docs = {
+        "A": {"skill": same[0], "skill_tests": same, "best_baseline": {"name": "majority"}},
+        "B": {"skill": both[0], "skill_tests": both, "best_baseline": {"name": "drift"}},
+    }
+    rows = skill_summary(docs, 0.05)["rows"]
+    assert _table_verdict(rows[0]) == "no skill over majority (p=0.511)"
+    assert _table_verdict(rows[1]) == "beats naive (p=0.008) but not drift (p=0.41)"
+    assert _table_verdict({}) == "—"

@@ -2,8 +2,8 @@
 
 Renderers read the plain result documents the library returns (the same dicts the
 ``--json`` output carries); what differs by forecast head (metric columns, the
-validation rows of ``train``, the live track record) comes from the head's
-presentation attributes (:class:`lstmfc.heads.Column`).
+validation rows of ``train``, the live track record) comes from the head's view
+(:mod:`lstmfc.cli.views`).
 
 Width
 -----
@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lstmfc.cli.views import view_of
 from lstmfc.stats.outcome import outcome_of
 from lstmfc.stats.wording import verdict_with_p, with_verb
 
@@ -345,7 +346,7 @@ def render_train(r: dict) -> None:
         ("windows", f"{r['n_train']} train, {r['n_val']} validation"),
         ("epochs", f"{r['epochs_run']} run ({stop}), best {r['best_epoch']}"),
         ("best val loss", f"{r['best_val_loss']:.6g}"),
-        *head.val_rows(r["val"]),
+        *view_of(head).val_rows(r["val"]),
         ("training time", f"{r['train_seconds']:.1f} s ({r['windows_per_second']:.0f} windows/s)"),
         ("seed", f"{r['seed']}" + (" (deterministic)" if r["deterministic"] else "")),
     ]
@@ -400,9 +401,9 @@ def plain_table(spec: dict) -> Grid:
 def metrics_table(title: str, head, metrics: dict) -> Grid:
     """Per-model metrics with the head's columns."""
     g = Grid(title).column("model", style="bold")
-    _head_columns(g, head.metric_columns)
+    _head_columns(g, view_of(head).metric_columns)
     for name, m in metrics.items():
-        g.row(name, *(fmt(m.get(c.key), c.fmt, c.scale) for c in head.metric_columns))
+        g.row(name, *(fmt(m.get(c.key), c.fmt, c.scale) for c in view_of(head).metric_columns))
     return g
 
 
@@ -424,7 +425,7 @@ def render_evaluation(r: dict) -> None:
     else:
         metrics_table(title, head, r["metrics"]).show(out)
         skill_table(r["skill_tests"]).show(out)
-    for spec in head.extra_tables(r):
+    for spec in view_of(head).extra_tables(r):
         plain_table(spec).show(out)
     if r.get("trading"):
         trading_table(
@@ -456,7 +457,7 @@ def path_tables(title: str, r: dict) -> list[Grid]:
     bench = head.benchmark
     cols = [
         c
-        for c in head.path_columns
+        for c in view_of(head).path_columns
         if any(s["metrics"]["lstm"].get(c.key) is not None for s in steps)
     ]  # MASE is left out where it was not computed (backtests)
     g = Grid(title).column("step").column("h", right=True)
@@ -575,7 +576,7 @@ def render_predict(results: list[dict]) -> None:
                     row["as_of"] if first else "",
                     f"{row['close_as_of']:.2f}" if first else "",
                     row["target_date"],
-                    _head(row["head"]).log_display(row),
+                    view_of(_head(row["head"])).log_display(row),
                     row["run_id"] if first else "",
                     ("new" if r["logged"] else "already") if first else "",
                 )
@@ -600,7 +601,7 @@ def render_forecasts(rows: list[dict], where: str) -> None:
             *([r.get("step") or 1] if paths else []),
             r["run_id"],
             f"{r['close_as_of']:.2f}",
-            _head(r["head"]).log_display(r),
+            view_of(_head(r["head"])).log_display(r),
             fmt(r["realised_close"], ".2f"),
             fmt(r["error"], "+.2f"),
         )
@@ -620,27 +621,27 @@ def render_score(res: dict) -> None:
         head = _head(name)
         g = Grid(f"{name} head").column("ticker").column("run", min_width=RUN_WIDTH)
         g.column("n", right=True)
-        _head_columns(g, head.live_columns)
+        _head_columns(g, view_of(head).live_columns)
         for key, s in items:
             ticker, _, run = key.partition("/")
             g.row(
                 ticker,
                 run,
                 s["n_scored"],
-                *(fmt(s.get(c.key), c.fmt, c.scale) for c in head.live_columns),
+                *(fmt(s.get(c.key), c.fmt, c.scale) for c in view_of(head).live_columns),
             )
         g.show(out)
         for key, s in items:
             if s.get("by_step"):  # a path model: its record step by step
                 b = Grid(f"{key}: live record by step").column("step").column("h", right=True)
                 b.column("n", right=True)
-                _head_columns(b, head.live_columns)
+                _head_columns(b, view_of(head).live_columns)
                 for st in s["by_step"]:
                     b.row(
                         st["step"],
                         st["horizon"],
                         st["n_scored"],
-                        *(fmt(st.get(c.key), c.fmt, c.scale) for c in head.live_columns),
+                        *(fmt(st.get(c.key), c.fmt, c.scale) for c in view_of(head).live_columns),
                     )
                 b.show(out)
 
@@ -678,7 +679,7 @@ def _fold_grids(head, t: str, r: dict) -> list[Grid]:
         return g.column("n", right=True)
 
     def scores(g: Grid) -> Grid:
-        for c in head.fold_columns:
+        for c in view_of(head).fold_columns:
             g.column(c.label, right=True)
         return g.column(test, right=True).column(bench, right=True)
 
@@ -694,7 +695,7 @@ def _fold_grids(head, t: str, r: dict) -> list[Grid]:
     def score_cells(f: dict) -> list[str]:
         p = (f.get("skill") or {}).get("p_value")
         return [
-            *(fmt(f.get(c.key), c.fmt, c.scale) for c in head.fold_columns),
+            *(fmt(f.get(c.key), c.fmt, c.scale) for c in view_of(head).fold_columns),
             fmt(p, ".3f"),
             "better" if f["beats_benchmark"] else "not better",
         ]
@@ -725,7 +726,7 @@ def _render_backtest_ticker(out, head, t: str, r: dict, cost_bps: float) -> None
         for g in path_tables(title, {"head": r["head"], "steps": o["steps"]}):
             g.show(out)
         skill_table(o["joint_tests"]).show(out)
-    for spec in head.extra_tables(o):
+    for spec in view_of(head).extra_tables(o):
         plain_table(spec).show(out)
     if o.get("trading"):
         trading_table(o["trading"], f"Trading view: long/flat, cost {cost_bps:g} bp").show(out)
@@ -761,7 +762,7 @@ def _render_backtest_summary(out, head, result: dict) -> None:
     bench = s["benchmark"]
     method = s.get("method", "holm")
     sm = Grid(f"Summary across tickers (skill vs {bench}, alpha {s['alpha']:g})")
-    summary_cols = [c for c in head.fold_columns if c.key != "directional_accuracy"]
+    summary_cols = [c for c in view_of(head).fold_columns if c.key != "directional_accuracy"]
     sm.column("ticker").column("n", right=True).column("folds", right=True)
     nxt = _head_columns(sm, summary_cols, first_rank=3)
     sm.column("p-value", right=True, drop=nxt).column(f"{method} p", right=True)

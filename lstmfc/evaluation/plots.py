@@ -23,6 +23,7 @@ from lstmfc.heads.direction import DirectionHead
 from lstmfc.heads.price import PriceHead
 from lstmfc.heads.quantile import QuantileHead
 from lstmfc.heads.vol import VolHead
+from lstmfc.quantiles.levels import level_index
 from lstmfc.quantiles.var_es import value_at_risk
 from lstmfc.volatility.scoring import qlike_losses
 
@@ -229,11 +230,11 @@ def _quantile(head: QuantileHead, path, targets, forecasts, title, best=None):
             (0.01, 0.99, 0.18, "98%"),
             (0.05, 0.95, 0.35, "90%"),
         ):
-            lo, hi = _level_index(lv, lo_t), _level_index(lv, hi_t)
+            lo, hi = level_index(lv, lo_t), level_index(lv, hi_t)
             if lo is not None and hi is not None:
                 ax.fill_between(dates, q[:, lo], q[:, hi], step="mid", alpha=alpha_fill,
                                 color="tab:blue", lw=0, label=f"{label} band")  # fmt: skip
-        m = _level_index(lv, 0.5)
+        m = level_index(lv, 0.5)
         if m is not None:
             ax.plot(dates, q[:, m], color="tab:blue", lw=0.6, label="median")
         ax.plot(dates, y, ".", color="black", ms=2, label="realised log return")
@@ -348,11 +349,3 @@ def plot_compare(path, comparison: dict[str, Any]) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
-
-
-def _level_index(levels, tau: float) -> int | None:
-    """Position of level ``tau`` in ``levels`` (to 1e-9), or None."""
-    for i, v in enumerate(levels):
-        if abs(v - tau) < 1e-9:
-            return i
-    return None

@@ -23,20 +23,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 
-@dataclass(frozen=True)
-class Column:
-    """One column of a rendered table: header, key into a dict, format, scale.
-
-    ``fmt`` is a format spec (``".2f"``); the value is multiplied by ``scale`` first
-    (``100`` shows a fraction as percent). ``None`` values render as a dash.
-    """
-
-    label: str
-    key: str
-    fmt: str = ".4f"
-    scale: float = 1.0
-
-
 @dataclass
 class Scores:
     """What :meth:`Head.score` returns for one set of forecasts.
@@ -53,7 +39,8 @@ class Scores:
         None for heads without a trading view.
     extra : dict
         Head-specific report sections (e.g. ``mcs``, ``var_backtests``), merged into the
-        evaluation report at the top level and shown by :meth:`Head.extra_tables`.
+        evaluation report at the top level and shown by
+        :meth:`lstmfc.cli.views.HeadView.extra_tables`.
     """
 
     metrics: dict[str, dict[str, Any]]
@@ -111,12 +98,6 @@ class Head:
     benchmark_label: ClassVar[str] = ""
     #: Further reference baselines the conclusion names: ``(name, label)`` pairs.
     also_against: ClassVar[tuple[tuple[str, str], ...]] = ()
-    #: Columns of the evaluation metrics table.
-    metric_columns: ClassVar[tuple[Column, ...]] = ()
-    #: Columns of a backtest's per-fold table (keys of :meth:`fold_summary`).
-    fold_columns: ClassVar[tuple[Column, ...]] = ()
-    #: Columns of the live track record (keys of :meth:`live_summary`).
-    live_columns: ClassVar[tuple[Column, ...]] = ()
 
     # Paths (``--steps K``, :mod:`lstmfc.heads.paths`); a head with ``path_loss`` None
     # forecasts one horizon only and ``--steps`` above 1 is refused for it.
@@ -125,9 +106,6 @@ class Head:
     path_loss: ClassVar[str | None] = None
     #: The recursive strategy can feed this head's forecasts back as inputs.
     recursive: ClassVar[bool] = False
-    #: Network columns of the per-step table (:func:`lstmfc.cli.render.path_tables`);
-    #: the first also compares every model by step.
-    path_columns: ClassVar[tuple[Column, ...]] = ()
     #: How a path compares with the benchmark by step (``evaluate --compare`` and the
     #: plot): ``(metric key, "ratio" or "difference", label)``.
     path_measure: ClassVar[tuple[str, str, str]] = ("", "ratio", "")
@@ -339,12 +317,6 @@ class Head:
         """
         raise NotImplementedError
 
-    def extra_tables(self, report: dict[str, Any]) -> list[dict[str, Any]]:
-        """Tables of the head's extra report sections (:attr:`Scores.extra`, found at the
-        top level of ``report``), as plain data for the CLI:
-        ``{"title": str, "columns": [str, ...], "rows": [[str, ...], ...]}``."""
-        return []
-
     def fold_summary(self, metrics: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], bool]:
         """Per-fold figures for a backtest table, and whether the network beat the benchmark."""
         raise NotImplementedError
@@ -361,10 +333,6 @@ class Head:
     def val_metrics(self, scaling, raw: np.ndarray, val_targets, train_targets) -> dict:
         """Validation-split figures of the kept weights (``train`` reports them)."""
         raise NotImplementedError
-
-    def val_rows(self, val: dict[str, Any]) -> list[tuple[str, str]]:
-        """``(label, text)`` rows describing :meth:`val_metrics` in the train table."""
-        return []
 
     # ------------------------------------------------------------------ forecast log
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
@@ -395,10 +363,6 @@ class Head:
     def log_values(self, forecast, close_as_of, live=None, horizon: int = 1) -> dict[str, Any]:
         """Forecast-log columns of one forecast (see :mod:`lstmfc.data.forecastlog`);
         ``details`` (a dict) holds the logged baselines' forecasts from ``live``."""
-        raise NotImplementedError
-
-    def log_display(self, row: dict[str, Any]) -> str:
-        """The logged forecast as one short table cell."""
         raise NotImplementedError
 
     def score_logged(self, row: dict[str, Any], realised_close: float) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.heads.base import Column, Head, Scores
+from lstmfc.heads.base import Head, Scores
 from lstmfc.stats.skill import undefined_test
 
 
@@ -30,29 +30,9 @@ class DirectionHead(Head):
     activation = "sigmoid"
     loss = "binary_crossentropy"
     compile_metrics = ("binary_accuracy",)
-    metric_columns = (
-        Column("accuracy %", "accuracy", ".1f", 100),
-        Column("balanced %", "balanced_accuracy", ".1f", 100),
-        Column("Brier", "brier", ".4f"),
-        Column("log loss", "log_loss", ".4f"),
-        Column("ROC AUC", "roc_auc", ".3f"),
-    )
-    fold_columns = (
-        Column("accuracy %", "accuracy", ".1f", 100),
-        Column("majority %", "majority_accuracy", ".1f", 100),
-    )
     path_loss = "zero_one"
-    path_columns = (
-        Column("accuracy %", "accuracy", ".1f", 100),
-        Column("Brier", "brier", ".4f"),
-        Column("log loss", "log_loss", ".4f"),
-    )
     path_measure = ("accuracy", "difference", "accuracy minus majority's, points")
     forecast_unit = "probability"
-    live_columns = (
-        Column("dir. acc. %", "directional_accuracy", ".1f", 100),
-        Column("drift acc. %", "drift_accuracy", ".1f", 100),
-    )
 
     def report_keys(self) -> dict[str, Any]:
         return {"price_target": None}
@@ -171,15 +151,6 @@ class DirectionHead(Head):
             out["steps_accuracy"] = [float(v) for v in np.mean((p > 0.5) == ys, axis=0)]
         return out
 
-    def val_rows(self, val):
-        return [
-            (
-                "val accuracy",
-                f"{100 * val['accuracy']:.1f}% "
-                f"(majority class {100 * val['majority_accuracy']:.1f}%)",
-            )
-        ]
-
     # ------------------------------------------------------------------ forecast log
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
         """The drift baseline's P(up) (:class:`lstmfc.forecasters.direction.DriftSignClassifier`),
@@ -195,10 +166,6 @@ class DirectionHead(Head):
         if drift:
             details["drift_prob_up"] = float(drift["prob_up"])
         return {"forecast_price": None, "prob_up": float(forecast), "details": details}
-
-    def log_display(self, row):
-        v = row.get("prob_up")
-        return "—" if v is None else f"P(up) {v:.3f}"
 
     def score_logged(self, row, realised_close):
         up = realised_close > row["close_as_of"]

@@ -25,7 +25,6 @@ import numpy as np
 
 from lstmfc.core.errors import UsageError
 from lstmfc.heads.base import (
-    Column,
     Head,
     Scores,
     log_details,
@@ -47,38 +46,10 @@ class PriceHead(Head):
     benchmark_label = "'tomorrow = today'"
     activation = None
     loss = "mean_squared_error"
-    metric_columns = (
-        Column("RMSE", "rmse", ".2f"),
-        Column("MAE", "mae", ".2f"),
-        Column("MAPE %", "mape", ".3f"),
-        Column("dir. acc. %", "directional_accuracy", ".1f", 100),
-        Column("Theil's U", "theils_u", ".4f"),
-    )
-    fold_columns = (
-        Column("RMSE", "rmse", ".3f"),
-        Column("naive RMSE", "naive_rmse", ".3f"),
-        Column("Theil's U", "theils_u", ".4f"),
-        Column("dir. acc. %", "directional_accuracy", ".1f", 100),
-    )
     path_loss = "squared"
     recursive = True
-    path_columns = (
-        Column("RMSE", "rmse", ".2f"),
-        Column("MAE", "mae", ".2f"),
-        Column("MASE", "mase", ".3f"),
-        Column("dir. acc. %", "directional_accuracy", ".1f", 100),
-    )
     path_measure = ("rmse", "ratio", "RMSE / naive RMSE")
     forecast_unit = "currency"
-    live_columns = (
-        Column("MAE", "mae", ".2f"),
-        Column("naive MAE", "naive_mae", ".2f"),
-        Column("RMSE", "rmse", ".2f"),
-        Column("naive RMSE", "naive_rmse", ".2f"),
-        Column("drift RMSE", "drift_rmse", ".2f"),
-        Column("Theil's U", "theils_u", ".3f"),
-        Column("dir. acc. %", "directional_accuracy", ".1f", 100),
-    )
 
     def __init__(self, price_target: str | None = "logret") -> None:
         super().__init__()
@@ -336,15 +307,6 @@ class PriceHead(Head):
             out["steps_naive_rmse"] = [float(v) for v in np.sqrt(np.mean(naive, axis=0))]
         return out
 
-    def val_rows(self, val):
-        return [
-            (
-                "val RMSE",
-                f"{val['rmse']:.4f} (naive random walk {val['naive_rmse']:.4f}), currency",
-            ),
-            ("val MAE", f"{val['mae']:.4f}"),
-        ]
-
     # ------------------------------------------------------------------ forecast log
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
         """Parameters of the baselines ``predict`` logs next to each forecast, fit on the
@@ -361,10 +323,6 @@ class PriceHead(Head):
         if drift:
             details["drift_price"] = float(close_as_of * np.exp(horizon * drift["mu"]))
         return {"forecast_price": float(forecast), "prob_up": None, "details": details}
-
-    def log_display(self, row):
-        v = row.get("forecast_price")
-        return "—" if v is None else f"{v:.2f}"
 
     def score_logged(self, row, realised_close):
         up = realised_close > row["close_as_of"]

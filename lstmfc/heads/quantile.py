@@ -73,7 +73,6 @@ import numpy as np
 from lstmfc.core.errors import UsageError
 from lstmfc.forecasters.quantile import garch_live_params, garch_live_quantiles, quantile_baselines
 from lstmfc.heads.base import (
-    Column,
     Head,
     Scores,
     log_details,
@@ -92,6 +91,7 @@ from lstmfc.quantiles.levels import (
     DEFAULT_LEVELS,
     ES_LEVELS,
     VAR_LEVELS,
+    level_index,
     monotone_quantiles,
     parse_levels,
 )
@@ -174,31 +174,6 @@ class QuantileHead(Head):
     n_outputs = len(DEFAULT_LEVELS)
     activation = "softplus"
     loss = "pinball"
-    metric_columns = (
-        Column("pinball bp", "pinball", ".2f", 1e4),
-        Column("CRPS bp", "crps", ".2f", 1e4),
-        Column("90% cov %", "coverage_90", ".1f", 100),
-        Column("90% width %", "width_90", ".2f", 100),
-        Column("98% cov %", "coverage_98", ".1f", 100),
-        Column("98% width %", "width_98", ".2f", 100),
-        Column("Winkler 90 %", "winkler_90", ".2f", 100),
-    )
-    fold_columns = (
-        Column("pinball bp", "pinball", ".2f", 1e4),
-        Column("GARCH-t bp", "garch_t_pinball", ".2f", 1e4),
-        Column("90% cov %", "coverage_90", ".1f", 100),
-        Column("VaR1 hits", "var1_hits", ".0f"),
-    )
-    live_columns = (
-        Column("90% cov %", "coverage_90", ".1f", 100),
-        Column("98% cov %", "coverage_98", ".1f", 100),
-        Column("VaR1 hits", "var1_hits", ".0f"),
-        Column("VaR1 Kupiec p", "var1_kupiec_p", ".3f"),
-        Column("VaR5 hits", "var5_hits", ".0f"),
-        Column("VaR5 Kupiec p", "var5_kupiec_p", ".3f"),
-        Column("pinball bp", "pinball", ".2f", 1e4),
-        Column("GARCH-t bp", "garch_t_pinball", ".2f", 1e4),
-    )
 
     def __init__(self, quantiles=None) -> None:
         super().__init__()
@@ -443,109 +418,6 @@ class QuantileHead(Head):
             out.update(self._calibration_doc)
         return out
 
-    def extra_tables(self, report: dict[str, Any]) -> list[dict[str, Any]]:
-        """VaR backtests, ES backtests and the per-level calibration of the LSTM."""
-        tables = []
-        var = report.get("var_backtests") or {}
-        if var:
-            rows = []
-            for name, items in var.items():
-                for r in items:
-                    rows.append(
-                        [
-                            name,
-                            f"{100 * r['alpha']:g}%",
-                            f"{r['hits']}",
-                            f"{r['expected_hits']:.1f}",
-                            _f(r["mean_var_loss_pct"], ".2f"),
-                            _f(r["kupiec_p"], ".3f"),
-                            _f(r["christoffersen_ind_p"], ".3f"),
-                            _f(r["christoffersen_cc_p"], ".3f"),
-                        ]
-                    )
-            tables.append(
-                {
-                    "title": "VaR backtests: hits vs expected, Kupiec POF, Christoffersen "
-                    "independence and conditional coverage (p-values)",
-                    "columns": [
-                        "model",
-                        "VaR",
-                        "hits",
-                        "expected",
-                        "mean VaR %",
-                        "Kupiec p",
-                        "indep. p",
-                        "cond. cov. p",
-                    ],  # fmt: skip
-                    "rows": rows,
-                }
-            )
-        es = report.get("es_backtests") or {}
-        if es:
-            rows = []
-            for name, items in es.items():
-                for r in items:
-                    rows.append(
-                        [
-                            name,
-                            f"{100 * (1 - r['alpha']):g}%",
-                            _f(r["mean_es_loss_pct"], ".2f"),
-                            f"{r['hits']}",
-                            _f(r["z2"], ".3f"),
-                            _f(r["z2_p"], ".3f"),
-                            _f(r["mcneil_frey_p"], ".3f"),
-                        ]
-                    )
-            tables.append(
-                {
-                    "title": "ES backtests: Acerbi-Szekely Z2 (simulated one-sided p) and "
-                    "McNeil-Frey (bootstrap p); ES from the quantiles below the VaR level",
-                    "columns": ["model", "ES", "mean ES %", "hits", "Z2", "Z2 p", "McNeil-Frey p"],
-                    "rows": rows,
-                }
-            )
-        cal = report.get("calibration") or {}
-        per = cal.get("frequency_at_or_below") or {}
-        if per:
-            shifts = dict(
-                zip(
-                    [f"{v:g}" for v in (cal.get("cqr") or {}).get("levels", [])],
-                    (cal.get("cqr") or {}).get("shifts", []),
-                    strict=False,
-                )
-            )
-            final = dict(
-                zip(
-                    [f"{v:g}" for v in (cal.get("aci_final") or {}).get("levels", [])],
-                    (cal.get("aci_final") or {}).get("tau_t", []),
-                    strict=False,
-                )
-            )
-            names = list(next(iter(per.values())))
-            rows = [
-                [
-                    lvl,
-                    *(_f(per[lvl].get(n), ".1f", 100) for n in names),
-                    _f(shifts.get(lvl), "+.3f", 100),
-                    _f(final.get(lvl), ".4f"),
-                ]
-                for lvl in per
-            ]
-            tables.append(
-                {
-                    "title": "Calibration: share of outcomes at or below each quantile (target: "
-                    "the level); CQR shift fitted on validation; ACI working level at the end",
-                    "columns": [
-                        "level",
-                        *(f"{n} %" for n in names),
-                        "CQR shift %",
-                        "ACI final level",
-                    ],
-                    "rows": rows,
-                }
-            )
-        return tables
-
     def fold_summary(self, metrics):
         m = metrics["lstm"]
         g = (metrics.get(self.benchmark) or {}).get("pinball")
@@ -581,24 +453,6 @@ class QuantileHead(Head):
             "calibration": self.fit_calibration(val_targets, q),
         }
         return out
-
-    def val_rows(self, val):
-        rows = [
-            (
-                "val pinball",
-                f"{1e4 * val['pinball']:.3f} bp (unconditional training quantiles "
-                f"{1e4 * val['unconditional_pinball']:.3f} bp)",
-            )
-        ]
-        if val.get("coverage_90") is not None:
-            rows.append(("val 90% coverage", f"{100 * val['coverage_90']:.1f}% (raw network)"))
-        cqr = (val.get("calibration") or {}).get("cqr") or {}
-        if cqr:
-            shifts = ", ".join(
-                f"{t:g}: {100 * s:+.3f}%" for t, s in zip(cqr["levels"], cqr["shifts"], strict=True)
-            )
-            rows.append(("CQR shifts", f"{shifts} (log return, fit on {cqr['n_cal']} val rows)"))
-        return rows
 
     # ------------------------------------------------------------------ forecast log
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
@@ -773,21 +627,6 @@ class QuantileHead(Head):
             "details": details,
         }
 
-    def log_display(self, row):
-        d = log_details(row)
-        prices, lv = d.get("prices"), d.get("levels") or []
-        if not prices:
-            v = row.get("forecast_price")
-            return "—" if v is None else f"{v:.2f}"
-        lo = _index(lv, 0.05)
-        hi = _index(lv, 0.95)
-        if lo is None or hi is None:
-            lo, hi = 0, len(prices) - 1
-            width = f"{100 * (lv[-1] - lv[0]):g}%"
-        else:
-            width = "90%"
-        return f"{width} {prices[lo]:.2f}..{prices[hi]:.2f}"
-
     def score_logged(self, row, realised_close):
         up = realised_close > row["close_as_of"]
         f = row.get("forecast_price")
@@ -837,14 +676,8 @@ class QuantileHead(Head):
 # ---------------------------------------------------------------------------
 
 
-def _index(levels, tau: float) -> int | None:
-    lv = np.asarray(levels, dtype=np.float64)
-    hit = np.flatnonzero(np.abs(lv - tau) <= 1e-9)
-    return int(hit[0]) if hit.size else None
-
-
 def _coverage(y, q, levels, lo_t: float, hi_t: float) -> float | None:
-    lo, hi = _index(levels, lo_t), _index(levels, hi_t)
+    lo, hi = level_index(levels, lo_t), level_index(levels, hi_t)
     if lo is None or hi is None:
         return None
     return float(np.mean((y >= q[:, lo]) & (y <= q[:, hi])))
@@ -906,10 +739,6 @@ def _es_rows(rep: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for e in rep["es"]
     ]
-
-
-def _f(v, spec: str, scale: float = 1.0) -> str:
-    return "—" if v is None else f"{v * scale:{spec}}"
 
 
 def _calibration_check(metrics, var) -> list[dict[str, Any]]:

@@ -65,7 +65,6 @@ import numpy as np
 from lstmfc.core.errors import UsageError
 from lstmfc.forecasters.vol import VolBaseline, vol_baselines
 from lstmfc.heads.base import (
-    Column,
     Head,
     Scores,
     log_details,
@@ -99,24 +98,6 @@ class VolHead(Head):
     benchmark_label = "GARCH's"
     also_against = (("ewma", "EWMA (RiskMetrics)"),)
     activation = "exponential"
-    metric_columns = (
-        Column("QLIKE", "qlike", ".4f"),
-        Column("MSE", "mse", ".3f"),
-        Column("MZ R²", "mz_r2", ".3f"),
-        Column("MZ slope", "mz_slope", ".3f"),
-        Column("MAE vol", "mae_vol", ".4f"),
-    )
-    fold_columns = (
-        Column("QLIKE", "qlike", ".4f"),
-        Column("GARCH QLIKE", "garch_qlike", ".4f"),
-        Column("MSE", "mse", ".3f"),
-    )
-    live_columns = (
-        Column("QLIKE", "qlike", ".4f"),
-        Column("GARCH QLIKE", "garch_qlike", ".4f"),
-        Column("MSE", "mse", ".3f"),
-        Column("GARCH MSE", "garch_mse", ".3f"),
-    )
 
     def __init__(self, loss: str | None = "qlike") -> None:
         super().__init__()
@@ -275,56 +256,6 @@ class VolHead(Head):
             mcs = {"included": None, "p_values": None, "size": MCS_SIZE, "note": str(exc)}
         return Scores(table, tests, None, extra={"mcs": mcs})
 
-    def extra_tables(self, report: dict[str, Any]) -> list[dict[str, Any]]:
-        """The Model Confidence Set and the Parkinson-proxy scores."""
-        out = []
-        mcs = report.get("mcs") or {}
-        if mcs.get("p_values"):
-            inc = set(mcs.get("included") or [])
-            out.append(
-                {
-                    "title": (
-                        f"Model Confidence Set on QLIKE, {100 * (1 - mcs['size']):.0f}% "
-                        f"({mcs.get('bootstrap')} bootstrap, {mcs.get('reps')} reps, "
-                        f"seed {mcs.get('seed')})"
-                    ),
-                    "columns": ["model", "MCS p-value", "in set"],
-                    "rows": [
-                        [k, f"{p:.4f}", "yes" if k in inc else "no"]
-                        for k, p in mcs["p_values"].items()
-                    ],
-                }
-            )
-        elif mcs.get("note"):
-            out.append(
-                {
-                    "title": "Model Confidence Set",
-                    "columns": ["note"],
-                    "rows": [[mcs["note"]]],
-                }
-            )
-        metrics = report.get("metrics") or {}
-        if metrics and all("qlike_parkinson" in m for m in metrics.values()):
-            out.append(
-                {
-                    "title": (
-                        "Secondary proxy: Parkinson range variance (high/low only; misses "
-                        "overnight moves, so it runs below the squared return)"
-                    ),
-                    "columns": ["model", "QLIKE", "MSE", "MAE vol"],
-                    "rows": [
-                        [
-                            k,
-                            f"{m['qlike_parkinson']:.4f}",
-                            f"{m['mse_parkinson']:.3f}",
-                            f"{m['mae_vol_parkinson']:.4f}",
-                        ]
-                        for k, m in metrics.items()
-                    ],
-                }
-            )
-        return out
-
     def fold_summary(self, metrics):
         m = metrics["lstm"]
         g = metrics[self.benchmark]
@@ -352,16 +283,6 @@ class VolHead(Head):
             "mse": mse(y, f),
             "constant_qlike": qlike(y, np.full(y.size, float(scaling["scale"]))),
         }
-
-    def val_rows(self, val):
-        return [
-            (
-                "val QLIKE",
-                f"{val['qlike']:.4f} (constant training variance {val['constant_qlike']:.4f}); "
-                "lower is better",
-            ),
-            ("val MSE", f"{val['mse']:.4f} (%^2)^2"),
-        ]
 
     # ------------------------------------------------------------------ forecast log
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
@@ -448,13 +369,6 @@ class VolHead(Head):
             details["garch_variance"] = float(g["variance"])
             details["garch_annualised_vol_pct"] = _annualised(g["variance"], horizon)
         return {"forecast_price": None, "prob_up": None, "details": details}
-
-    def log_display(self, row):
-        d = log_details(row)
-        v = d.get("variance")
-        if v is None:
-            return "—"
-        return f"var {v:.3f} ({d.get('annualised_vol_pct', float('nan')):.1f}% ann.)"
 
     def score_logged(self, row, realised_close):
         """``error`` = squared realised h-session percent return minus the variance

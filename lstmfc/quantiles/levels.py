@@ -228,3 +228,10 @@ def _outward(q: np.ndarray, lv: np.ndarray) -> np.ndarray:
     out[:, c:] = np.maximum.accumulate(q[:, c:], axis=1)
     out[:, : c + 1] = np.minimum.accumulate(q[:, c::-1], axis=1)[:, ::-1]
     return out
+
+
+def level_index(levels, tau: float) -> int | None:
+    """Position of level ``tau`` in ``levels`` (within 1e-9), or None when absent."""
+    lv = np.asarray(levels, dtype=np.float64)
+    hit = np.flatnonzero(np.abs(lv - tau) <= 1e-9)
+    return int(hit[0]) if hit.size else None
