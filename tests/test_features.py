@@ -1,4 +1,5 @@
-"""Feature columns and targets: known values, warm-up, causality (no look-ahead)."""
+"""Feature columns: known values, warm-up, causality (no look-ahead). The targets:
+tests/test_targets.py."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmfc.core.errors import DataError, UsageError
+from lstmfc.core.errors import DataError
 from lstmfc.dataset.features import (
     FEATURE_SETS,
     WARMUP_ROWS,
     build_features,
-    build_targets,
     feature_columns,
     parse_features,
     warmup_rows,
@@ -216,33 +216,3 @@ def test_causality_check_catches_a_look_ahead_feature():
 
     with pytest.raises(AssertionError):
         _check_causal(peeking, make_ohlcv(250), 100, 2.0)
-
-
-# ------------------------------------------------------------------ targets
-def test_targets_hand_computed():
-    close = pd.Series(
-        [10.0, 11.0, 11.0, 9.0, 12.0], index=pd.bdate_range("2024-01-01", periods=5, name="date")
-    )
-    tg = build_targets(close, 2)
-    assert list(tg.columns) == ["target_date", "target_price", "target_logret", "target_direction"]
-    assert list(tg["target_date"][:3]) == list(close.index[2:])
-    assert tg["target_date"][3:].isna().all()
-    np.testing.assert_array_equal(tg["target_price"][:3], [11.0, 9.0, 12.0])
-    np.testing.assert_allclose(
-        tg["target_logret"][:3], np.log([11 / 10, 9 / 11, 12 / 11]), rtol=0, atol=0
-    )
-    assert str(tg["target_direction"].dtype) == "Int8"
-    assert tg["target_direction"][:3].tolist() == [1, 0, 1]
-    assert tg["target_direction"][3:].isna().all()
-    assert tg["target_price"][3:].isna().all() and tg["target_logret"][3:].isna().all()
-
-
-def test_flat_close_is_direction_zero():
-    close = pd.Series([5.0, 5.0, 6.0], index=pd.bdate_range("2024-01-01", periods=3))
-    assert build_targets(close, 1)["target_direction"][:2].tolist() == [0, 1]
-
-
-@pytest.mark.parametrize("h", [0, -1, 1.5])
-def test_bad_horizon(h):
-    with pytest.raises(UsageError):
-        build_targets(pd.Series([1.0, 2.0]), h)

@@ -415,7 +415,7 @@ def score_ticker(
     """
     import pandas as pd
 
-    from lstmfc.dataset.prepare import target_frame
+    from lstmfc.dataset.targets import target_frame
     from lstmfc.forecasters.base import fit_baselines
 
     plan, h, dates, closes = job.plan, job.plan.horizon, job.dates, job.close
@@ -578,7 +578,7 @@ def _ticker_doc(job, cfg, head, path_head, fold_rows, fits_doc, overall) -> dict
     """One ticker's backtest report: settings, plan, per-fold and per-fit rows and the
     overall out-of-sample scores (``backtest.json``; keys in docs/backtests.md,
     "Output")."""
-    from lstmfc.dataset.prepare import out_of_range_warnings
+    from lstmfc.dataset.scaling import out_of_range_warnings
 
     plan, dates, steps = job.plan, job.dates, job.plan.steps
     return {

@@ -152,7 +152,8 @@ def evaluate(
         Bad option values.
     """
     from lstmfc.bundles.bundle import json_clean, load_bundle
-    from lstmfc.dataset.prepare import load_prepared, out_of_range_share, out_of_range_warnings
+    from lstmfc.dataset.prepare import load_prepared
+    from lstmfc.dataset.scaling import out_of_range_share, out_of_range_warnings
 
     check_options(sma_k, ema_span, cost_bps, alpha)
     t = normalize_ticker(ticker)

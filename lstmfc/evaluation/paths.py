@@ -64,7 +64,7 @@ def evaluate_path(ws, t: str, prepared, bundle, *, sma_k: int, ema_span: int, co
     """
     from lstmfc.bundles.bundle import json_clean
     from lstmfc.core.atomic import atomic_write_text
-    from lstmfc.dataset.prepare import out_of_range_share, out_of_range_warnings
+    from lstmfc.dataset.scaling import out_of_range_share, out_of_range_warnings
     from lstmfc.evaluation.evaluate import EVALUATION_FILE, PLOT_FILE, report_header
     from lstmfc.forecasters.base import fit_baselines
 
