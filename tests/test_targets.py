@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmfc.core.errors import UsageError
+from lstmfc.core.errors import DataError, UsageError
 from lstmfc.dataset.targets import (
     TARGET_COLUMNS,
     add_path_targets,
@@ -90,3 +90,17 @@ def test_parkinson_target_by_hand_and_against_the_volatility_proxy():
     assert tf["target_parkinson"][-3:].isna().all()
     exact = parkinson_proxy(hi, lo, np.arange(300 - 3), 3)  # exact per-window sums
     np.testing.assert_allclose(tf["target_parkinson"][:-3], exact, rtol=1e-10)
+
+
+def test_parkinson_target_of_a_high_a_rounding_below_the_low_is_zero_range():
+    close = pd.Series([10.0, 10.0, 10.0], index=pd.bdate_range("2024-01-01", periods=3))
+    high = np.array([11.0, 10.0 * (1 - 1e-10), 12.0])  # validate.py admits 1e-9 relative
+    low = np.array([9.0, 10.0, 8.0])
+    tf = target_frame(close, 1, high, low)
+    pv = (100 * np.log(12.0 / 8.0)) ** 2 / (4 * math.log(2))
+    np.testing.assert_array_equal(tf["target_parkinson"][:1], [0.0])
+    np.testing.assert_allclose(tf["target_parkinson"][1:2], [pv], rtol=1e-12)
+    with pytest.raises(DataError, match="target_parkinson"):
+        target_frame(close, 1, np.array([11.0, np.nan, 12.0]), low)
+    with pytest.raises(UsageError):
+        target_frame(close, 0, high, low)

@@ -71,7 +71,7 @@ import pandas as pd
 from lstmfc.core.config import DEFAULT_FEATURES
 from lstmfc.core.dates import iso_date
 from lstmfc.core.errors import DataError
-from lstmfc.volatility.models import GarchForecaster, garch11_parameters
+from lstmfc.volatility.models import GarchForecaster, garch11_parameters, percent_log_returns
 
 #: Feature-set name -> the columns it adds, in order.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -318,9 +318,11 @@ def build_features(
 
 
 def _percent_returns(close: np.ndarray) -> np.ndarray:
-    """``100 * ln(close_t / close_{t-1})`` per row, NaN in row 0, percent log returns."""
+    """Percent log returns per row (:func:`lstmfc.volatility.models.percent_log_returns`),
+    NaN in row 0, which has no previous close."""
     r = np.full(close.shape, np.nan)
-    r[1:] = 100.0 * np.diff(np.log(close))  # as lstmfc.volatility.models.percent_log_returns
+    if close.size >= 2:
+        r[1:] = percent_log_returns(close)
     return r
 
 
@@ -356,35 +358,41 @@ def _garch_params(garch: dict | None) -> dict[str, float]:
 
 
 def garch_one_step(returns: np.ndarray, params: dict[str, float]) -> np.ndarray:
-    """GARCH(1,1) one-step variance forecasts ``sigma2_{t+1|t}`` at each close, %^2.
+    """GARCH(1,1) one-step variance forecasts ``sigma2_{t+1|t}`` at each close from
+    stored parameters (never refit), %^2.
 
-    ``e_t = r_t - mu``; ``sigma2_0 = omega + (alpha + beta) * backcast`` and
-    ``sigma2_t = omega + alpha * e_{t-1}**2 + beta * sigma2_{t-1}`` (Bollerslev 1986,
-    "Generalized autoregressive conditional heteroskedasticity", J. Econometrics 31(3),
-    with arch's start-up: the lagged squared residual and variance of ``t = 0`` are the
-    backcast, arch docs ``GARCH.compute_variance``); element ``t`` of the result is
-    ``omega + alpha * e_t**2 + beta * sigma2_t``, known at the close of ``t``.
+    ``e_t = r_t - mu``; ``sigma2_t = omega + alpha * e_{t-1}**2 + beta * sigma2_{t-1}``
+    (Bollerslev 1986, "Generalized autoregressive conditional heteroskedasticity",
+    J. Econometrics 31(3)), with arch's start-up: the lagged squared residual and
+    variance of ``t = 0`` are the backcast. Element ``t`` of the result is
+    ``omega + alpha * e_t**2 + beta * sigma2_t``, known at the close of ``t``. The
+    recursion is arch's own (``arch.univariate.GARCH().compute_variance``, no variance
+    bounds), the one :meth:`lstmfc.volatility.models.GarchForecaster.path` runs, so with
+    the parameters :func:`fit_garch_feature` stores the result equals
+    :func:`lstmfc.volatility.models.garch_variance_feature` bit for bit.
 
     Parameters
     ----------
     returns : ndarray, shape (n,)
         Percent log returns, the first one ending at the second close of the series.
     params : dict
-        ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``, ``backcast`` (%^2).
+        ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``, ``backcast`` (%^2), as
+        :func:`lstmfc.volatility.models.garch11_parameters` returns them (other keys
+        are ignored).
 
     Returns
     -------
     ndarray, shape (n,)
         Variance of percent returns; element ``t`` reads ``returns[: t + 1]`` only.
     """
-    e2 = (np.asarray(returns, dtype="float64") - params["mu"]) ** 2
-    omega, alpha, beta = params["omega"], params["alpha"], params["beta"]
-    out = np.empty(e2.size)
-    s = omega + (alpha + beta) * params["backcast"]
-    for t, x in enumerate(e2.tolist()):
-        s = omega + alpha * x + beta * s
-        out[t] = s
-    return out
+    from arch.univariate import GARCH
+
+    resids = np.append(np.asarray(returns, dtype="float64") - params["mu"], 0.0)
+    sigma2 = np.zeros(resids.size)
+    bounds = np.column_stack([np.zeros(resids.size), np.full(resids.size, np.inf)])
+    coefs = np.array([params["omega"], params["alpha"], params["beta"]], dtype="float64")
+    GARCH().compute_variance(coefs, resids, sigma2, float(params["backcast"]), bounds)
+    return sigma2[1:]
 
 
 def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:
@@ -418,8 +426,8 @@ def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:
         failed fit.
     """
     close = _raw_column(raw, "close", "garch")[: int(last_row) + 1]
-    r = 100.0 * np.diff(np.log(close))
     try:
+        r = percent_log_returns(close)
         model = GarchForecaster("garch", "normal").fit(r, r.size - 1)
     except ValueError as exc:
         raise DataError(f"feature 'garch': {exc}") from None

@@ -18,14 +18,14 @@ only ever targets, never inputs.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lstmfc.core.errors import UsageError
+from lstmfc.core.errors import DataError, UsageError
 from lstmfc.core.limits import MAX_STEPS
+from lstmfc.volatility.models import parkinson_variance
 
 #: Columns of the prepared targets of step 1, in order.
 TARGET_COLUMNS = ("close", "target_date", "target_price", "target_logret", "target_direction")
@@ -115,6 +115,8 @@ def target_frame(close, horizon: int, high=None, low=None):
     ------
     UsageError
         ``horizon < 1``.
+    DataError
+        As :func:`parkinson_target`.
     """
     targets = build_targets(close, horizon)
     targets.insert(0, "close", close.to_numpy(dtype="float64"))
@@ -124,11 +126,38 @@ def target_frame(close, horizon: int, high=None, low=None):
 
 
 def parkinson_target(high, low, horizon: int) -> np.ndarray:
-    """Parkinson's range variance ``(100 ln(high/low))**2 / (4 ln 2)`` summed over rows
-    ``t+1 .. t+h`` at each row ``t``, %^2 (Parkinson 1980); NaN in the last ``h`` rows.
-    ``high``, ``low``: shape ``(n_rows,)``, currency."""
-    pv = (100.0 * np.log(np.asarray(high, "float64") / np.asarray(low, "float64"))) ** 2
-    pv /= 4.0 * math.log(2.0)
+    """Parkinson's range variance summed over rows ``t+1 .. t+h`` at each row ``t``, %^2.
+
+    The per-session variance is :func:`lstmfc.volatility.models.parkinson_variance`,
+    ``(100 ln(high/low))**2 / (4 ln 2)`` (Parkinson 1980). The validation of the raw
+    series admits a high below the low by a relative 1e-9 (float rounding in a CSV,
+    :mod:`lstmfc.data.validate`); such a session counts as a zero range. The sums are
+    differences of one cumulative sum (they differ from exact per-window sums, as in
+    :func:`lstmfc.volatility.models.parkinson_proxy`, by float rounding only: up to
+    4e-11 relative on the bundled samples).
+
+    Parameters
+    ----------
+    high, low : array_like, shape (n_rows,)
+        Session highs and lows (currency).
+    horizon : int
+        ``h >= 1``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows,)
+        Variance of percent returns; NaN in the last ``h`` rows (no future).
+
+    Raises
+    ------
+    DataError
+        A high or low that is not finite or not positive (the message names it).
+    """
+    hi, lo = np.asarray(high, "float64"), np.asarray(low, "float64")
+    try:
+        pv = parkinson_variance(np.maximum(hi, lo), lo)
+    except ValueError as exc:
+        raise DataError(f"target_parkinson: {exc}") from None
     h, n = int(horizon), len(pv)
     summed = np.full(n, np.nan)
     if n > h:
