@@ -86,7 +86,7 @@ def _warm_latency(home: Path, engine: str, reps: int = 50) -> float:
     from lstmfc.bundles import bundle as artifacts
     from lstmfc.core.config import Workspace
     from lstmfc.data.store import read_raw
-    from lstmfc.dataset.prepare import window_from_raw
+    from lstmfc.dataset.live import window_from_raw
 
     ws = Workspace.resolve(home)
     bundle = artifacts.load_bundle(ws, "SP500", engine=engine)

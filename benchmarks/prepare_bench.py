@@ -100,7 +100,8 @@ def _maxrss_mib() -> float:
 def run_case(name: str) -> dict:
     from lstmfc.core.config import Workspace
     from lstmfc.data.store import write_raw
-    from lstmfc.dataset.prepare import SPLITS, load_prepared, prepare
+    from lstmfc.dataset.prepare import load_prepared, prepare
+    from lstmfc.dataset.split import SPLITS
 
     kind, n, features = CASES[name]
     raw = load_sp500() if kind == "sp500" else synthetic(n)

@@ -1,4 +1,5 @@
-"""Feature columns and targets: known values, warm-up, causality (no look-ahead)."""
+"""Feature columns: known values, warm-up, causality (no look-ahead). The targets:
+tests/test_targets.py."""
 
 from __future__ import annotations
 
@@ -8,20 +9,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmfc.core.errors import DataError, UsageError
+from lstmfc.core.errors import DataError
 from lstmfc.dataset.features import (
     FEATURE_SETS,
+    GARCH_KEYS,
     WARMUP_ROWS,
     build_features,
-    build_targets,
     feature_columns,
+    fit_garch_feature,
+    garch_one_step,
     parse_features,
     warmup_rows,
 )
+from lstmfc.volatility.models import garch_variance_feature
 from tests.conftest import make_ohlcv
 
 # ``garch`` needs parameters fit on training rows (``prepare`` fits them): tested with
-# them in tests/test_vol_head.py.
+# them below and in tests/test_vol_head.py.
 ALL = tuple(name for name in FEATURE_SETS if name != "garch")
 
 # Wilder's RSI worked example as published by StockCharts ("RSI" ChartSchool article,
@@ -218,31 +222,28 @@ def test_causality_check_catches_a_look_ahead_feature():
         _check_causal(peeking, make_ohlcv(250), 100, 2.0)
 
 
-# ------------------------------------------------------------------ targets
-def test_targets_hand_computed():
-    close = pd.Series(
-        [10.0, 11.0, 11.0, 9.0, 12.0], index=pd.bdate_range("2024-01-01", periods=5, name="date")
-    )
-    tg = build_targets(close, 2)
-    assert list(tg.columns) == ["target_date", "target_price", "target_logret", "target_direction"]
-    assert list(tg["target_date"][:3]) == list(close.index[2:])
-    assert tg["target_date"][3:].isna().all()
-    np.testing.assert_array_equal(tg["target_price"][:3], [11.0, 9.0, 12.0])
-    np.testing.assert_allclose(
-        tg["target_logret"][:3], np.log([11 / 10, 9 / 11, 12 / 11]), rtol=0, atol=0
-    )
-    assert str(tg["target_direction"].dtype) == "Int8"
-    assert tg["target_direction"][:3].tolist() == [1, 0, 1]
-    assert tg["target_direction"][3:].isna().all()
-    assert tg["target_price"][3:].isna().all() and tg["target_logret"][3:].isna().all()
+# ------------------------------------------------------------------ garch
+def _bollerslev_by_hand(r: np.ndarray, p: dict) -> np.ndarray:
+    """GARCH(1,1) one-step variances written out (Bollerslev 1986): sigma2_0 from the
+    backcast, then sigma2_{t+1} = omega + alpha * (r_t - mu)**2 + beta * sigma2_t."""
+    s = p["omega"] + p["alpha"] * p["backcast"] + p["beta"] * p["backcast"]
+    out = []
+    for x in r:
+        s = p["omega"] + p["alpha"] * (x - p["mu"]) ** 2 + p["beta"] * s
+        out.append(s)
+    return np.array(out)
 
 
-def test_flat_close_is_direction_zero():
-    close = pd.Series([5.0, 5.0, 6.0], index=pd.bdate_range("2024-01-01", periods=3))
-    assert build_targets(close, 1)["target_direction"][:2].tolist() == [0, 1]
-
-
-@pytest.mark.parametrize("h", [0, -1, 1.5])
-def test_bad_horizon(h):
-    with pytest.raises(UsageError):
-        build_targets(pd.Series([1.0, 2.0]), h)
+def test_garch_feature_is_the_volatility_package_filter_with_stored_parameters():
+    raw = make_ohlcv(600, seed=11)
+    r = 100 * np.diff(np.log(raw["close"].to_numpy()))
+    params = fit_garch_feature(raw, 400)  # returns ending at raw rows 1..400
+    assert params["fit_rows"] == [0, 400] and set(GARCH_KEYS) <= set(params)
+    frame, warm = build_features(raw, ["garch"], garch=params)
+    assert warm == 1 and len(frame) == 599
+    # the fit-and-filter of lstmfc.volatility bit for bit (arch's own recursion)
+    np.testing.assert_array_equal(frame["garch"], garch_variance_feature(r, 399))
+    # and the recursion written out by hand, up to float rounding
+    np.testing.assert_allclose(frame["garch"], _bollerslev_by_hand(r, params), rtol=1e-12)
+    np.testing.assert_array_equal(garch_one_step(r, params), frame["garch"])
+    assert garch_one_step(r[:0], params).shape == (0,)

@@ -188,7 +188,7 @@ def test_close_only_series_refuses_range_features_in_one_line(workspace):
 
 
 def test_parkinson_target_by_hand():
-    from lstmfc.dataset.prepare import target_frame
+    from lstmfc.dataset.targets import target_frame
 
     raw = garch_ohlcv(30)
     tf = target_frame(raw["close"], 2, raw["high"], raw["low"])

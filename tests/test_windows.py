@@ -1,4 +1,8 @@
-"""Split, train-only scaler, windows as views: alignment, leakage, shapes, properties."""
+"""``prepare``: alignment of windows and targets, windows as views, the train-only scaler's
+rows (leakage), properties over lookback and horizon, errors and the on-disk dataset.
+
+The split arithmetic, the scaler and the live windows have their own files
+(tests/test_split.py, tests/test_scaling.py, tests/test_live.py)."""
 
 from __future__ import annotations
 
@@ -11,24 +15,15 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sklearn.preprocessing import MinMaxScaler
 
-import lstmfc.dataset.prepare as W
+import lstmfc.dataset.prepare as prepare_module  # monkeypatched where prepare() looks
 from lstmfc.core.config import Workspace
 from lstmfc.core.errors import ArtifactError, DataError, UsageError
 from lstmfc.data.store import write_raw
 from lstmfc.dataset.features import FEATURE_SETS, build_features
-from lstmfc.dataset.prepare import (
-    MinMaxParams,
-    load_prepared,
-    min_windows,
-    parse_split,
-    plan_split,
-    prepare,
-    split_counts,
-    window_from_raw,
-    windows_from_raw,
-)
+from lstmfc.dataset.prepare import load_prepared, prepare
+from lstmfc.dataset.scaling import MinMaxParams
+from lstmfc.dataset.split import DEFAULT_SPLIT, SPLITS, min_windows
 from tests.conftest import make_ohlcv
 
 ALL = tuple(FEATURE_SETS)
@@ -50,90 +45,6 @@ def _linear(n: int) -> pd.DataFrame:
         {"open": close, "high": close, "low": close, "close": close, "volume": close * 100},
         index=idx,
     )
-
-
-# ------------------------------------------------------------------ scaler
-def test_minmax_params_equal_sklearn_bit_for_bit():
-    rng = np.random.default_rng(1)
-    train = rng.normal(100, 20, (500, 3))
-    other = rng.normal(100, 40, (200, 3))
-    sk = MinMaxScaler().fit(train)
-    p = MinMaxParams.fit(train, ["a", "b", "c"])
-    assert p.data_min == tuple(sk.data_min_) and p.data_max == tuple(sk.data_max_)
-    np.testing.assert_array_equal(p.transform(other), sk.transform(other))
-    np.testing.assert_array_equal(p.inverse_transform(other), sk.inverse_transform(other))
-    np.testing.assert_array_equal(p.scale, sk.scale_)
-    np.testing.assert_array_equal(p.offset, sk.min_)
-    sk2 = MinMaxScaler(feature_range=(-1, 1)).fit(train)
-    p2 = MinMaxParams.fit(train, ["a", "b", "c"], feature_range=(-1, 1))
-    np.testing.assert_array_equal(p2.transform(other), sk2.transform(other))
-
-
-def test_minmax_params_json_round_trip_is_exact():
-    p = MinMaxParams.fit(np.random.default_rng(2).random((50, 2)) * 1e3, ["close", "rsi_14"])
-    q = MinMaxParams.from_json(json.loads(json.dumps(p.to_json())))
-    assert q == p
-    x = np.random.default_rng(3).random((10, 2)) * 1e3
-    np.testing.assert_array_equal(p.transform(x), q.transform(x))
-    assert set(p.to_json()) == {"feature_names", "data_min", "data_max", "feature_range"}
-
-
-def test_transform_column_and_inverse():
-    p = MinMaxParams(("close", "logret"), (10.0, -0.1), (20.0, 0.1))
-    np.testing.assert_allclose(p.transform_column([10, 15, 25], "close"), [0, 0.5, 1.5])
-    np.testing.assert_allclose(p.inverse_transform_column([0, 0.5, 1.5], "close"), [10, 15, 25])
-    with pytest.raises(DataError, match="'rsi_14' is not among the scaled features"):
-        p.transform_column([1], "rsi_14")
-
-
-def test_zero_range_feature_is_named():
-    x = np.column_stack([np.arange(5.0), np.full(5, 3.0)])
-    with pytest.raises(DataError) as exc:
-        MinMaxParams.fit(x, ["close", "volume_log1p"])
-    assert "'volume_log1p' has zero range" in str(exc.value)
-
-
-# ------------------------------------------------------------------ split arithmetic
-def test_split_counts_cut_at_cumulative_fractions():
-    assert split_counts(90, (0.7, 0.15, 0.15)) == (63, 13, 14)  # cuts at 63, floor(76.5)
-    assert split_counts(100, (0.7, 0.15, 0.15)) == (70, 15, 15)
-    assert split_counts(20, (0.7, 0.15, 0.15)) == (14, 3, 3)  # 0.15 * 20 is 3.0000000000000004
-    # floor for each split alone would give 3479 / 745 / 747 (test 1.35 windows over 15%)
-    assert split_counts(4971, (0.7, 0.15, 0.15)) == (3479, 746, 746)
-    assert min_windows((0.7, 0.15, 0.15)) == 4  # 2 / 1 / 1; 3 windows would give 2 / 0 / 1
-    assert min_windows((0.5, 0.25, 0.25)) == 3
-    assert min_windows((0.98, 0.01, 0.01)) == 51  # 49 / 1 / 1
-
-
-@given(
-    n=st.integers(1, 100_000),
-    a=st.floats(0.01, 0.98),
-    b=st.floats(0.01, 0.98),
-)
-def test_split_counts_each_within_one_window_of_its_fraction(n, a, b):
-    fr = (a / (1 + b + a), b / (1 + b + a), 1 / (1 + b + a))
-    counts = split_counts(n, fr)
-    assert sum(counts) == n and min(counts) >= 0
-    for c, f in zip(counts, fr, strict=True):
-        assert abs(c - f * n) < 1 + 1e-6
-
-
-@pytest.mark.parametrize(
-    "spec, exc_type, message",
-    [
-        ("0.7,0.2,0.2", DataError, "split fractions 0.7,0.2,0.2 sum to 1.1, not 1"),
-        ("0.85,0,0.15", DataError, "split 0.85,0,0.15 leaves the val split empty"),
-        ("1,0,0", DataError, "split 1,0,0 leaves the val split empty"),
-        ("0.8,0.2", DataError, "split 0.8,0.2 needs three fractions: train,val,test "
-         "(e.g. 0.70,0.15,0.15)"),
-        ("a,b,c", UsageError, "--split 'a,b,c' is not a comma list of numbers "
-         "(e.g. 0.70,0.15,0.15)"),
-    ],
-)  # fmt: skip
-def test_parse_split_errors(spec, exc_type, message):
-    with pytest.raises(exc_type) as exc:
-        parse_split(spec)
-    assert str(exc.value) == message
 
 
 # ------------------------------------------------------------------ alignment
@@ -340,7 +251,7 @@ def test_changing_any_val_or_test_value_leaves_training_bit_identical(pos, colum
 @pytest.mark.parametrize("fit_on_all_rows", [False, True])
 def test_leakage_check_fails_when_scaler_sees_val_and_test(fit_on_all_rows, monkeypatch):
     if fit_on_all_rows:
-        monkeypatch.setattr(W, "scaler_fit_rows", lambda plan: (0, plan.n_rows - 1))
+        monkeypatch.setattr(prepare_module, "scaler_fit_rows", lambda plan: (0, plan.n_rows - 1))
     base = _snapshot(_baseline_raw())
     raw = _baseline_raw().copy()
     last = len(raw) - 1  # a test-period row: a new all-time high close
@@ -365,7 +276,7 @@ def test_split_targets_are_ordered_and_disjoint():
 )
 def test_properties_over_lookback_horizon_and_length(lookback, horizon, extra, feats):
     warm = {"close": 0, "close,logret": 1, "ohlcv,rsi": 14, "macd,bbp": 33}[feats]
-    n_raw = warm + lookback + horizon + min_windows(W.DEFAULT_SPLIT) - 1 + extra
+    n_raw = warm + lookback + horizon + min_windows(DEFAULT_SPLIT) - 1 + extra
     raw = make_ohlcv(n_raw, seed=extra)
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace.resolve(tmp)
@@ -375,16 +286,16 @@ def test_properties_over_lookback_horizon_and_length(lookback, horizon, extra, f
         N = n_raw - warm
         assert meta["n_rows"] == N == len(pr.features)
         n = N - lookback - horizon + 1
-        counts = [meta["split"][s]["n"] for s in W.SPLITS]
+        counts = [meta["split"][s]["n"] for s in SPLITS]
         assert sum(counts) == n == meta["n_windows"] and min(counts) >= 1
-        ends = np.concatenate([pr.split_rows(s) for s in W.SPLITS])
+        ends = np.concatenate([pr.split_rows(s) for s in SPLITS])
         np.testing.assert_array_equal(ends, np.arange(lookback - 1, N - horizon))
         fit_last = meta["scaler"]["fit_rows"][1]
         assert fit_last == pr.split_rows("train")[-1]
         unscaled = build_features(raw, feats)[0].to_numpy()
         assert meta["scaler"]["data_max"] == unscaled[: fit_last + 1].max(axis=0).tolist()
         assert meta["scaler"]["data_min"] == unscaled[: fit_last + 1].min(axis=0).tolist()
-        for s in W.SPLITS:
+        for s in SPLITS:
             w, tg, r = pr.windows(s), pr.split_targets(s), pr.split_rows(s)
             assert w.shape == (len(r), lookback, pr.n_features) and w.dtype == np.float32
             assert np.shares_memory(w, pr.values)
@@ -401,12 +312,6 @@ def test_properties_over_lookback_horizon_and_length(lookback, horizon, extra, f
             <= meta["split"]["val"]["end"]
             < meta["split"]["test"]["start"]
         )
-
-
-def test_plan_split_none_when_a_split_would_be_empty():
-    assert plan_split(63, 60, 1, W.DEFAULT_SPLIT) is None  # 3 windows: val empty
-    assert plan_split(64, 60, 1, W.DEFAULT_SPLIT).counts == (2, 1, 1)
-    assert plan_split(60, 60, 1, W.DEFAULT_SPLIT) is None  # no window at all
 
 
 # ------------------------------------------------------------------ errors
@@ -442,7 +347,7 @@ def test_exactly_the_minimum_history_works():
     ws = _ws()
     _store(ws, "ABC", make_ohlcv(97))
     meta = prepare(ws, "ABC", features="macd")
-    assert [meta["split"][s]["n"] for s in W.SPLITS] == [2, 1, 1]
+    assert [meta["split"][s]["n"] for s in SPLITS] == [2, 1, 1]
 
 
 def test_failed_rewrite_keeps_the_old_dataset(monkeypatch):
@@ -453,7 +358,7 @@ def test_failed_rewrite_keeps_the_old_dataset(monkeypatch):
     def boom(_folder):
         raise OSError("disk full")
 
-    monkeypatch.setattr(W, "_fsync_tree", boom)
+    monkeypatch.setattr(prepare_module, "_fsync_tree", boom)
     with pytest.raises(OSError):
         prepare(ws, "ABC", lookback=20)
     assert load_prepared(ws, "ABC").meta == old
@@ -511,67 +416,6 @@ def test_is_stale_after_raw_changes():
     assert pr.is_stale(ws)
 
 
-# ------------------------------------------------------------------ predict window
-def test_window_from_raw_matches_prepared_and_never_refits():
-    ws = _ws()
-    raw = make_ohlcv(400, seed=5)
-    _store(ws, "ABC", raw.iloc[:300])
-    meta = prepare(ws, "ABC", lookback=30, features="close,logret,rsi")
-    pr = load_prepared(ws, "ABC")
-    x, end = window_from_raw(raw.iloc[:300], meta)
-    assert x.shape == (1, 30, 3) and x.dtype == np.float32
-    assert end == raw.index[299]
-    np.testing.assert_array_equal(x[0], pr.values[-30:])
-    # newer data: same stored scaler, not a refit on the new rows
-    newer = raw.copy()
-    newer.iloc[-1, newer.columns.get_loc("close")] = raw["close"].max() * 2
-    x2, end2 = window_from_raw(newer, meta)
-    assert end2 == raw.index[-1]
-    assert x2[0, -1, 0] > 1.0
-    assert x2[0, -1, 0] == np.float32(pr.scaler.transform_column(newer["close"].iloc[-1], "close"))
-
-
-def test_windows_from_raw_equal_the_prepared_test_windows_and_read_no_later_row():
-    ws = _ws()
-    raw = make_ohlcv(300, seed=6)
-    _store(ws, "ABC", raw)
-    meta = prepare(ws, "ABC", lookback=20, features="close,logret,rsi")
-    pr = load_prepared(ws, "ABC")
-    start = meta["split"]["test"]["first_window_end"]
-    x, ends = windows_from_raw(raw, meta, start)
-    test = np.asarray(pr.windows("test"))
-    # the prepared test windows stop h rows before the end (a target each); these go on
-    assert x.shape == (test.shape[0] + 1, 20, 3) and x.dtype == np.float32
-    np.testing.assert_array_equal(x[: test.shape[0]], test)
-    assert str(ends[0].date()) == start and ends[-1] == raw.index[-1]
-    # a window ending at t is the same whatever comes after t
-    changed = raw.copy()
-    changed.iloc[-1, changed.columns.get_loc("close")] *= 1.5
-    x2, _ = windows_from_raw(changed, meta, start)
-    np.testing.assert_array_equal(x2[:-1], x[:-1])
-    assert not np.array_equal(x2[-1], x[-1])
-    empty, none = windows_from_raw(raw, meta, raw.index[-1] + pd.Timedelta(days=1))
-    assert empty.shape == (0, 20, 3) and len(none) == 0
-
-
-def test_window_from_raw_errors():
-    raw = make_ohlcv(300)
-    meta = {
-        "lookback": 60,
-        "features": ["close", "rsi"],
-        "feature_names": ["close", "rsi_14"],
-        "scaler": MinMaxParams(("close", "rsi_14"), (1.0, 0.0), (2.0, 100.0)).to_json(),
-    }
-    with pytest.raises(DataError) as exc:
-        window_from_raw(raw.iloc[:70], meta)
-    assert str(exc.value) == "need at least 74 rows for one 60-step window, got 70"
-    with pytest.raises(DataError) as exc:
-        window_from_raw(raw, {**meta, "feature_names": ["rsi_14", "close"]})
-    assert str(exc.value) == "features close, rsi_14 do not match the prepared rsi_14, close"
-    with pytest.raises(DataError, match="no 'volume' column"):
-        window_from_raw(raw.drop(columns="volume"), {**meta, "features": ["volume"]})
-
-
 # ------------------------------------------------------------------ SP500 sample
 def test_sp500_defaults_done_when():
     from lstmfc.data.sources import read_sample
@@ -582,7 +426,7 @@ def test_sp500_defaults_done_when():
     meta = prepare(ws, "SP500", features="close")  # the issue-3 done-when: level input
     n = meta["n_windows"]
     assert n == len(raw) - 60 - 1 + 1
-    for name, f in zip(W.SPLITS, (0.70, 0.15, 0.15), strict=True):
+    for name, f in zip(SPLITS, (0.70, 0.15, 0.15), strict=True):
         assert abs(meta["split"][name]["n"] - f * n) <= 1
     pr = load_prepared(ws, "SP500")
     assert pr.windows("train").shape == (meta["split"]["train"]["n"], 60, 1)

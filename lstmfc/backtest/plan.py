@@ -408,7 +408,7 @@ def scaler_rows(fit_first_end: int, fit_train_last: int, lookback: int) -> tuple
     """Feature rows the fold's MinMax scaler is fit on (inclusive).
 
     The rows feeding the training windows, ``first_end - L + 1 .. train_last``, as
-    :func:`lstmfc.dataset.prepare.scaler_fit_rows` does for ``prepare``. (The no-future test
+    :func:`lstmfc.dataset.split.scaler_fit_rows` does for ``prepare``. (The no-future test
     monkeypatches this to show that a leaky scaler is caught.)
     """
     return fit_first_end - lookback + 1, fit_train_last

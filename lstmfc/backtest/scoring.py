@@ -24,8 +24,8 @@ import pandas as pd
 from lstmfc.backtest.config import BacktestConfig
 from lstmfc.backtest.unit import UnitResult
 from lstmfc.core.errors import DataError
-from lstmfc.dataset.prepare import out_of_range_warnings, target_frame
-from lstmfc.dataset.targets import add_path_targets
+from lstmfc.dataset.scaling import out_of_range_warnings
+from lstmfc.dataset.targets import add_path_targets, target_frame
 from lstmfc.evaluation.judge import StepBenchmarks, fit_benchmarks, judge
 from lstmfc.evaluation.summary import skill_summary
 from lstmfc.forecasters.base import fit_all

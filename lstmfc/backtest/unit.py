@@ -5,7 +5,7 @@ last test window's end row only, as NumPy arrays: a unit never receives a row af
 its last forecast origin, and workers need no shared file system. :func:`run_unit` is
 a pure function of its input (seed included): it fits the scaler and the target
 scaling on the fit's training rows with the same code as ``lstmfc prepare`` and
-``lstmfc train`` (:func:`lstmfc.dataset.prepare.fit_scaler`,
+``lstmfc train`` (:func:`lstmfc.dataset.scaling.fit_scaler`,
 :func:`lstmfc.dataset.prepare.cut_windows`,
 the head's :meth:`~lstmfc.heads.Head.fit_scaling`), trains the network(s) with
 :func:`lstmfc.workflows.train.fit_networks`, forecasts its test windows and returns a
@@ -150,7 +150,7 @@ def scaler_rows(fit_first_end: int, fit_train_last: int, lookback: int) -> tuple
     """Feature rows the fold's MinMax scaler is fit on (inclusive).
 
     The rows feeding the training windows, ``first_end - L + 1 .. train_last``, as
-    :func:`lstmfc.dataset.prepare.scaler_fit_rows` does for ``prepare``. (The no-future test
+    :func:`lstmfc.dataset.split.scaler_fit_rows` does for ``prepare``. (The no-future test
     monkeypatches this to show that a leaky scaler is caught.)
     """
     return fit_first_end - lookback + 1, fit_train_last
@@ -166,7 +166,7 @@ class FoldArrays:
 
     Attributes
     ----------
-    scaler : lstmfc.dataset.prepare.MinMaxParams
+    scaler : lstmfc.dataset.scaling.MinMaxParams
         Fit on :func:`scaler_rows`.
     scaler_rows : tuple of int
     target : dict
@@ -215,7 +215,9 @@ def fold_arrays(unit: Unit) -> FoldArrays:
     """
     import pandas as pd
 
-    from lstmfc.dataset.prepare import cut_windows, fit_scaler, scale, target_frame
+    from lstmfc.dataset.prepare import cut_windows
+    from lstmfc.dataset.scaling import fit_scaler, scale
+    from lstmfc.dataset.targets import target_frame
 
     L, h = unit.lookback, unit.horizon
     x = np.asarray(unit.x, dtype="float64")
@@ -297,7 +299,7 @@ def run_unit(unit: Unit) -> UnitResult:
 def _run_unit_locked(unit: Unit) -> UnitResult:
     import tempfile
 
-    from lstmfc.dataset.prepare import out_of_range_share
+    from lstmfc.dataset.scaling import out_of_range_share
     from lstmfc.network import backend, models
     from lstmfc.workflows.train import fit_networks
 

@@ -17,7 +17,7 @@ MAX_HORIZON = 2520
 
 MIN_SPLIT_FRACTION = 0.01
 """Smallest split fraction (1 % of the windows): the number of windows that gives every
-split one grows as 1 / fraction (:func:`lstmfc.dataset.prepare.min_windows`), and a fraction of
+split one grows as 1 / fraction (:func:`lstmfc.dataset.split.min_windows`), and a fraction of
 1e-300 would make that search endless."""
 
 MAX_ENSEMBLE = 50

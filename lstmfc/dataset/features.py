@@ -1,4 +1,4 @@
-"""Feature columns and targets, computed from the past only.
+"""Feature columns, computed from the past only (the targets: :mod:`lstmfc.dataset.targets`).
 
 Every feature value at date ``t`` is a function of the raw OHLCV rows dated ``<= t``
 (the indicators are one-pass recursive filters over the past), so a window of
@@ -69,7 +69,9 @@ import numpy as np
 import pandas as pd
 
 from lstmfc.core.config import DEFAULT_FEATURES
-from lstmfc.core.errors import DataError, UsageError
+from lstmfc.core.dates import iso_date
+from lstmfc.core.errors import DataError
+from lstmfc.volatility.models import GarchForecaster, garch11_parameters, percent_log_returns
 
 #: Feature-set name -> the columns it adds, in order.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -205,9 +207,8 @@ def _raw_column(raw: pd.DataFrame, col: str, feature: str) -> np.ndarray:
         bad |= values < 0
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(
-            f"raw data has an invalid {col} value ({float(values[i])!r}) on {_iso(raw.index[i])}"
-        )
+        when = iso_date(raw.index[i])
+        raise DataError(f"raw data has an invalid {col} value ({float(values[i])!r}) on {when}")
     return values
 
 
@@ -252,7 +253,7 @@ def build_features(
     if not raw.index.is_monotonic_increasing or not raw.index.is_unique:
         dates = raw.index.to_numpy()
         i = int(np.argmax(dates[1:] <= dates[:-1])) + 1
-        raise DataError(f"raw dates are not strictly increasing (at {_iso(raw.index[i])})")
+        raise DataError(f"raw dates are not strictly increasing (at {iso_date(raw.index[i])})")
     cols: dict[str, np.ndarray] = {}
     for name in names:
         inputs = {c: _raw_column(raw, c, name) for c in _NEEDS[name]}
@@ -312,14 +313,16 @@ def build_features(
     if not rest.all():
         i = warmup + int(np.argmin(rest))
         j = int(np.argmin(np.isfinite(values[i])))
-        raise DataError(f"feature {order[j]!r} is not finite on {_iso(frame.index[i])}")
+        raise DataError(f"feature {order[j]!r} is not finite on {iso_date(frame.index[i])}")
     return frame.iloc[warmup:].copy(), warmup
 
 
 def _percent_returns(close: np.ndarray) -> np.ndarray:
-    """``100 * ln(close_t / close_{t-1})`` per row, NaN in row 0, percent log returns."""
+    """Percent log returns per row (:func:`lstmfc.volatility.models.percent_log_returns`),
+    NaN in row 0, which has no previous close."""
     r = np.full(close.shape, np.nan)
-    r[1:] = 100.0 * np.diff(np.log(close))  # as lstmfc.volatility.models.percent_log_returns
+    if close.size >= 2:
+        r[1:] = percent_log_returns(close)
     return r
 
 
@@ -355,35 +358,41 @@ def _garch_params(garch: dict | None) -> dict[str, float]:
 
 
 def garch_one_step(returns: np.ndarray, params: dict[str, float]) -> np.ndarray:
-    """GARCH(1,1) one-step variance forecasts ``sigma2_{t+1|t}`` at each close, %^2.
+    """GARCH(1,1) one-step variance forecasts ``sigma2_{t+1|t}`` at each close from
+    stored parameters (never refit), %^2.
 
-    ``e_t = r_t - mu``; ``sigma2_0 = omega + (alpha + beta) * backcast`` and
-    ``sigma2_t = omega + alpha * e_{t-1}**2 + beta * sigma2_{t-1}`` (Bollerslev 1986,
-    "Generalized autoregressive conditional heteroskedasticity", J. Econometrics 31(3),
-    with arch's start-up: the lagged squared residual and variance of ``t = 0`` are the
-    backcast, arch docs ``GARCH.compute_variance``); element ``t`` of the result is
-    ``omega + alpha * e_t**2 + beta * sigma2_t``, known at the close of ``t``.
+    ``e_t = r_t - mu``; ``sigma2_t = omega + alpha * e_{t-1}**2 + beta * sigma2_{t-1}``
+    (Bollerslev 1986, "Generalized autoregressive conditional heteroskedasticity",
+    J. Econometrics 31(3)), with arch's start-up: the lagged squared residual and
+    variance of ``t = 0`` are the backcast. Element ``t`` of the result is
+    ``omega + alpha * e_t**2 + beta * sigma2_t``, known at the close of ``t``. The
+    recursion is arch's own (``arch.univariate.GARCH().compute_variance``, no variance
+    bounds), the one :meth:`lstmfc.volatility.models.GarchForecaster.path` runs, so with
+    the parameters :func:`fit_garch_feature` stores the result equals
+    :func:`lstmfc.volatility.models.garch_variance_feature` bit for bit.
 
     Parameters
     ----------
     returns : ndarray, shape (n,)
         Percent log returns, the first one ending at the second close of the series.
     params : dict
-        ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``, ``backcast`` (%^2).
+        ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``, ``backcast`` (%^2), as
+        :func:`lstmfc.volatility.models.garch11_parameters` returns them (other keys
+        are ignored).
 
     Returns
     -------
     ndarray, shape (n,)
         Variance of percent returns; element ``t`` reads ``returns[: t + 1]`` only.
     """
-    e2 = (np.asarray(returns, dtype="float64") - params["mu"]) ** 2
-    omega, alpha, beta = params["omega"], params["alpha"], params["beta"]
-    out = np.empty(e2.size)
-    s = omega + (alpha + beta) * params["backcast"]
-    for t, x in enumerate(e2.tolist()):
-        s = omega + alpha * x + beta * s
-        out[t] = s
-    return out
+    from arch.univariate import GARCH
+
+    resids = np.append(np.asarray(returns, dtype="float64") - params["mu"], 0.0)
+    sigma2 = np.zeros(resids.size)
+    bounds = np.column_stack([np.zeros(resids.size), np.full(resids.size, np.inf)])
+    coefs = np.array([params["omega"], params["alpha"], params["beta"]], dtype="float64")
+    GARCH().compute_variance(coefs, resids, sigma2, float(params["backcast"]), bounds)
+    return sigma2[1:]
 
 
 def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:
@@ -416,11 +425,9 @@ def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:
         Invalid closes, too few training returns (arch needs at least 250 here), or a
         failed fit.
     """
-    from lstmfc.volatility.models import GarchForecaster, garch11_parameters
-
     close = _raw_column(raw, "close", "garch")[: int(last_row) + 1]
-    r = 100.0 * np.diff(np.log(close))
     try:
+        r = percent_log_returns(close)
         model = GarchForecaster("garch", "normal").fit(r, r.size - 1)
     except ValueError as exc:
         raise DataError(f"feature 'garch': {exc}") from None
@@ -428,69 +435,6 @@ def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:
         **garch11_parameters(model, r),
         "loglikelihood": float(model.loglikelihood_),
         "fit_rows": [0, int(last_row)],
-        "fit_start_date": _iso(raw.index[0]),
-        "fit_end_date": _iso(raw.index[int(last_row)]),
+        "fit_start_date": iso_date(raw.index[0]),
+        "fit_end_date": iso_date(raw.index[int(last_row)]),
     }
-
-
-def build_targets(close: pd.Series, horizon: int = 1) -> pd.DataFrame:
-    """Targets ``h`` rows ahead of each date ``t``.
-
-    Parameters
-    ----------
-    close : pandas.Series
-        Close prices (currency), indexed by date, increasing.
-    horizon : int
-        ``h >= 1``: rows (trading days) ahead.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``date`` (= ``t``), one row per input row, columns
-
-        * ``target_date``: date of row ``t + h``,
-        * ``target_price``: ``close[t+h]`` (currency),
-        * ``target_logret``: ``log(close[t+h] / close[t])`` (log return),
-        * ``target_direction``: 1 if ``close[t+h] > close[t]`` else 0 (pandas
-          nullable ``Int8``; a flat close counts as 0).
-
-        The last ``h`` rows have no future: ``NaT`` / ``NaN`` / ``<NA>``. They are never
-        window targets.
-
-    Raises
-    ------
-    UsageError
-        If ``horizon < 1``.
-    """
-    if int(horizon) != horizon or horizon < 1:
-        raise UsageError(f"horizon must be an integer >= 1, got {horizon}")
-    h = int(horizon)
-    c = close.to_numpy(dtype="float64")
-    n = len(c)
-    future = np.full(n, np.nan)
-    future[: max(n - h, 0)] = c[h:]
-    idx = close.index
-    tdate = pd.Series(idx, index=idx).shift(-h)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        logret = np.log(future / c)
-    direction = pd.array((future > c).astype("int8"), dtype="Int8")
-    direction[np.isnan(future)] = pd.NA
-    out = pd.DataFrame(
-        {
-            "target_date": tdate.to_numpy(),
-            "target_price": future,
-            "target_logret": logret,
-            "target_direction": direction,
-        },
-        index=idx,
-    )
-    out.index.name = "date"
-    return out
-
-
-def _iso(ts) -> str:
-    """ISO date of a timestamp (``YYYY-MM-DD``; with the time if it is not midnight)."""
-    ts = pd.Timestamp(ts)
-    if ts == ts.normalize():
-        return ts.date().isoformat()
-    return ts.isoformat()

@@ -18,7 +18,8 @@ import numpy as np
 
 from lstmfc.bundles.bundle import json_clean, load_bundle
 from lstmfc.core.config import Workspace, normalize_ticker
-from lstmfc.dataset.prepare import load_prepared, out_of_range_share, out_of_range_warnings
+from lstmfc.dataset.prepare import load_prepared
+from lstmfc.dataset.scaling import out_of_range_share, out_of_range_warnings
 from lstmfc.evaluation.judge import ScoringOptions, fit_benchmarks, joint_best, judge
 from lstmfc.evaluation.plots import plot_evaluation
 from lstmfc.evaluation.report import PLOT_FILE, judged_report, report_header, write_evaluation

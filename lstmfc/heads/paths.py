@@ -93,7 +93,7 @@ def recursive_log_returns(predict_one, windows, meta: dict[str, Any], steps: int
     ``k - 1`` forecasts instead of realised values, the recursive strategy of Ben
     Taieb et al. (2012).
     """
-    from lstmfc.dataset.prepare import MinMaxParams
+    from lstmfc.dataset.scaling import MinMaxParams
 
     check_recursive_features(meta["features"])
     scaler = MinMaxParams.from_json(meta["scaler"])

@@ -546,7 +546,7 @@ class QuantileHead(Head):
         """
         import pandas as pd
 
-        from lstmfc.dataset.prepare import windows_from_raw
+        from lstmfc.dataset.live import windows_from_raw
 
         meta = bundle.manifest.get("prepare") or {}
         start = ((meta.get("split") or {}).get("test") or {}).get("first_window_end")

@@ -11,7 +11,7 @@ comparison using imperfect volatility proxies", J. Econometrics 160(1) 246-256).
 live ``score`` sees exactly this proxy (the realised close against the close at
 ``as_of``). Reported alongside, never trained on: **Parkinson's range variance**
 ``(100 ln(H/L))**2 / (4 ln 2)`` summed over the target sessions (``target_parkinson``,
-:func:`lstmfc.dataset.prepare.target_frame`; only when the series has high and low). It
+:func:`lstmfc.dataset.targets.target_frame`; only when the series has high and low). It
 measures trading-hours variance from the high/low only (no open is needed; in the
 bundled S&P 500 sample the open equals the previous close on most rows before 2006)
 and misses overnight moves, so it runs below the squared close-to-close return.

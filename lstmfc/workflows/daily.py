@@ -91,7 +91,8 @@ def _forecast_one(
 ) -> dict:
     from lstmfc.bundles import bundle as artifacts
     from lstmfc.data.store import read_raw
-    from lstmfc.dataset.prepare import out_of_range_share, out_of_range_warnings, window_from_raw
+    from lstmfc.dataset.live import window_from_raw
+    from lstmfc.dataset.scaling import out_of_range_share, out_of_range_warnings
 
     raw, _ = read_raw_or_hint(ws, ticker, read_raw)
     bundle = artifacts.load_bundle(ws, ticker, run_id, engine=engine)
