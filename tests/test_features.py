@@ -17,11 +17,10 @@ from lstmfc.dataset.features import (
     build_features,
     feature_columns,
     fit_garch_feature,
-    garch_one_step,
     parse_features,
     warmup_rows,
 )
-from lstmfc.volatility.models import garch_variance_feature
+from lstmfc.volatility.models import garch11_one_step, garch_variance_feature
 from tests.conftest import make_ohlcv
 
 # ``garch`` needs parameters fit on training rows (``prepare`` fits them): tested with
@@ -245,5 +244,5 @@ def test_garch_feature_is_the_volatility_package_filter_with_stored_parameters()
     np.testing.assert_array_equal(frame["garch"], garch_variance_feature(r, 399))
     # and the recursion written out by hand, up to float rounding
     np.testing.assert_allclose(frame["garch"], _bollerslev_by_hand(r, params), rtol=1e-12)
-    np.testing.assert_array_equal(garch_one_step(r, params), frame["garch"])
-    assert garch_one_step(r[:0], params).shape == (0,)
+    np.testing.assert_array_equal(garch11_one_step(r, params), frame["garch"])
+    assert garch11_one_step(r[:0], params).shape == (0,)

@@ -18,7 +18,7 @@ from lstmfc.dataset.targets import (
     step_frame,
     target_frame,
 )
-from lstmfc.volatility.models import parkinson_proxy
+from lstmfc.volatility.proxies import parkinson_proxy
 from tests.conftest import make_ohlcv
 
 

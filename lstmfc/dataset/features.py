@@ -71,7 +71,8 @@ import pandas as pd
 from lstmfc.core.config import DEFAULT_FEATURES
 from lstmfc.core.dates import iso_date
 from lstmfc.core.errors import DataError
-from lstmfc.volatility.models import GarchForecaster, garch11_parameters, percent_log_returns
+from lstmfc.volatility.models import GarchForecaster, garch11_one_step, garch11_parameters
+from lstmfc.volatility.series import percent_log_returns
 
 #: Feature-set name -> the columns it adds, in order.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -297,7 +298,7 @@ def build_features(
             elif name == "sqret":
                 cols["sqret"] = r * r
             elif name == "garch":
-                cols["garch"] = np.r_[np.nan, garch_one_step(r[1:], _garch_params(garch))]
+                cols["garch"] = np.r_[np.nan, garch11_one_step(r[1:], _garch_params(garch))]
             else:
                 cols[name] = _trailing_mean(r * r, int(name[2:]))
         elif name == "logrange":
@@ -355,44 +356,6 @@ def _garch_params(garch: dict | None) -> dict[str, float]:
     if out["omega"] <= 0 or out["alpha"] < 0 or out["beta"] < 0 or out["backcast"] <= 0:
         raise DataError("the stored 'garch' feature parameters are not a valid GARCH(1,1)")
     return out
-
-
-def garch_one_step(returns: np.ndarray, params: dict[str, float]) -> np.ndarray:
-    """GARCH(1,1) one-step variance forecasts ``sigma2_{t+1|t}`` at each close from
-    stored parameters (never refit), %^2.
-
-    ``e_t = r_t - mu``; ``sigma2_t = omega + alpha * e_{t-1}**2 + beta * sigma2_{t-1}``
-    (Bollerslev 1986, "Generalized autoregressive conditional heteroskedasticity",
-    J. Econometrics 31(3)), with arch's start-up: the lagged squared residual and
-    variance of ``t = 0`` are the backcast. Element ``t`` of the result is
-    ``omega + alpha * e_t**2 + beta * sigma2_t``, known at the close of ``t``. The
-    recursion is arch's own (``arch.univariate.GARCH().compute_variance``, no variance
-    bounds), the one :meth:`lstmfc.volatility.models.GarchForecaster.path` runs, so with
-    the parameters :func:`fit_garch_feature` stores the result equals
-    :func:`lstmfc.volatility.models.garch_variance_feature` bit for bit.
-
-    Parameters
-    ----------
-    returns : ndarray, shape (n,)
-        Percent log returns, the first one ending at the second close of the series.
-    params : dict
-        ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``, ``backcast`` (%^2), as
-        :func:`lstmfc.volatility.models.garch11_parameters` returns them (other keys
-        are ignored).
-
-    Returns
-    -------
-    ndarray, shape (n,)
-        Variance of percent returns; element ``t`` reads ``returns[: t + 1]`` only.
-    """
-    from arch.univariate import GARCH
-
-    resids = np.append(np.asarray(returns, dtype="float64") - params["mu"], 0.0)
-    sigma2 = np.zeros(resids.size)
-    bounds = np.column_stack([np.zeros(resids.size), np.full(resids.size, np.inf)])
-    coefs = np.array([params["omega"], params["alpha"], params["beta"]], dtype="float64")
-    GARCH().compute_variance(coefs, resids, sigma2, float(params["backcast"]), bounds)
-    return sigma2[1:]
 
 
 def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:

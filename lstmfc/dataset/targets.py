@@ -25,7 +25,7 @@ import pandas as pd
 
 from lstmfc.core.errors import DataError, UsageError
 from lstmfc.core.limits import MAX_STEPS
-from lstmfc.volatility.models import parkinson_variance
+from lstmfc.volatility.proxies import parkinson_variance
 
 #: Columns of the prepared targets of step 1, in order.
 TARGET_COLUMNS = ("close", "target_date", "target_price", "target_logret", "target_direction")
