@@ -55,3 +55,39 @@ def test_errors_are_one_line_without_traceback_and_debug_shows_it(workspace):
     assert "lstmfc fetch NOPE" in res.stderr
     dbg = runner.invoke(app, ["prepare", "NOPE", "--debug"])
     assert dbg.exit_code == 1 and dbg.exception is not None
+
+
+def test_root_help_lists_every_command_without_importing_the_library():
+    """``lstmfc --help`` lists the commands from :data:`COMMANDS` alone: in a fresh
+    process it loads no command module, no lstmfc library package and not NumPy."""
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from lstmfc.cli import app\n"
+        "res = CliRunner().invoke(app, ['--help'])\n"
+        "assert res.exit_code == 0, res.output\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('lstmfc', 'numpy'))))\n"
+        "print(res.output)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded, _, shown = out.stdout.partition("\n")
+    cli_only = ["lstmfc", "lstmfc.cli", "lstmfc.cli.app", "lstmfc.core"]
+    assert loaded == str([*cli_only, "lstmfc.core.errors", "lstmfc.core.limits"])
+    flat = " ".join(shown.replace("│", " ").split())
+    from lstmfc.cli.app import COMMANDS
+
+    for name in COMMANDS:
+        assert f" {name} " in flat
+
+
+def test_each_listed_help_line_is_the_commands_own_docstring():
+    import inspect
+
+    from lstmfc.cli.app import COMMANDS, load_command
+
+    for name, (_module, line) in COMMANDS.items():
+        cmd = load_command(name)
+        first = " ".join(inspect.cleandoc(cmd.help).split("\n\n")[0].split())
+        assert first == line, name

@@ -16,6 +16,7 @@ text and checks cannot drift apart.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import sys
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
+from typer.main import get_command
 
 from lstmfc import __version__
 from lstmfc.core.errors import LstmfcError
@@ -39,14 +41,90 @@ from lstmfc.core.limits import (
     MAX_TRAIN_BYTES,
 )
 
+#: Every command, in the order ``--help`` lists them: name -> (the module defining it,
+#: its one-line help). A command's module is imported only when the command runs or
+#: shows its own help, so ``lstmfc --help`` imports none of the library
+#: (``tests/test_cli_basics.py`` checks that each line equals the command's docstring).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "fetch": (
+        "lstmfc.cli.data",
+        "Fetch daily OHLCV into data/raw/TICKER.parquet (only new days if already stored).",
+    ),
+    "samples": (
+        "lstmfc.cli.data",
+        "List the real daily OHLCV samples bundled with lstmfc (usable offline).",
+    ),
+    "prepare": (
+        "lstmfc.cli.data",
+        "Build features, targets, a chronological split and a train-only scaler.",
+    ),
+    "train": (
+        "lstmfc.cli.model",
+        "Train the reference stacked LSTM (or GRU / SimpleRNN) and save a model bundle.",
+    ),
+    "evaluate": (
+        "lstmfc.cli.model",
+        "Score a model on the test split against the head's baselines, with skill tests.",
+    ),
+    "run": ("lstmfc.cli.model", "The main job: fetch, prepare, train and evaluate in one go."),
+    "export": (
+        "lstmfc.cli.model",
+        "Add the ONNX twin of a bundle's networks (bundles trained before lstmfc wrote them).",
+    ),
+    "predict": (
+        "lstmfc.cli.daily",
+        "Forecast the next session and append it to data/forecasts.sqlite (cron entry point).",
+    ),
+    "forecasts": ("lstmfc.cli.daily", "List the forecast log (oldest first)."),
+    "score": (
+        "lstmfc.cli.daily",
+        "Fill in realised closes of past forecasts and summarise the live record vs naive.",
+    ),
+    "backtest": (
+        "lstmfc.cli.backtest",
+        "Walk-forward backtest: refit scaler and network before each test block, score "
+        "them all.",
+    ),
+}
+
+
+def load_command(name: str):
+    """The click command ``name``, built from the Typer app of its module (imported now).
+
+    Raises
+    ------
+    KeyError
+        An unknown command name.
+    """
+    module = importlib.import_module(COMMANDS[name][0])
+    group = get_command(module.commands)
+    return group.commands[name] if hasattr(group, "commands") else group
+
 
 class OneLineErrors(TyperGroup):
-    """The command group: click's usage errors as one ``Error:`` line, exit 2.
+    """The command group: commands loaded lazily, click's usage errors as one line.
 
-    Click and Typer print a usage line, a hint and a boxed message for a bad option
-    (``--lookback 0``); a cron log or a script wants the one line every other lstmfc
-    error is. ``lstmfc`` with no arguments still shows the help.
+    ``lstmfc --help`` lists :data:`COMMANDS` from their one-line help without importing
+    any command's module; a command is built when it runs or shows its own help
+    (click's documented pattern of lazily loaded subcommands). Click and Typer print a
+    usage line, a hint and a boxed message for a bad option (``--lookback 0``); a cron
+    log or a script wants the one line every other lstmfc error is, exit 2. ``lstmfc``
+    with no arguments still shows the help.
     """
+
+    def list_commands(self, ctx) -> list[str]:
+        return [*COMMANDS, *(n for n in self.commands if n not in COMMANDS)]
+
+    def get_command(self, ctx, cmd_name: str):
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        # a placeholder for listings (the root help): name and one-line help only
+        return TyperCommand(cmd_name, help=COMMANDS[cmd_name][1])
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] in COMMANDS and args[0] not in self.commands:
+            self.commands[args[0]] = load_command(args[0])
+        return super().resolve_command(ctx, args)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from typer import _click

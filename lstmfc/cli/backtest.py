@@ -38,7 +38,6 @@ from lstmfc.cli.app import (
     StrategyOpt,
     TickersFileOpt,
     UnitsOpt,
-    app,
     emit_json,
     handle_errors,
     ticker_names,
@@ -47,8 +46,11 @@ from lstmfc.cli.app import (
 from lstmfc.core.config import DEFAULT_FEATURES
 from lstmfc.core.limits import MAX_FITS, MAX_JOBS_PER_CORE
 
+commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+"""The commands of this module (registered with the root app by :data:`lstmfc.cli.app.COMMANDS`)."""
 
-@app.command("backtest")
+
+@commands.command("backtest")
 @handle_errors
 def backtest_cmd(
     tickers: Annotated[

@@ -14,7 +14,6 @@ from lstmfc.cli.app import (
     JsonOpt,
     ModelOpt,
     TickersFileOpt,
-    app,
     emit_json,
     handle_errors,
     multi_exit,
@@ -23,8 +22,11 @@ from lstmfc.cli.app import (
     warn,
 )
 
+commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+"""The commands of this module (registered with the root app by :data:`lstmfc.cli.app.COMMANDS`)."""
 
-@app.command("predict")
+
+@commands.command("predict")
 @handle_errors
 def predict_cmd(
     tickers: Annotated[
@@ -94,7 +96,7 @@ def predict_cmd(
     multi_exit(results)
 
 
-@app.command("forecasts")
+@commands.command("forecasts")
 @handle_errors
 def forecasts_cmd(
     ticker: Annotated[str | None, typer.Argument(help="Only this ticker.")] = None,
@@ -126,7 +128,7 @@ def forecasts_cmd(
         render_forecasts(rows, str(ws.forecast_db))
 
 
-@app.command("score")
+@commands.command("score")
 @handle_errors
 def score_cmd(
     ticker: Annotated[str | None, typer.Argument(help="Only this ticker.")] = None,

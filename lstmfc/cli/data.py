@@ -14,7 +14,6 @@ from lstmfc.cli.app import (
     JsonOpt,
     StepsOpt,
     TickersFileOpt,
-    app,
     emit_json,
     handle_errors,
     multi_exit,
@@ -38,7 +37,11 @@ PathOpt = Annotated[
 ]
 
 
-@app.command("fetch")
+commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+"""The commands of this module (registered with the root app by :data:`lstmfc.cli.app.COMMANDS`)."""
+
+
+@commands.command("fetch")
 @handle_errors
 def fetch_cmd(
     tickers: Annotated[
@@ -111,7 +114,7 @@ def fetch_cmd(
     multi_exit(results)
 
 
-@app.command("samples")
+@commands.command("samples")
 @handle_errors
 def samples_cmd(
     home: HomeOpt = None,
@@ -133,7 +136,7 @@ def samples_cmd(
     render_samples(samples)
 
 
-@app.command("prepare")
+@commands.command("prepare")
 @handle_errors
 def prepare_cmd(
     ticker: Annotated[str, typer.Argument(help="Ticker fetched before, e.g. SP500.")],

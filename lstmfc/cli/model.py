@@ -40,7 +40,6 @@ from lstmfc.cli.app import (
     StrategyOpt,
     TickersFileOpt,
     UnitsOpt,
-    app,
     check_seed,
     each_ticker,
     emit_json,
@@ -52,8 +51,11 @@ from lstmfc.cli.app import (
 )
 from lstmfc.core.config import DEFAULT_FEATURES
 
+commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+"""The commands of this module (registered with the root app by :data:`lstmfc.cli.app.COMMANDS`)."""
 
-@app.command("train")
+
+@commands.command("train")
 @handle_errors
 def train_cmd(
     ticker: Annotated[
@@ -136,7 +138,7 @@ def train_cmd(
     multi_exit(results)
 
 
-@app.command("evaluate")
+@commands.command("evaluate")
 @handle_errors
 def evaluate_cmd(
     ticker: Annotated[
@@ -218,7 +220,7 @@ def evaluate_cmd(
     multi_exit(results)
 
 
-@app.command("run")
+@commands.command("run")
 @handle_errors
 def run_cmd(
     ticker: Annotated[str, typer.Argument(help="Ticker, e.g. SP500 (bundled sample) or AAPL.")],
@@ -322,7 +324,7 @@ def run_cmd(
     render_evaluation(report)
 
 
-@app.command("export")
+@commands.command("export")
 @handle_errors
 def export_cmd(
     ticker: Annotated[str, typer.Argument(help="Ticker with a trained model, e.g. SP500.")],

@@ -19,6 +19,11 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import typer._click as click
+from typer.main import get_command
+
+from lstmfc.cli.app import app, load_command
+
 REGENERATE = "python -m lstmfc.cli.reference > docs/cli.md"
 
 _TYPE_NAMES = {int: "INTEGER", float: "FLOAT", str: "TEXT", bool: "BOOLEAN", Path: "PATH"}
@@ -140,11 +145,6 @@ def _exit_codes() -> list[str]:
 
 def render() -> str:
     """The whole of ``docs/cli.md``."""
-    import typer._click as click
-    from typer.main import get_command
-
-    from lstmfc.cli import app
-
     group = get_command(app)
     ctx = click.Context(group, info_name="lstmfc")
     names = group.list_commands(ctx)
@@ -175,7 +175,7 @@ def render() -> str:
         "",
     ]
     for name in names:
-        lines += _command_section(name, group.get_command(ctx, name))
+        lines += _command_section(name, load_command(name))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
