@@ -14,13 +14,12 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime  # noqa: F401  (required dependency: a missing one must fail, not skip)
 import pytest
 
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
-
-from lstmfc import onnxnet  # noqa: E402
-from lstmfc.errors import ArtifactError  # noqa: E402
+from lstmfc import onnxnet
+from lstmfc.errors import ArtifactError
 
 ROOT = Path(__file__).resolve().parents[1]
 
