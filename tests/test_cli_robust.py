@@ -22,8 +22,12 @@ and warnings may precede it), never a traceback nor an "internal error".
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
 import signal
 import time
+from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -422,13 +426,197 @@ def _option(cmd: str):
     )
 
 
+# ------------------------------------------------ what each drawn value must give
+# The ranges --help documents, written out here (not read from lstmfc.limits): a value
+# outside them is a usage error (exit 2); a value inside gives the command's normal
+# outcome on this workspace, worked out by hand below.
+INT_RANGES = {
+    "--lookback": (1, 2520),
+    "--horizon": (1, 2520),
+    "--dense": (0, 4096),
+    "--epochs": (1, 10_000),
+    "--batch-size": (1, 65_536),
+    "--patience": (0, 10_000),
+    "--ensemble": (1, 50),
+    "--seed": (0, 2**32 - 1 - 1),  # 0 to 2**32 - 1 - ensemble, ensemble 1
+    "--sma": (1, 2520),
+    "--ema": (1, 2520),
+    "--folds": (1, None),
+    "--step": (1, None),
+    "--test-size": (1, None),
+    "--retrain-every": (1, None),
+    "--train-size": (3, None),
+    "--jobs": (1, 4 * len(os.sched_getaffinity(0))),  # 4 x the cores this process may use
+}
+INF = math.inf
+FLOAT_RANGES = {  # (low, low included, high, high included); a value must also be finite
+    "--dropout": (0.0, True, 1.0, False),
+    "--lr": (0.0, False, INF, False),
+    "--clipnorm": (0.0, True, INF, False),
+    "--l2": (0.0, True, INF, False),
+    "--cost-bps": (0.0, True, 10_000.0, False),
+    "--alpha": (0.0, False, 1.0, False),
+    "--val-fraction": (0.0, False, 1.0, False),
+}
+F32_MAX = 3.4028234663852886e38
+N_FEATURES = 1  # logret
+MAX_WEIGHTS = 20_000_000
+OK, REFUSED, DATA = {0}, {2}, {1}  # exit codes
+
+
+def _units_outcome(value: str) -> tuple[set, str | None]:
+    """``--units``: 1 to 8 comma-separated integers from 1 to 4096 (blanks around an
+    entry allowed), at most 20,000,000 weights (LSTM, ``--dense 0``, one output unit:
+    4 * (u * (inputs + u) + u) per layer, then u_last + 1), else exit 2."""
+    parts = [p.strip() for p in value.split(",")]
+    if not all(re.fullmatch(r"[0-9]+", p) for p in parts):
+        return REFUSED, "--units"
+    units = [int(p) for p in parts]
+    if not 1 <= len(units) <= 8 or not all(1 <= u <= 4096 for u in units):
+        return REFUSED, "--units"
+    n, inputs = 0, N_FEATURES
+    for u in units:
+        n, inputs = n + 4 * (u * (inputs + u) + u), u
+    n += units[-1] + 1
+    return (REFUSED, f"network of {n:,} weights") if n > MAX_WEIGHTS else (OK, None)
+
+
+def _min_windows(fractions: list[Fraction]) -> int:
+    """Fewest windows leaving one in every split, by docs/preparing.md's cut rule:
+    train floor(n f1), val up to floor(n (f1 + f2)), test the rest."""
+    n = 3
+    while True:
+        cut1 = math.floor(n * fractions[0])
+        cut2 = max(cut1, math.floor(n * (fractions[0] + fractions[1])))
+        if min(cut1, cut2 - cut1, n - cut2) >= 1:
+            return n
+        n += 1
+
+
+def _split_outcome(value: str) -> tuple[set, str | None]:
+    """``--split`` (prepare PRE: 120 rows, lookback 60, horizon 1, 1 warm-up row). As
+    docs/preparing.md and parse_split document it: not numbers or a fraction below
+    0.01 is a usage error (exit 2); not three, not finite, not positive or not summing
+    to 1 (within 1e-6) is exit 1, as is a history too short for the split."""
+    try:
+        values = [float(p) for p in value.split(",")]
+    except ValueError:
+        return REFUSED, "--split"
+    if len(values) != 3:
+        return DATA, "needs three fractions"
+    if not all(math.isfinite(v) for v in values):
+        return DATA, "non-finite fraction"
+    if any(v <= 0 for v in values):
+        return DATA, "split empty"
+    if min(values) < 0.01:
+        return REFUSED, "--split fractions must each be at least 0.01"
+    if abs(sum(values) - 1.0) > 1e-6:
+        return DATA, "not 1"
+    need = 1 + 60 + 1 + _min_windows([Fraction(v) for v in values]) - 1
+    return (OK, None) if need <= N_ROWS else (DATA, f"need at least {need} rows, got 120")
+
+
+def _number(opt: str, value: str):
+    """The value as the option's type, or None where it is not one."""
+    try:
+        if opt in INT_RANGES:
+            return int(value) if re.fullmatch(r"-?[0-9]+", value) else None
+        return float(value)
+    except ValueError:
+        return None
+
+
+def expected(cmd: str, opt: str, value: str) -> tuple[set, str | None]:
+    """Exit codes ``lstmfc CMD ... OPT VALUE`` may end with here, and a fragment its
+    error line must hold (``DATA | OK``: a documented data bound this workspace may or
+    may not reach, where working it out by hand would mean redoing the numerics)."""
+    if opt == "--units":
+        return _units_outcome(value)
+    if opt == "--split":
+        return _split_outcome(value)
+    x = _number(opt, value)
+    if x is None:
+        return REFUSED, opt
+    if opt in INT_RANGES:
+        lo, hi = INT_RANGES[opt]
+        if x < lo or (hi is not None and x > hi):
+            return REFUSED, opt
+    else:
+        lo, lo_in, hi, hi_in = FLOAT_RANGES[opt]
+        inside = (x >= lo if lo_in else x > lo) and (x <= hi if hi_in else x < hi)
+        if not (math.isfinite(x) and inside):
+            return REFUSED, opt
+    # valid: what this workspace makes of it
+    if opt in ("--lr", "--l2"):
+        # Adam steps by about lr, so a huge lr throws the weights far enough for the
+        # loss to overflow float32; a huge l2 overflows the penalty or its gradient's
+        # norm. Exit 1 with the divergence line, from where by hand it must happen.
+        safe, sure = (10.0, 1e30) if opt == "--lr" else (1e6, F32_MAX)
+        if x <= safe:
+            return OK, None
+        return (DATA if x > sure else DATA | OK), "training diverged"
+    if cmd == "prepare":  # PRE: 120 rows, 1 warm-up row, 4 windows for 0.70/0.15/0.15
+        lookback, horizon = (x, 1) if opt == "--lookback" else (60, x)
+        need = 1 + lookback + horizon + 4 - 1
+        return (OK, None) if need <= N_ROWS else (DATA, f"need at least {need} rows")
+    if cmd == "evaluate" and opt == "--sma":
+        # EVA: 119 feature rows (120 closes less 1 warm-up), 109 windows of 10, the 76
+        # training ones (floor(0.7 * 109)) end at rows 9..84; SMA(k) needs k - 1 rows
+        # before a window's end
+        return (OK, None) if x - 1 <= 84 else (DATA, f"baseline sma needs {x - 1} rows")
+    if cmd in ("backtest", "run") and opt in DATA_BOUND[cmd]:
+        return DATA | OK, None
+    return OK, None
+
+
+#: Options whose valid values meet a documented data bound on the tiny series (test
+#: windows, history for a baseline) in ways not worked out by hand here.
+DATA_BOUND = {
+    "backtest": {
+        "--lookback", "--horizon", "--folds", "--step", "--test-size", "--train-size",
+        "--val-fraction", "--sma",
+    },
+    "run": {"--lookback", "--horizon"},
+}  # fmt: skip
+
+
 def _check_draw(home, cmd: str, opt: str, value: str) -> None:
     fixed = EXTRA.get(cmd, {}).get(opt)
     if fixed is None:
         fixed = ["--retrain-every", "100000"] if cmd == "backtest" else []
     args = [*BASE[cmd], *fixed, opt, value]
     res, dt = invoke(home, args)
-    contract(res, dt, args)
+    line = contract(res, dt, args)
+    codes, fragment = expected(cmd, opt, value)
+    what = f"lstmfc {' '.join(args)}"
+    assert res.exit_code in codes, f"{what}: exit {res.exit_code}, expected {codes}: {line}"
+    if res.exit_code == 2:  # refused before any work: the error line alone
+        assert res.stderr.count("\n") == 1, f"{what}: stderr {res.stderr!r}"
+    if res.exit_code != 0 and fragment is not None:
+        assert fragment in line, f"{what}: {line}"
+
+
+# The hand-worked data bounds just inside and just outside, and values the draws found
+# mishandled once (--clipnorm 1e308 made every run diverge), checked every run.
+EDGES = [
+    ("prepare", "--lookback", "115"),  # 1 + 115 + 1 + 4 - 1 = 120 rows: enough
+    ("prepare", "--lookback", "116"),
+    ("prepare", "--horizon", "56"),
+    ("prepare", "--horizon", "57"),
+    ("prepare", "--split", "0.02,0.02,0.96"),  # 50 windows at least: 111 rows
+    ("prepare", "--split", "0.01,0.02,0.97"),  # 100 windows at least: 161 rows
+    ("evaluate", "--sma", "85"),
+    ("evaluate", "--sma", "86"),
+    ("train", "--clipnorm", "1e308"),
+    ("train", "--units", "2235"),  # 4 * (2235 * 2236 + 2235) + 2236 = 20,001,016 weights
+    ("train", "--units", " 4 , 3 "),
+]
+
+
+@pytest.mark.parametrize("cmd, opt, value", EDGES, ids=[" ".join(e) for e in EDGES])
+def test_values_at_the_hand_worked_bounds(home, cmd, opt, value):
+    assert expected(cmd, opt, value)[0] in (OK, REFUSED, DATA)  # each edge is decided
+    _check_draw(home, cmd, opt, value)
 
 
 FAST = settings(

@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 keras = backend.keras_module()
 ON_TORCH = keras.backend.backend() == "torch"
-pytestmark = pytest.mark.skipif(not ON_TORCH, reason="the lean loop exists on the torch backend")
+pytestmark = pytest.mark.skipif(
+    not ON_TORCH,
+    reason=f"the lean loop exists only on the torch backend; this run was started on "
+    f"{keras.backend.backend()} (LSTMFC_BACKEND / KERAS_BACKEND; see test_fastpath)",
+)
 
 if ON_TORCH:
     import torch
@@ -402,9 +406,6 @@ _NO_TF = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(
-    __import__("importlib").util.find_spec("tensorflow") is None, reason="no tensorflow"
-)
 def test_torch_process_never_imports_tensorflow(tmp_path):
     """Seeding, compiling, training, saving and loading on the torch backend leave
     TensorFlow unimported (Keras would otherwise import it, ~470 MiB, just to ask

@@ -21,9 +21,16 @@ from lstmfc.network import backend, models
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Which backend the user asked for before this process loaded Keras (read first: the
+# tests below change these variables only through monkeypatch).
+CHOSEN = {v: os.environ.get(v, "") for v in ("LSTMFC_BACKEND", "KERAS_BACKEND")}
 keras = backend.keras_module()
 ON_TORCH = keras.backend.backend() == "torch"
-torch_only = pytest.mark.skipif(not ON_TORCH, reason="fast path exists on the torch backend")
+torch_only = pytest.mark.skipif(
+    not ON_TORCH,
+    reason=f"the fused kernels exist only on the torch backend; this run was started on "
+    f"{keras.backend.backend()} ({', '.join(f'{k}={v}' for k, v in CHOSEN.items() if v)})",
+)
 
 
 def _installed(name):
@@ -58,8 +65,21 @@ def test_bad_backend_is_a_usage_error(monkeypatch):
         backend.select_backend(other)
 
 
-@pytest.mark.skipif(_installed("jax"), reason="jax is installed here")
+def test_this_run_is_on_torch_unless_another_backend_was_chosen():
+    """The torch-only tests skip only where the user picked another backend: a run that
+    silently lands on TensorFlow (torch broken, Keras outside SUPPORTED_KERAS) fails."""
+    if not any(CHOSEN.values()):
+        assert keras.backend.backend() == "torch"
+        assert backend.fast_keras_ok()
+
+
 def test_uninstalled_backend_is_named(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec  # hide jax if it is installed here; else it is missing
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "jax" else real(n, *a)
+    )
     monkeypatch.setenv("LSTMFC_BACKEND", "jax")
     with pytest.raises(UsageError) as e:
         backend.backend_choice()
@@ -257,7 +277,6 @@ _TF_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(not _installed("tensorflow"), reason="tensorflow not installed")
 def test_tensorflow_backend_loads_fast_path_bundles_and_trains(tmp_path):
     """Same weights, TensorFlow backend in a fresh process: same predictions (1e-5) for
     LSTM, GRU and SimpleRNN bundles saved here; the TF backend still trains, saves and

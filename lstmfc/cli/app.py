@@ -82,8 +82,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "backtest": (
         "lstmfc.cli.backtest",
-        "Walk-forward backtest: refit scaler and network before each test block, score "
-        "them all.",
+        "Walk-forward backtest: refit scaler and network before each test block, score them all.",
     ),
 }
 

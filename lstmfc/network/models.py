@@ -50,6 +50,7 @@ et al. 2014; SimpleRNN: Elman 1990)."""
 
 #: Weight matrices per recurrent layer: LSTM 4 gates, GRU 3, SimpleRNN 1 (Keras 3).
 _GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
 def estimate_params(cell: str, units, dense: int, n_features: int, n_outputs: int = 1) -> int:
@@ -240,10 +241,10 @@ def build_model(spec: ModelSpec, head=None):
     model = keras.Model(inputs, outputs, name=f"lstmfc_{spec.cell}_{head.name}")
     loss = head.make_loss(keras)
 
-    optimizer = keras.optimizers.Adam(
-        learning_rate=spec.learning_rate,
-        global_clipnorm=spec.clipnorm if spec.clipnorm > 0 else None,
-    )
+    # A clip norm above float32's largest value never acts, and Keras would compute its
+    # scale as inf * 0 = NaN (clip * min(1 / norm, 1 / clip) in float32): off, like 0.
+    clip = spec.clipnorm if 0 < spec.clipnorm <= _FLOAT32_MAX else None
+    optimizer = keras.optimizers.Adam(learning_rate=spec.learning_rate, global_clipnorm=clip)
     model.compile(optimizer=optimizer, loss=loss, metrics=list(head.compile_metrics))
     return model
 
