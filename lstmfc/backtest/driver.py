@@ -721,8 +721,8 @@ def _overall(head, targets, rows, series, chosen, dates, h, cfg) -> dict[str, An
 def _write_backtest(ws: Workspace, doc, forecasts, results, backtest_id: str) -> Path:
     import json
 
-    from lstmfc.bundles.bundle import json_clean
     from lstmfc.core.atomic import atomic_dir, sha256_file
+    from lstmfc.core.jsonclean import json_clean
 
     final = ws.data_dir / BACKTESTS_DIR / doc["ticker"] / backtest_id
     if final.exists():
@@ -975,7 +975,7 @@ class _Run:
             self.finish(unit.ticker)
 
     def finish(self, t: str) -> None:
-        from lstmfc.bundles.bundle import json_clean
+        from lstmfc.core.jsonclean import json_clean
 
         job, res = self.jobs[t], self.results[t]
         bad = [r for r in res if not r.ok]

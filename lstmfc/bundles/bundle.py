@@ -63,6 +63,7 @@ from typing import Any
 from lstmfc.core.atomic import atomic_dir, atomic_symlink, sha256_file
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import ArtifactError, UsageError
+from lstmfc.core.jsonclean import json_clean
 
 MODEL_FILE = "model.keras"
 MANIFEST_FILE = "manifest.json"
@@ -132,19 +133,6 @@ def _rel(ws: Workspace | None, path: Path) -> str:
         with contextlib.suppress(ValueError):
             return path.relative_to(ws.home).as_posix()
     return str(path)
-
-
-def json_clean(obj: Any) -> Any:
-    """``obj`` with NaN/inf floats turned into None and tuples into lists (strict JSON)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): json_clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_clean(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # NumPy scalars
-        return json_clean(obj.item())
-    return obj
 
 
 def new_run_id(now: datetime | None = None) -> str:

@@ -151,7 +151,8 @@ def evaluate(
     UsageError
         Bad option values.
     """
-    from lstmfc.bundles.bundle import json_clean, load_bundle
+    from lstmfc.bundles.bundle import load_bundle
+    from lstmfc.core.jsonclean import json_clean
     from lstmfc.dataset.prepare import load_prepared, out_of_range_share, out_of_range_warnings
 
     check_options(sma_k, ema_span, cost_bps, alpha)

@@ -62,8 +62,8 @@ def evaluate_path(ws, t: str, prepared, bundle, *, sma_k: int, ema_span: int, co
     benchmark) and against the baseline with the lowest average validation loss over
     the path.
     """
-    from lstmfc.bundles.bundle import json_clean
     from lstmfc.core.atomic import atomic_write_text
+    from lstmfc.core.jsonclean import json_clean
     from lstmfc.dataset.prepare import out_of_range_share, out_of_range_warnings
     from lstmfc.evaluation.evaluate import EVALUATION_FILE, PLOT_FILE, report_header
     from lstmfc.forecasters.base import fit_baselines
