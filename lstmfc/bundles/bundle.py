@@ -48,7 +48,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import re
 import secrets
@@ -64,6 +63,7 @@ from lstmfc.core.atomic import atomic_dir, atomic_symlink, sha256_file
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import ArtifactError, UsageError
 from lstmfc.core.jsonclean import json_clean
+from lstmfc.core.plotting import write_history_png
 
 MODEL_FILE = "model.keras"
 MANIFEST_FILE = "manifest.json"
@@ -180,32 +180,6 @@ def list_runs(ws: Workspace, ticker: str) -> list[str]:
         and not p.is_symlink()
         and _RUN_ID_RE.match(p.name)
     )
-
-
-# ------------------------------------------------------------------ history plot
-def write_history_png(history: dict[str, list[float]], path: Path, title: str) -> None:
-    """Plot loss and val_loss per epoch (matplotlib's Agg canvas, no display needed)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    for key, label in (("loss", "training loss"), ("val_loss", "validation loss")):
-        values = history.get(key) or []
-        if values:
-            ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=label)
-    val = [v for v in history.get("val_loss") or [] if v is not None and math.isfinite(v)]
-    if val:
-        best = history["val_loss"].index(min(val)) + 1
-        ax.axvline(best, color="grey", ls="--", lw=1, label=f"best epoch {best}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, format="png", metadata={"Software": None})
 
 
 # ------------------------------------------------------------------ writing
