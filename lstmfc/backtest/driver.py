@@ -890,7 +890,7 @@ def backtest(
     TemporaryFailure
         The Dask scheduler cannot be reached.
     """
-    from lstmfc.bundles.bundle import new_run_id
+    from lstmfc.bundles.runs import new_run_id
 
     t0 = time.perf_counter()
     cfg = (cfg or BacktestConfig()).validate()
