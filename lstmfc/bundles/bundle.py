@@ -7,7 +7,7 @@ Layout::
         20250301T143015Z-3fa9c1/      one training run (never overwritten)
             model.keras               Keras 3 zip: config.json, metadata.json, model.weights.h5
             model.onnx                its ONNX twin (lstmfc.bundles.twins), where exportable
-            manifest.json             everything needed to trust and reuse the run (below)
+            manifest.json             everything needed to trust and reuse the run (manifest.py)
             history.png               loss / val_loss per epoch
         latest -> 20250301T143015Z-3fa9c1   symlink, switched atomically
 
