@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lstmfc.bundles import bundle as artifacts
+from lstmfc.bundles.bundle import load_bundle
 from lstmfc.core.config import Workspace
 from lstmfc.data.store import read_raw
 from lstmfc.dataset.prepare import load_prepared
@@ -221,7 +221,7 @@ def _loads(home: Path) -> None:
     ws = Workspace(home)
     read_raw(ws.raw_path("SP500"))
     prepared = load_prepared(ws, "SP500")
-    artifacts.load_bundle(ws, "SP500", prepared_meta=prepared.meta)
+    load_bundle(ws, "SP500", prepared_meta=prepared.meta)
     if ws.forecast_db.exists():
         con = sqlite3.connect(ws.forecast_db)
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

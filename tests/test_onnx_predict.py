@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from lstmfc.bundles import bundle as artifacts
+from lstmfc.bundles.bundle import load_bundle
 from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.data.forecastlog import ForecastLog
@@ -80,12 +80,12 @@ def test_onnx_and_keras_forecasts_agree(workspace, head, cell, ensemble):
         _trained(ws, head=head, cell=cell, ensemble=ensemble, n=n)
     prep = load_prepared(ws, "SYN")
     x, tt = prep.windows("test"), prep.split_targets("test")
-    k = artifacts.load_bundle(ws, "SYN", engine="keras")
-    o = artifacts.load_bundle(ws, "SYN", engine="onnx")
+    k = load_bundle(ws, "SYN", engine="keras")
+    o = load_bundle(ws, "SYN", engine="onnx")
     assert (k.engine, o.engine) == ("keras", "onnx") and len(o.models) == ensemble
     a, b = k.forecast(x, tt), o.forecast(x, tt)
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * float(np.max(np.abs(a))))
-    assert artifacts.load_bundle(ws, "SYN", engine="auto").engine == "onnx"
+    assert load_bundle(ws, "SYN", engine="auto").engine == "onnx"
 
 
 def test_a_modified_onnx_file_is_refused_and_nothing_is_logged(workspace):
@@ -119,7 +119,7 @@ def test_older_bundles_fall_back_to_keras_until_exported(workspace):
     ex = runner.invoke(app, ["export", "SYN", "--json"])
     assert ex.exit_code == 0, ex.output
     assert json.loads(ex.stdout)["status"] == "exported"
-    b = artifacts.load_bundle(ws, "SYN", engine="onnx")  # re-hashed manifest verifies
+    b = load_bundle(ws, "SYN", engine="onnx")  # re-hashed manifest verifies
     assert b.manifest["members"][0]["onnx"] == "model.onnx"
     again = runner.invoke(app, [*PREDICT, "--json"])
     assert json.loads(again.stdout)[0]["engine"] == "onnx" and "ONNX" not in again.stderr

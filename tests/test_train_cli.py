@@ -9,7 +9,8 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from lstmfc.bundles import bundle as artifacts
+from lstmfc.bundles.bundle import load_bundle
+from lstmfc.bundles.runs import list_runs
 from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.data.store import write_raw
@@ -46,7 +47,7 @@ def test_train_json(runner, prepared):
     assert os.readlink(prepared.model_root(T) / "latest") == doc["run_id"]
     # cron-friendly progress: one plain line per epoch on stderr, nothing else on stdout
     assert re.search(r"^TEST epoch 1/1  .*val_loss \S+  \d+\.\d s$", r.stderr, re.M)
-    b = artifacts.load_bundle(prepared, T)
+    b = load_bundle(prepared, T)
     assert b.manifest["hyperparameters"]["units"] == [4, 2]
 
 
@@ -56,7 +57,7 @@ def test_train_table_and_deterministic_flag(runner, prepared):
         assert r.exit_code == 0, r.stderr
         assert "run id" in r.stdout and "val RMSE" in r.stdout and "naive random walk" in r.stdout
         assert "(deterministic)" in r.stdout
-        m = artifacts.load_bundle(prepared, T).manifest
+        m = load_bundle(prepared, T).manifest
         assert m["deterministic"] is True and m["hyperparameters"]["l2"] == 0.001
     finally:
         try:
@@ -122,7 +123,7 @@ def test_ctrl_c_exits_130_and_keeps_latest(runner, prepared, monkeypatch):
     assert r.exit_code == 130
     assert r.stderr == "Error: interrupted; nothing was left half-written\n"
     assert os.readlink(prepared.model_root(T) / "latest") == latest
-    assert artifacts.list_runs(prepared, T) == [latest]
+    assert list_runs(prepared, T) == [latest]
 
 
 @pytest.mark.parametrize("head", ["vol", "quantile"])

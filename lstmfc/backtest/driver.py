@@ -157,8 +157,8 @@ def _iso(ts) -> str:
 def _write_backtest(ws: Workspace, doc, forecasts, results, backtest_id: str) -> Path:
     import json
 
-    from lstmfc.bundles.bundle import json_clean
     from lstmfc.core.atomic import atomic_dir, sha256_file
+    from lstmfc.core.jsonclean import json_clean
 
     final = ws.data_dir / BACKTESTS_DIR / doc["ticker"] / backtest_id
     if final.exists():
@@ -274,7 +274,7 @@ def backtest(
     TemporaryFailure
         The Dask scheduler cannot be reached.
     """
-    from lstmfc.bundles.bundle import new_run_id
+    from lstmfc.bundles.runs import new_run_id
 
     t0 = time.perf_counter()
     cfg = (cfg or BacktestConfig()).validate()
@@ -359,7 +359,7 @@ class _Run:
             self.finish(unit.ticker)
 
     def finish(self, t: str) -> None:
-        from lstmfc.bundles.bundle import json_clean
+        from lstmfc.core.jsonclean import json_clean
 
         job, res = self.jobs[t], self.results[t]
         bad = [r for r in res if not r.ok]

@@ -6,24 +6,26 @@ Python, Keras backend, training loop and library versions produced it.
 
 from __future__ import annotations
 
+import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from lstmfc.network import fastfit, fastrnn
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of the packages a bundle depends on (recorded in the manifest)."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
+    """Versions of the packages a bundle depends on (recorded in the manifest).
 
+    Returns ``python``, each package's version (or ``not installed``) and, once Keras is
+    imported, its backend (``keras_backend``), the training loop (``training_loop``)
+    and, on torch, whether the fused CPU RNN kernels are active (``fused_cpu_rnn``).
+    """
     out = {"python": platform.python_version()}
     keras = sys.modules.get("keras")
     if keras is not None:
         out["keras_backend"] = keras.backend.backend()
         if out["keras_backend"] == "torch":
-            from lstmfc.network import fastrnn
-
             out["fused_cpu_rnn"] = fastrnn.status()
-        from lstmfc.network import fastfit
-
         loop = fastfit.status()
         out["training_loop"] = (
             "lstmfc.network.fastfit" if loop == "active" else f"Model.fit ({loop})"

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.bundles.bundle import json_clean, load_bundle
+from lstmfc.bundles.bundle import load_bundle
 from lstmfc.core.config import Workspace, normalize_ticker
+from lstmfc.core.jsonclean import json_clean
 from lstmfc.dataset.prepare import load_prepared
 from lstmfc.dataset.scaling import out_of_range_share, out_of_range_warnings
 from lstmfc.evaluation.judge import ScoringOptions, fit_benchmarks, joint_best, judge

@@ -3,7 +3,7 @@ and the plot of ``evaluate --compare``; every file is written atomically.
 
 The one-step plot of a head is :func:`plot_test_split`, dispatched on the head's class
 (``functools.singledispatch``): a new head registers its own function here. All plots
-use matplotlib's Agg canvas (:func:`lstmfc.heads.base.pyplot`); matplotlib is imported
+use matplotlib's Agg canvas (:func:`lstmfc.core.plotting.pyplot`); matplotlib is imported
 only when a plot is drawn. Where skill comes from is shown as the cumulative loss
 difference of a benchmark minus the network over the test period, rising when the
 network wins (Goyal & Welch 2008, "A comprehensive look at the empirical performance
@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from lstmfc.core.plotting import pyplot, save_figure
 from lstmfc.dataset.targets import step_horizon
-from lstmfc.heads.base import Head, pyplot, save_figure
+from lstmfc.heads.base import Head
 from lstmfc.heads.direction import DirectionHead
 from lstmfc.heads.price import PriceHead
 from lstmfc.heads.quantile import QuantileHead

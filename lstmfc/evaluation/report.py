@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.bundles.bundle import json_clean
 from lstmfc.core.atomic import atomic_write_text
+from lstmfc.core.jsonclean import json_clean
 from lstmfc.dataset.targets import step_frame
 from lstmfc.evaluation.judge import StepBenchmarks, StepScore
 from lstmfc.stats import wording

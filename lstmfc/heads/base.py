@@ -372,24 +372,3 @@ class Head:
     def live_summary(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """The live track record of scored log rows (``lstmfc score``)."""
         raise NotImplementedError
-
-
-def save_figure(fig, path) -> None:
-    """Write a matplotlib figure as PNG to ``path`` atomically, then close it."""
-    import matplotlib.pyplot as plt
-
-    from lstmfc.core.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-
-
-def pyplot():
-    """matplotlib's pyplot on the Agg canvas (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt

@@ -533,7 +533,7 @@ def save_model(model, path: str | os.PathLike) -> None:
     The file carries the architecture and the weights but no compile configuration
     (optimizer, loss, metrics): inference loads it with ``compile=False`` anyway, and
     a head's own loss (:mod:`lstmfc.heads.losses`) then never has to be deserialised, so the
-    class allowlist of :func:`lstmfc.bundles.bundle.check_keras_archive` stays closed.
+    class allowlist of :func:`lstmfc.bundles.archive.check_keras_archive` stays closed.
     """
     import json
     import zipfile

@@ -180,7 +180,7 @@ def predict(
     on_result : callable, optional
         Called with each ticker's result dict as soon as it is known.
     engine : {"auto", "onnx", "keras"}
-        What runs the networks (:data:`lstmfc.bundles.bundle.ENGINES`; ``auto``: ONNX
+        What runs the networks (:data:`lstmfc.bundles.twins.ENGINES`; ``auto``: ONNX
         Runtime when the bundle has its ONNX twins).
 
     Returns
@@ -198,7 +198,7 @@ def predict(
         The forecast log exists but is not a usable SQLite file: checked before any
         ticker is fetched or forecast, so nothing happens.
     """
-    from lstmfc.bundles.bundle import ENGINES
+    from lstmfc.bundles.twins import ENGINES
 
     if engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
