@@ -30,8 +30,13 @@ from lstmfc.backtest.executors import EXECUTORS, check_jobs, execute_units, sche
 from lstmfc.backtest.plan import FoldPlan, check_fit_count, plan_folds
 from lstmfc.backtest.scoring import check_baseline_history, score_ticker, summarise
 from lstmfc.backtest.unit import Unit, UnitResult
+from lstmfc.bundles.runs import new_run_id
+from lstmfc.core.atomic import atomic_dir, sha256_file
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import ArtifactError, DataError, LstmfcError, UsageError
+from lstmfc.core.jsonclean import json_clean
+from lstmfc.data.fetch import fetch_ticker
+from lstmfc.data.store import read_raw
 from lstmfc.dataset.features import build_features, warmup_rows
 
 BACKTESTS_DIR = "backtests"
@@ -157,9 +162,6 @@ def _iso(ts) -> str:
 def _write_backtest(ws: Workspace, doc, forecasts, results, backtest_id: str) -> Path:
     import json
 
-    from lstmfc.core.atomic import atomic_dir, sha256_file
-    from lstmfc.core.jsonclean import json_clean
-
     final = ws.data_dir / BACKTESTS_DIR / doc["ticker"] / backtest_id
     if final.exists():
         raise ArtifactError(f"backtest {backtest_id} already exists in {final.parent}")
@@ -187,14 +189,10 @@ def _write_backtest(ws: Workspace, doc, forecasts, results, backtest_id: str) ->
 
 
 def _load_raw(ws: Workspace, t: str, source: str | None):
-    from lstmfc.core.atomic import sha256_file
-    from lstmfc.data.store import read_raw
 
     path = ws.raw_path(t)
     if not path.is_file():
         if source == "sample":
-            from lstmfc.data.fetch import fetch_ticker
-
             fetch_ticker(ws, t, source="sample")
         else:
             raise DataError(f"no data for {t}; run `lstmfc fetch {t}` first")
@@ -274,7 +272,6 @@ def backtest(
     TemporaryFailure
         The Dask scheduler cannot be reached.
     """
-    from lstmfc.bundles.runs import new_run_id
 
     t0 = time.perf_counter()
     cfg = (cfg or BacktestConfig()).validate()
@@ -359,7 +356,6 @@ class _Run:
             self.finish(unit.ticker)
 
     def finish(self, t: str) -> None:
-        from lstmfc.core.jsonclean import json_clean
 
         job, res = self.jobs[t], self.results[t]
         bad = [r for r in res if not r.ok]

@@ -24,6 +24,7 @@ from lstmfc.backtest.plan import _pos_int
 from lstmfc.backtest.unit import Unit, UnitResult, failed, run_unit, run_unit_safe
 from lstmfc.core.errors import TemporaryFailure, UsageError
 from lstmfc.core.limits import MAX_JOBS_PER_CORE
+from lstmfc.network.backend import cpu_count
 
 EXECUTORS = ("local", "dask")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -41,7 +42,6 @@ def check_jobs(jobs, *, remote: bool = False) -> int:
     UsageError
         One line naming the bound and the machine's cores.
     """
-    from lstmfc.network.backend import cpu_count
 
     if remote:
         return _pos_int("--jobs", jobs)

@@ -26,6 +26,11 @@ from typing import Any
 import numpy as np
 
 from lstmfc.core.errors import ArtifactError, DataError, LstmfcError
+from lstmfc.dataset.prepare import cut_windows
+from lstmfc.dataset.scaling import fit_scaler, out_of_range_share, scale
+from lstmfc.dataset.targets import add_path_targets, target_frame
+from lstmfc.network import backend, models
+from lstmfc.workflows.train import fit_networks
 
 _UNIT_LOCK = threading.Lock()
 """Units seed process-wide state (Keras, NumPy, torch/TF): one at a time per process."""
@@ -215,10 +220,6 @@ def fold_arrays(unit: Unit) -> FoldArrays:
     """
     import pandas as pd
 
-    from lstmfc.dataset.prepare import cut_windows
-    from lstmfc.dataset.scaling import fit_scaler, scale
-    from lstmfc.dataset.targets import target_frame
-
     L, h = unit.lookback, unit.horizon
     x = np.asarray(unit.x, dtype="float64")
     close = np.asarray(unit.close, dtype="float64")
@@ -235,8 +236,6 @@ def fold_arrays(unit: Unit) -> FoldArrays:
     targets = target_frame(pd.Series(close), h)
     steps = int(unit.steps)
     if steps > 1:
-        from lstmfc.dataset.targets import add_path_targets
-
         add_path_targets(targets, h, steps)
     head = unit.options.make_head(steps)
     t_fit = t - (steps - 1)  # purged: the last K-1 paths end in the validation period
@@ -298,10 +297,6 @@ def run_unit(unit: Unit) -> UnitResult:
 
 def _run_unit_locked(unit: Unit) -> UnitResult:
     import tempfile
-
-    from lstmfc.dataset.scaling import out_of_range_share
-    from lstmfc.network import backend, models
-    from lstmfc.workflows.train import fit_networks
 
     backend.limit_threads(unit.threads)
     arrays = fold_arrays(unit)

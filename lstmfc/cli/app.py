@@ -331,51 +331,6 @@ CostOpt = Annotated[
 AlphaOpt = Annotated[float, typer.Option("--alpha", help="Significance level of verdicts, (0, 1).")]
 
 
-def check_seed(seed: int | None, ensemble: int) -> None:
-    """``--seed`` in ``0 .. 2**32 - 1 - ensemble`` (before any data is read).
-
-    Raises
-    ------
-    UsageError
-        One line naming the range.
-    """
-    from lstmfc.workflows.train import check_int
-
-    if seed is not None:
-        top = 2**32 - 1 - (ensemble if isinstance(ensemble, int) and ensemble > 0 else 1)
-        check_int("--seed", seed, 0, top)
-
-
-def train_options(
-    head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience, ensemble,
-    price_target, loss=None, quantiles=None, strategy="mimo", attention=False,
-):  # fmt: skip
-    """The :class:`lstmfc.workflows.train.TrainOptions` of the shared model options.
-
-    The head options of every head are passed through; the head keeps its own
-    (:func:`lstmfc.heads.registry.make_head`).
-    """
-    from lstmfc.workflows.train import TrainOptions
-
-    return TrainOptions(
-        head=head,
-        head_options={"price_target": price_target, "loss": loss, "quantiles": quantiles},
-        cell=cell,
-        units=units,
-        dropout=dropout,
-        dense=dense,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        clipnorm=clipnorm,
-        l2=l2,
-        patience=patience,
-        ensemble=ensemble,
-        strategy=strategy,
-        attention=attention,
-    )
-
-
 # ---------------------------------------------------------------- output helpers
 def emit_json(doc: Any) -> None:
     """Print ``doc`` as the single JSON document on stdout."""
@@ -421,54 +376,6 @@ def handle_errors(fn):
             )
 
     return wrapper
-
-
-def ticker_names(
-    tickers: list[str] | str | None, tickers_file: Path | None, *, strict: bool = True
-) -> list[str]:
-    """The ``TICKER...`` arguments plus those of ``--tickers-file`` (each once).
-
-    Raises
-    ------
-    UsageError
-        No ticker at all, or (``strict``) a malformed one.
-    DataError
-        An unreadable or invalid tickers file.
-    """
-    from lstmfc.data.universe import merge_tickers
-
-    if isinstance(tickers, str):
-        tickers = [tickers]
-    return merge_tickers(tickers, tickers_file, strict=strict)
-
-
-def ticker_error(res: dict) -> None:
-    """One stderr line for a failed ticker of a multi-ticker command."""
-    msg = res["error"]
-    if not msg.upper().startswith(str(res["ticker"]).upper()):
-        msg = f"{res['ticker']}: {msg}"
-    typer.echo(f"Error: {' '.join(msg.split())}", err=True)
-
-
-def each_ticker(names: list[str], work) -> list[dict]:
-    """Run ``work(ticker)`` per ticker; a failure is one stderr line, the others go on."""
-    results = []
-    for t in names:
-        try:
-            results.append({"ok": True, "ticker": t, "result": work(t)})
-        except LstmfcError as exc:
-            res = {"ticker": t, "ok": False, "error": str(exc), "exit_code": exc.exit_code}
-            ticker_error(res)
-            results.append(res)
-    return results
-
-
-def multi_exit(results: list[dict]) -> None:
-    """Exit 0 if all ok; 75 if only temporary failures; 2 if only usage errors; else 1."""
-    codes = {r["exit_code"] for r in results if not r.get("ok")}
-    if not codes:
-        return
-    raise typer.Exit(codes.pop() if len(codes) == 1 and codes <= {2, 75} else 1)
 
 
 def version_callback(value: bool) -> None:

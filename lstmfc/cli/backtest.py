@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from lstmfc.backtest import BacktestConfig, backtest
 from lstmfc.cli.app import (
     AlphaOpt,
     AttentionOpt,
@@ -40,11 +41,17 @@ from lstmfc.cli.app import (
     UnitsOpt,
     emit_json,
     handle_errors,
-    ticker_names,
     warn,
 )
-from lstmfc.core.config import DEFAULT_FEATURES
+from lstmfc.cli.common import DEFAULT_UNITS, ticker_names
+from lstmfc.cli.progress import make_backtest_progress
+from lstmfc.cli.render import render_backtest
+from lstmfc.core.config import DEFAULT_FEATURES, Workspace
 from lstmfc.core.limits import MAX_FITS, MAX_JOBS_PER_CORE
+from lstmfc.dataset.prepare import DEFAULT_HORIZON, DEFAULT_LOOKBACK
+from lstmfc.evaluation.judge import DEFAULT_SCORING
+from lstmfc.heads.price import DEFAULT_PRICE_TARGET
+from lstmfc.workflows.train import DEFAULT
 
 commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 """The commands of this module (registered with the root app by :data:`lstmfc.cli.app.COMMANDS`)."""
@@ -118,32 +125,32 @@ def backtest_cmd(
         float,
         typer.Option("--val-fraction", help="Share of each fit's windows for early stop, (0, 1)."),
     ] = 0.15,
-    lookback: LookbackOpt = 60,
-    horizon: HorizonOpt = 1,
+    lookback: LookbackOpt = DEFAULT_LOOKBACK,
+    horizon: HorizonOpt = DEFAULT_HORIZON,
     steps: StepsOpt = 1,
-    strategy: StrategyOpt = "mimo",
-    attention: AttentionOpt = False,
+    strategy: StrategyOpt = DEFAULT.strategy,
+    attention: AttentionOpt = DEFAULT.attention,
     features: FeaturesOpt = ",".join(DEFAULT_FEATURES),
-    head: HeadOpt = "price",
-    cell: CellOpt = "lstm",
-    units: UnitsOpt = "128,64",
-    dropout: DropoutOpt = 0.2,
-    dense: DenseOpt = 25,
-    epochs: EpochsOpt = 30,
-    batch_size: BatchOpt = 32,
-    lr: LrOpt = 0.001,
-    clipnorm: ClipOpt = 5.0,
-    l2: L2Opt = 0.0,
-    patience: PatienceOpt = 5,
-    ensemble: EnsembleOpt = 1,
+    head: HeadOpt = DEFAULT.head,
+    cell: CellOpt = DEFAULT.cell,
+    units: UnitsOpt = DEFAULT_UNITS,
+    dropout: DropoutOpt = DEFAULT.dropout,
+    dense: DenseOpt = DEFAULT.dense,
+    epochs: EpochsOpt = DEFAULT.epochs,
+    batch_size: BatchOpt = DEFAULT.batch_size,
+    lr: LrOpt = DEFAULT.lr,
+    clipnorm: ClipOpt = DEFAULT.clipnorm,
+    l2: L2Opt = DEFAULT.l2,
+    patience: PatienceOpt = DEFAULT.patience,
+    ensemble: EnsembleOpt = DEFAULT.ensemble,
     seed: SeedOpt = None,
-    price_target: PriceTargetOpt = "logret",
+    price_target: PriceTargetOpt = DEFAULT_PRICE_TARGET,
     loss: LossOpt = None,
     quantiles: QuantilesOpt = None,
-    sma: SmaOpt = 20,
-    ema: EmaOpt = 20,
-    cost_bps: CostOpt = 0.0,
-    alpha: AlphaOpt = 0.05,
+    sma: SmaOpt = DEFAULT_SCORING.sma_k,
+    ema: EmaOpt = DEFAULT_SCORING.ema_span,
+    cost_bps: CostOpt = DEFAULT_SCORING.cost_bps,
+    alpha: AlphaOpt = DEFAULT_SCORING.alpha,
     executor: Annotated[
         str, typer.Option("--executor", help="local (joblib processes) or dask.")
     ] = "local",
@@ -181,9 +188,6 @@ def backtest_cmd(
     On a Dask cluster: lstmfc backtest --tickers-file universe.txt --executor dask
     --scheduler tcp://10.0.0.5:8786
     """
-    from lstmfc.backtest import BacktestConfig, backtest
-    from lstmfc.cli.progress import make_backtest_progress
-    from lstmfc.core.config import Workspace
 
     names = ticker_names(tickers, tickers_file)
     cfg = BacktestConfig.build(
@@ -239,8 +243,6 @@ def backtest_cmd(
     if json_out:
         emit_json(result)
     else:
-        from lstmfc.cli.render import render_backtest
-
         render_backtest(result)
     if result["summary"]["n_failed"]:
         raise typer.Exit(1)

@@ -16,11 +16,13 @@ from lstmfc.cli.app import (
     TickersFileOpt,
     emit_json,
     handle_errors,
-    multi_exit,
-    ticker_error,
-    ticker_names,
     warn,
 )
+from lstmfc.cli.common import multi_exit, ticker_error, ticker_names
+from lstmfc.cli.render import render_forecasts, render_predict, render_score
+from lstmfc.core.config import Workspace, normalize_ticker
+from lstmfc.data.forecastlog import COLUMNS, ForecastLog
+from lstmfc.workflows.daily import predict, score
 
 commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 """The commands of this module (registered with the root app by :data:`lstmfc.cli.app.COMMANDS`)."""
@@ -64,8 +66,6 @@ def predict_cmd(
     Example (crontab, 22:30 on weekdays):
       30 22 * * 1-5  lstmfc predict SP500 AAPL --home /srv/lstmfc >> /srv/lstmfc/predict.log 2>&1
     """
-    from lstmfc.core.config import Workspace
-    from lstmfc.workflows.daily import predict
 
     ws = Workspace.resolve(home)
     names = ticker_names(tickers, tickers_file, strict=False)
@@ -90,8 +90,6 @@ def predict_cmd(
     if json_out:
         emit_json(results)
     elif any(r["ok"] for r in results):
-        from lstmfc.cli.render import render_predict
-
         render_predict(results)
     multi_exit(results)
 
@@ -109,8 +107,6 @@ def forecasts_cmd(
 
     Example: lstmfc forecasts SP500 --csv > sp500_forecasts.csv
     """
-    from lstmfc.core.config import Workspace, normalize_ticker
-    from lstmfc.data.forecastlog import COLUMNS, ForecastLog
 
     ws = Workspace.resolve(home)
     rows = ForecastLog(ws.forecast_db).rows(normalize_ticker(ticker) if ticker else None)
@@ -123,8 +119,6 @@ def forecasts_cmd(
         w.writeheader()
         w.writerows(rows)
     else:
-        from lstmfc.cli.render import render_forecasts
-
         render_forecasts(rows, str(ws.forecast_db))
 
 
@@ -140,14 +134,11 @@ def score_cmd(
 
     Example: lstmfc score SP500
     """
-    from lstmfc.core.config import Workspace
-    from lstmfc.workflows.daily import score
 
     ws = Workspace.resolve(home)
     res = score(ws, ticker)
     if json_out:
         emit_json(res)
         return
-    from lstmfc.cli.render import render_score
 
     render_score(res)

@@ -16,12 +16,15 @@ from lstmfc.cli.app import (
     TickersFileOpt,
     emit_json,
     handle_errors,
-    multi_exit,
-    ticker_error,
-    ticker_names,
 )
-from lstmfc.core.config import DEFAULT_FEATURES
+from lstmfc.cli.common import multi_exit, ticker_error, ticker_names
+from lstmfc.cli.render import render_fetch, render_prepare, render_samples
+from lstmfc.core.config import DEFAULT_FEATURES, Workspace
 from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK, MIN_SPLIT_FRACTION
+from lstmfc.data.fetch import fetch_many, fetch_named
+from lstmfc.data.sources import list_samples
+from lstmfc.dataset.prepare import DEFAULT_HORIZON, DEFAULT_LOOKBACK, prepare
+from lstmfc.dataset.split import DEFAULT_SPLIT
 
 SourceOpt = Annotated[
     str, typer.Option("--source", help="yahoo (network), sample (bundled) or csv (--path).")
@@ -79,8 +82,6 @@ def fetch_cmd(
       lstmfc fetch AAPL MSFT --start 2015-01-01
       lstmfc fetch MYCO --source csv --path MYCO.csv
     """
-    from lstmfc.core.config import Workspace
-    from lstmfc.data.fetch import fetch_many, fetch_named
 
     ws = Workspace.resolve(home)
     names = ticker_names(tickers, tickers_file, strict=False)
@@ -108,8 +109,6 @@ def fetch_cmd(
         else:
             emit_json(results)
     elif ok:
-        from lstmfc.cli.render import render_fetch
-
         render_fetch(ok)
     multi_exit(results)
 
@@ -125,13 +124,11 @@ def samples_cmd(
 
     Example: lstmfc samples; then lstmfc fetch SP500 --source sample
     """
-    from lstmfc.data.sources import list_samples
 
     samples = list_samples()
     if json_out:
         emit_json(samples)
         return
-    from lstmfc.cli.render import render_samples
 
     render_samples(samples)
 
@@ -148,7 +145,7 @@ def prepare_cmd(
             max=MAX_LOOKBACK,
             help=f"Rows per input window, 1 to {MAX_LOOKBACK}.",
         ),
-    ] = 60,
+    ] = DEFAULT_LOOKBACK,
     horizon: Annotated[
         int,
         typer.Option(
@@ -157,7 +154,7 @@ def prepare_cmd(
             max=MAX_HORIZON,
             help=f"Rows ahead of a window's last row, 1 to {MAX_HORIZON}.",
         ),
-    ] = 1,
+    ] = DEFAULT_HORIZON,
     steps: StepsOpt = 1,
     features: FeaturesOpt = ",".join(DEFAULT_FEATURES),
     split: Annotated[
@@ -167,7 +164,7 @@ def prepare_cmd(
             help="Train,val,test fractions of the windows, summing to 1, each at least "
             f"{MIN_SPLIT_FRACTION}.",
         ),
-    ] = "0.70,0.15,0.15",
+    ] = ",".join(f"{f:.2f}" for f in DEFAULT_SPLIT),
     home: HomeOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
@@ -179,8 +176,6 @@ def prepare_cmd(
 
     Example: lstmfc prepare SP500 --lookback 60 --features logret,rsi
     """
-    from lstmfc.core.config import Workspace
-    from lstmfc.dataset.prepare import prepare
 
     ws = Workspace.resolve(home)
     meta = prepare(
@@ -189,6 +184,5 @@ def prepare_cmd(
     if json_out:
         emit_json(meta)
         return
-    from lstmfc.cli.render import render_prepare
 
     render_prepare(meta, str(ws.prepared_path(meta["ticker"])))

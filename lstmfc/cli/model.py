@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from lstmfc.bundles.bundle import export_bundle
 from lstmfc.cli.app import (
     AlphaOpt,
     AttentionOpt,
@@ -40,16 +41,32 @@ from lstmfc.cli.app import (
     StrategyOpt,
     TickersFileOpt,
     UnitsOpt,
-    check_seed,
-    each_ticker,
     emit_json,
     handle_errors,
-    multi_exit,
-    ticker_names,
-    train_options,
     warn,
 )
-from lstmfc.core.config import DEFAULT_FEATURES
+from lstmfc.cli.common import DEFAULT_UNITS, check_seed, each_ticker, multi_exit, ticker_names
+from lstmfc.cli.progress import make_train_reporter
+from lstmfc.cli.render import (
+    render_comparison,
+    render_evaluation,
+    render_train,
+    render_universe,
+    stderr_console,
+    stdout_console,
+)
+from lstmfc.core.config import DEFAULT_FEATURES, Workspace, normalize_ticker
+from lstmfc.core.errors import UsageError
+from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK, check_int
+from lstmfc.data.fetch import check_source, fetch_ticker
+from lstmfc.dataset.features import parse_features
+from lstmfc.dataset.prepare import DEFAULT_HORIZON, DEFAULT_LOOKBACK, prepare
+from lstmfc.evaluation.compare import compare as compare_runs
+from lstmfc.evaluation.evaluate import evaluate
+from lstmfc.evaluation.judge import DEFAULT_SCORING, ScoringOptions
+from lstmfc.evaluation.summary import skill_summary
+from lstmfc.heads.price import DEFAULT_PRICE_TARGET
+from lstmfc.workflows.train import DEFAULT, TrainOptions, train
 
 commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 """The commands of this module (registered with the root app by :data:`lstmfc.cli.app.COMMANDS`)."""
@@ -61,18 +78,18 @@ def train_cmd(
     ticker: Annotated[
         str | None, typer.Argument(help="Ticker prepared before, e.g. SP500.")
     ] = None,
-    head: HeadOpt = "price",
-    cell: CellOpt = "lstm",
-    units: UnitsOpt = "128,64",
-    dropout: DropoutOpt = 0.2,
-    dense: DenseOpt = 25,
-    epochs: EpochsOpt = 30,
-    batch_size: BatchOpt = 32,
-    lr: LrOpt = 0.001,
-    clipnorm: ClipOpt = 5.0,
-    l2: L2Opt = 0.0,
-    patience: PatienceOpt = 5,
-    ensemble: EnsembleOpt = 1,
+    head: HeadOpt = DEFAULT.head,
+    cell: CellOpt = DEFAULT.cell,
+    units: UnitsOpt = DEFAULT_UNITS,
+    dropout: DropoutOpt = DEFAULT.dropout,
+    dense: DenseOpt = DEFAULT.dense,
+    epochs: EpochsOpt = DEFAULT.epochs,
+    batch_size: BatchOpt = DEFAULT.batch_size,
+    lr: LrOpt = DEFAULT.lr,
+    clipnorm: ClipOpt = DEFAULT.clipnorm,
+    l2: L2Opt = DEFAULT.l2,
+    patience: PatienceOpt = DEFAULT.patience,
+    ensemble: EnsembleOpt = DEFAULT.ensemble,
     seed: SeedOpt = None,
     deterministic: Annotated[
         bool,
@@ -80,11 +97,11 @@ def train_cmd(
             "--deterministic", help="Deterministic kernels (torch or TF): bit-identical reruns."
         ),
     ] = False,
-    price_target: PriceTargetOpt = "logret",
+    price_target: PriceTargetOpt = DEFAULT_PRICE_TARGET,
     loss: LossOpt = None,
     quantiles: QuantilesOpt = None,
-    strategy: StrategyOpt = "mimo",
-    attention: AttentionOpt = False,
+    strategy: StrategyOpt = DEFAULT.strategy,
+    attention: AttentionOpt = DEFAULT.attention,
     tickers_file: TickersFileOpt = None,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -97,14 +114,26 @@ def train_cmd(
 
     Example: lstmfc train SP500 --head direction --epochs 20 --seed 7
     """
-    from lstmfc.cli.progress import make_train_reporter
-    from lstmfc.core.config import Workspace
-    from lstmfc.workflows.train import train
 
-    opts = train_options(
-        head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience,
-        ensemble, price_target, loss, quantiles, strategy, attention,
-    )  # fmt: skip
+    opts = TrainOptions.build(
+        head=head,
+        cell=cell,
+        units=units,
+        dropout=dropout,
+        dense=dense,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        clipnorm=clipnorm,
+        l2=l2,
+        patience=patience,
+        ensemble=ensemble,
+        price_target=price_target,
+        loss=loss,
+        quantiles=quantiles,
+        strategy=strategy,
+        attention=attention,
+    )
     opts.validate()  # before any ticker is read
     check_seed(seed, opts.ensemble)
     ws = Workspace.resolve(home)
@@ -122,8 +151,6 @@ def train_cmd(
         for w in result["warnings"]:
             warn(w)
         if not json_out:
-            from lstmfc.cli.render import render_train
-
             render_train(result)
         return result
 
@@ -145,10 +172,10 @@ def evaluate_cmd(
         str | None, typer.Argument(help="Ticker with a trained model, e.g. SP500.")
     ] = None,
     model: ModelOpt = None,
-    sma: SmaOpt = 20,
-    ema: EmaOpt = 20,
-    cost_bps: CostOpt = 0.0,
-    alpha: AlphaOpt = 0.05,
+    sma: SmaOpt = DEFAULT_SCORING.sma_k,
+    ema: EmaOpt = DEFAULT_SCORING.ema_span,
+    cost_bps: CostOpt = DEFAULT_SCORING.cost_bps,
+    alpha: AlphaOpt = DEFAULT_SCORING.alpha,
     compare: Annotated[
         str | None,
         typer.Option(
@@ -170,24 +197,17 @@ def evaluate_cmd(
 
     Example: lstmfc evaluate SP500 --cost-bps 5
     """
-    from lstmfc.core.config import Workspace
-    from lstmfc.core.errors import UsageError
-    from lstmfc.evaluation.evaluate import evaluate
-    from lstmfc.evaluation.judge import ScoringOptions
 
     scoring = ScoringOptions(sma, ema, cost_bps, alpha).validate()
     ws = Workspace.resolve(home)
     if compare is not None:
         if ticker is None or tickers_file is not None or model is not None:
             raise UsageError("--compare needs one TICKER and no --model or --tickers-file")
-        from lstmfc.evaluation.compare import compare as compare_runs
 
         done = compare_runs(ws, ticker, compare.split(","), options=scoring)
         if json_out:
             emit_json(done)
         else:
-            from lstmfc.cli.render import render_comparison
-
             render_comparison(done["comparison"])
         return
     names = ticker_names(ticker, tickers_file)
@@ -197,8 +217,6 @@ def evaluate_cmd(
         for w in report["warnings"]:
             warn(w)
         if not json_out:
-            from lstmfc.cli.render import render_evaluation
-
             render_evaluation(report)
         return report
 
@@ -208,14 +226,11 @@ def evaluate_cmd(
             emit_json(report)
         return
     results = each_ticker(names, work)
-    from lstmfc.evaluation.summary import skill_summary
 
     summary = skill_summary({r["ticker"]: r.get("result") for r in results}, alpha)
     if json_out:
         emit_json({"tickers": results, "summary": summary})
     else:
-        from lstmfc.cli.render import render_universe
-
         render_universe(summary)
     multi_exit(results)
 
@@ -234,30 +249,30 @@ def run_cmd(
         str | None,
         typer.Option("--start", help="First date of data to use, YYYY-MM-DD.", show_default=False),
     ] = None,
-    lookback: LookbackOpt = 60,
-    horizon: HorizonOpt = 1,
+    lookback: LookbackOpt = DEFAULT_LOOKBACK,
+    horizon: HorizonOpt = DEFAULT_HORIZON,
     steps: StepsOpt = 1,
     features: FeaturesOpt = ",".join(DEFAULT_FEATURES),
-    head: HeadOpt = "price",
-    cell: CellOpt = "lstm",
-    units: UnitsOpt = "128,64",
-    dropout: DropoutOpt = 0.2,
-    dense: DenseOpt = 25,
-    epochs: EpochsOpt = 30,
-    batch_size: BatchOpt = 32,
-    lr: LrOpt = 0.001,
-    clipnorm: ClipOpt = 5.0,
-    l2: L2Opt = 0.0,
-    patience: PatienceOpt = 5,
-    ensemble: EnsembleOpt = 1,
+    head: HeadOpt = DEFAULT.head,
+    cell: CellOpt = DEFAULT.cell,
+    units: UnitsOpt = DEFAULT_UNITS,
+    dropout: DropoutOpt = DEFAULT.dropout,
+    dense: DenseOpt = DEFAULT.dense,
+    epochs: EpochsOpt = DEFAULT.epochs,
+    batch_size: BatchOpt = DEFAULT.batch_size,
+    lr: LrOpt = DEFAULT.lr,
+    clipnorm: ClipOpt = DEFAULT.clipnorm,
+    l2: L2Opt = DEFAULT.l2,
+    patience: PatienceOpt = DEFAULT.patience,
+    ensemble: EnsembleOpt = DEFAULT.ensemble,
     seed: SeedOpt = None,
-    price_target: PriceTargetOpt = "logret",
+    price_target: PriceTargetOpt = DEFAULT_PRICE_TARGET,
     loss: LossOpt = None,
     quantiles: QuantilesOpt = None,
-    strategy: StrategyOpt = "mimo",
-    attention: AttentionOpt = False,
-    cost_bps: CostOpt = 0.0,
-    alpha: AlphaOpt = 0.05,
+    strategy: StrategyOpt = DEFAULT.strategy,
+    attention: AttentionOpt = DEFAULT.attention,
+    cost_bps: CostOpt = DEFAULT_SCORING.cost_bps,
+    alpha: AlphaOpt = DEFAULT_SCORING.alpha,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
@@ -268,20 +283,26 @@ def run_cmd(
 
     Example: lstmfc run SP500 --source sample
     """
-    from lstmfc.cli.progress import make_train_reporter
-    from lstmfc.cli.render import stderr_console
-    from lstmfc.core.config import Workspace, normalize_ticker
-    from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK
-    from lstmfc.data.fetch import check_source, fetch_ticker
-    from lstmfc.dataset.features import parse_features
-    from lstmfc.evaluation.evaluate import evaluate
-    from lstmfc.evaluation.judge import ScoringOptions
-    from lstmfc.workflows.train import check_int, train
 
-    opts = train_options(
-        head, cell, units, dropout, dense, epochs, batch_size, lr, clipnorm, l2, patience,
-        ensemble, price_target, loss, quantiles, strategy, attention,
-    ).validate()  # fmt: skip
+    opts = TrainOptions.build(
+        head=head,
+        cell=cell,
+        units=units,
+        dropout=dropout,
+        dense=dense,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        clipnorm=clipnorm,
+        l2=l2,
+        patience=patience,
+        ensemble=ensemble,
+        price_target=price_target,
+        loss=loss,
+        quantiles=quantiles,
+        strategy=strategy,
+        attention=attention,
+    ).validate()
     check_seed(seed, opts.ensemble)
     check_int("--lookback", lookback, 1, MAX_LOOKBACK)
     check_int("--horizon", horizon, 1, MAX_HORIZON)
@@ -296,7 +317,6 @@ def run_cmd(
     fetched = fetch_ticker(ws, t, source=source, path=str(path) if path else None, start=start)
     say.print(f"      {fetched['rows']} rows, {fetched['first']} .. {fetched['last']}")
     say.print(f"[2/4] prepare: lookback {lookback}, horizon {horizon}, features {','.join(feats)}")
-    from lstmfc.dataset.prepare import prepare
 
     meta = prepare(ws, t, lookback=lookback, horizon=horizon, features=feats, steps=steps)
     sp = meta["split"]
@@ -319,7 +339,6 @@ def run_cmd(
     if json_out:
         emit_json({"fetch": fetched, "prepare": meta, "train": trained, "evaluation": report})
         return
-    from lstmfc.cli.render import render_evaluation
 
     render_evaluation(report)
 
@@ -339,14 +358,11 @@ def export_cmd(
 
     Example: lstmfc export SP500 --model 20250301T143015Z-3fa9c1
     """
-    from lstmfc.bundles.bundle import export_bundle
-    from lstmfc.core.config import Workspace
 
     res = export_bundle(Workspace.resolve(home), ticker, model)
     if json_out:
         emit_json(res)
         return
-    from lstmfc.cli.render import stdout_console
 
     files = ", ".join(f"{n} ({e['bytes']} bytes)" for n, e in res["files"].items())
     stdout_console().print(f"{res['ticker']} run {res['run_id']}: {res['status']}: {files}")

@@ -23,6 +23,7 @@ import typer._click as click
 from typer.main import get_command
 
 from lstmfc.cli.app import app, load_command
+from lstmfc.core import errors
 
 REGENERATE = "python -m lstmfc.cli.reference > docs/cli.md"
 
@@ -129,7 +130,6 @@ def _command_section(name: str, command) -> list[str]:
 
 
 def _exit_codes() -> list[str]:
-    from lstmfc.core import errors
 
     rows = [("0", "success")]
     for cls in (errors.DataError, errors.ArtifactError, errors.UsageError):

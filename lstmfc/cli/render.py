@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lstmfc.cli.views import view_of
+from lstmfc.heads.registry import make_head
 from lstmfc.stats.outcome import outcome_of
 from lstmfc.stats.wording import verdict_with_p, with_verb
 
@@ -227,7 +228,6 @@ def message(out, label: str, text: str = "", *, markup: bool = True) -> None:
 
 
 def _head(name: str, options: dict | None = None):
-    from lstmfc.heads.registry import make_head
 
     return make_head(name, **(options or {}))
 

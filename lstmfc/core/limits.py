@@ -1,4 +1,4 @@
-"""Bounds of every numeric command-line option: one home, no imports.
+"""Bounds of every numeric command-line option, and the check of an integer option.
 
 The command line shows them in ``--help`` and the library enforces them, both from
 here, so help and checks cannot drift apart. Each bound stops a value from making a
@@ -7,6 +7,10 @@ with Hypothesis and checks that every command answers within seconds).
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from lstmfc.core.errors import UsageError
 
 MAX_LOOKBACK = 2520
 """Longest input window (``--lookback``), ten years of about 252 sessions. Training time
@@ -62,3 +66,16 @@ switching."""
 MAX_STEPS = 30
 """Longest forecast path (``--steps``), six weeks of sessions: each step is another
 target, network output and evaluation."""
+
+
+def check_int(name: str, value: Any, lo: int, hi: int) -> int:
+    """``value`` if it is an integer in ``[lo, hi]``.
+
+    Raises
+    ------
+    UsageError
+        Naming the option, its range and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise UsageError(f"{name} must be an integer from {lo} to {hi}, got {value!r}")
+    return value

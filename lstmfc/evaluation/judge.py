@@ -85,6 +85,10 @@ class ScoringOptions:
         return self
 
 
+DEFAULT_SCORING = ScoringOptions()
+"""The default scoring options (the values ``--help`` shows)."""
+
+
 @dataclass
 class StepBenchmarks:
     """The baselines of one step of the path, fitted on training rows, and the choice of

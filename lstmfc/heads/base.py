@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lstmfc.heads.registry import check_path_options
+
 
 @dataclass
 class Scores:
@@ -132,7 +134,6 @@ class Head:
         UsageError
             A head or strategy that cannot forecast paths (:func:`check_path_options`).
         """
-        from lstmfc.heads.registry import check_path_options
 
         self.steps = check_path_options(int(steps), strategy, self.name)
         self.strategy = strategy

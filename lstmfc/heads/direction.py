@@ -16,8 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.heads.base import Head, Scores
-from lstmfc.stats.skill import undefined_test
+from lstmfc.forecasters.direction import DriftSignClassifier, direction_baselines
+from lstmfc.heads.base import Head, Scores, log_details
+from lstmfc.stats.metrics import direction_metrics
+from lstmfc.stats.skill import (
+    binomial_test,
+    diebold_mariano_differential,
+    pesaran_timmermann,
+    undefined_test,
+)
+from lstmfc.stats.trading import buy_and_hold, long_flat_backtest
 
 
 class DirectionHead(Head):
@@ -64,7 +72,6 @@ class DirectionHead(Head):
 
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
-        from lstmfc.forecasters.direction import direction_baselines
 
         return direction_baselines(lookback=lookback)
 
@@ -86,42 +93,39 @@ class DirectionHead(Head):
         of the LSTM's calls against the majority-class accuracy and against 0.5; a
         Diebold-Mariano (HLN) test on the 0-1 loss against ``best``; Pesaran-Timmermann;
         long/flat on each model's calls."""
-        from lstmfc.stats import metrics, skill, trading
 
         y = self.truth(targets)
         realised = np.asarray(targets["target_logret"], dtype="float64")
         calls = {name: (p > 0.5).astype("int64") for name, p in forecasts.items()}
-        table = {name: metrics.direction_metrics(y, p) for name, p in forecasts.items()}
+        table = {name: direction_metrics(y, p) for name, p in forecasts.items()}
         majority_acc = float(np.mean(calls["majority"] == y))
         tests = []
         for p0, bench in ((majority_acc, "majority"), (0.5, "chance")):
             if 0.0 < p0 < 1.0:
-                d = skill.binomial_test(y, calls["lstm"], p0=p0, alpha=alpha, benchmark=bench)
+                d = binomial_test(y, calls["lstm"], p0=p0, alpha=alpha, benchmark=bench)
                 tests.append({**d.to_dict(), "model": "lstm", "benchmark": bench})
             if bench == "majority" and best and best != "majority" and best in calls:
                 wrong = (calls["lstm"] != y).astype("float64")
                 d = wrong - (calls[best] != y).astype("float64")
                 try:
-                    dm = skill.diebold_mariano_differential(
+                    dm = diebold_mariano_differential(
                         d, horizon=horizon, alpha=alpha, benchmark=best, loss="zero-one"
                     )
                     tests.append({**dm.to_dict(), "model": "lstm", "benchmark": best})
                 except ValueError as exc:
                     tests.append(undefined_test("diebold-mariano", "lstm", best, len(y), exc))
         try:
-            pt = skill.pesaran_timmermann(y, calls["lstm"], alpha=alpha)
+            pt = pesaran_timmermann(y, calls["lstm"], alpha=alpha)
             tests.append({**pt.to_dict(), "model": "lstm", "benchmark": "chance"})
         except ValueError as exc:  # e.g. a one-window fold
             tests.append(undefined_test("pesaran-timmermann", "lstm", "chance", len(y), exc))
         trade = None
         if trading:
             trade = {
-                name: trading.long_flat_backtest(c, realised, horizon=horizon, cost_bps=cost_bps)
+                name: long_flat_backtest(c, realised, horizon=horizon, cost_bps=cost_bps)
                 for name, c in calls.items()
             }
-            trade["buy_and_hold"] = trading.buy_and_hold(
-                realised, horizon=horizon, cost_bps=cost_bps
-            )
+            trade["buy_and_hold"] = buy_and_hold(realised, horizon=horizon, cost_bps=cost_bps)
         return Scores(table, tests, trade)
 
     def fold_summary(self, metrics):
@@ -155,7 +159,6 @@ class DirectionHead(Head):
     def live_baselines(self, closes, train_rows, horizon: int) -> dict[str, Any]:
         """The drift baseline's P(up) (:class:`lstmfc.forecasters.direction.DriftSignClassifier`),
         fit on the training rows, logged next to each forecast."""
-        from lstmfc.forecasters.direction import DriftSignClassifier
 
         m = DriftSignClassifier().fit(np.asarray(closes, "float64"), train_rows, horizon)
         return {"drift": {"mu": m.mu_, "sigma": m.sigma_, "prob_up": m.up_probability()}}
@@ -177,7 +180,6 @@ class DirectionHead(Head):
 
     def live_summary(self, rows):
         """Directional accuracy of the network and, where logged, of the drift's call."""
-        from lstmfc.heads.base import log_details
 
         dirs = [r["direction_correct"] for r in rows if r["direction_correct"] is not None]
         out: dict[str, Any] = {

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from lstmfc.core.errors import UsageError
+from lstmfc.dataset.scaling import MinMaxParams
 
 RECURSIVE_FEATURES = ("logret", "close")
 """Feature sets the recursive strategy can extend from its own forecast close."""
@@ -93,7 +94,6 @@ def recursive_log_returns(predict_one, windows, meta: dict[str, Any], steps: int
     ``k - 1`` forecasts instead of realised values, the recursive strategy of Ben
     Taieb et al. (2012).
     """
-    from lstmfc.dataset.scaling import MinMaxParams
 
     check_recursive_features(meta["features"])
     scaler = MinMaxParams.from_json(meta["scaler"])

@@ -23,15 +23,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lstmfc.core.errors import UsageError
+from lstmfc.core.errors import ArtifactError, UsageError
+from lstmfc.forecasters.base import training_drift
+from lstmfc.forecasters.price import price_baselines
 from lstmfc.heads.base import (
     Head,
     Scores,
     log_details,
 )
-from lstmfc.stats.skill import undefined_test
+from lstmfc.heads.paths import recursive_log_returns
+from lstmfc.stats.metrics import naive_mae_scale, price_metrics
+from lstmfc.stats.skill import diebold_mariano, undefined_test
+from lstmfc.stats.trading import buy_and_hold, long_flat_backtest, price_to_signal
 
 PRICE_TARGETS = ("logret", "level")
+DEFAULT_PRICE_TARGET = "logret"
+"""``--price-target`` default: the log return, standardised (module docstring)."""
 
 
 class PriceHead(Head):
@@ -51,9 +58,9 @@ class PriceHead(Head):
     path_measure = ("rmse", "ratio", "RMSE / naive RMSE")
     forecast_unit = "currency"
 
-    def __init__(self, price_target: str | None = "logret") -> None:
+    def __init__(self, price_target: str | None = DEFAULT_PRICE_TARGET) -> None:
         super().__init__()
-        price_target = price_target or "logret"
+        price_target = price_target or DEFAULT_PRICE_TARGET
         if price_target not in PRICE_TARGETS:
             raise UsageError(f"--price-target must be logret or level, not {price_target!r}")
         self.price_target = price_target
@@ -80,7 +87,6 @@ class PriceHead(Head):
     def step_metrics(self, metrics, truth, forecasts, closes, train_rows, horizon) -> None:
         """MASE: MAE divided by the training-period naive MAE at ``horizon`` (Hyndman &
         Koehler 2006, "Another look at measures of forecast accuracy", IJF 22(4))."""
-        from lstmfc.stats.metrics import naive_mae_scale
 
         scale = naive_mae_scale(closes, train_rows, horizon)
         for name, m in metrics.items():
@@ -104,7 +110,6 @@ class PriceHead(Head):
         ArtifactError
             The training targets are constant or not finite (nothing to learn).
         """
-        from lstmfc.core.errors import ArtifactError
 
         def one(column: str) -> dict[str, Any]:
             v = np.asarray(train_targets[column], dtype="float64")
@@ -178,7 +183,6 @@ class PriceHead(Head):
         the close of every step, ``(n_windows, steps)``."""
         if self.steps == 1 or self.strategy != "recursive":
             return self.decode(scaling, predict_raw(windows), targets)
-        from lstmfc.heads.paths import recursive_log_returns
 
         closes_t = _closes(targets)
         if scaling["kind"] == "standard":
@@ -199,7 +203,6 @@ class PriceHead(Head):
 
     # ------------------------------------------------------------------ baselines
     def baselines(self, *, lookback: int, sma_k: int = 20, ema_span: int = 20) -> dict:
-        from lstmfc.forecasters.price import price_baselines
 
         return price_baselines(lookback=lookback, sma_k=sma_k, ema_span=ema_span)
 
@@ -220,14 +223,13 @@ class PriceHead(Head):
         """RMSE/MAE/MAPE/directional accuracy/Theil's U per model; Diebold-Mariano (HLN,
         squared errors) of the LSTM against naive and against ``best``, and of every
         baseline against naive; long/flat on each model's direction."""
-        from lstmfc.stats import metrics, skill, trading
 
         y_true = self.truth(targets)
         last_close = _closes(targets)
         realised = np.asarray(targets["target_logret"], dtype="float64")
         naive = forecasts["naive"]
         table = {
-            name: metrics.price_metrics(y_true, p, last_close, y_naive=naive)
+            name: price_metrics(y_true, p, last_close, y_naive=naive)
             for name, p in forecasts.items()
         }
         pairs = [("lstm", "naive")]
@@ -239,7 +241,7 @@ class PriceHead(Head):
             if name not in forecasts:
                 continue
             try:
-                d = skill.diebold_mariano(
+                d = diebold_mariano(
                     y_true, forecasts[name], forecasts[bench], horizon=horizon, alpha=alpha,
                     benchmark=bench,
                 )  # fmt: skip
@@ -249,8 +251,8 @@ class PriceHead(Head):
         trade = None
         if trading:
             trade = {
-                name: trading.long_flat_backtest(
-                    trading.price_to_signal(p, last_close),
+                name: long_flat_backtest(
+                    price_to_signal(p, last_close),
                     realised,
                     horizon=horizon,
                     cost_bps=cost_bps,
@@ -258,9 +260,7 @@ class PriceHead(Head):
                 for name, p in forecasts.items()
                 if name != "naive"  # a random walk predicts no change: never long
             }
-            trade["buy_and_hold"] = trading.buy_and_hold(
-                realised, horizon=horizon, cost_bps=cost_bps
-            )
+            trade["buy_and_hold"] = buy_and_hold(realised, horizon=horizon, cost_bps=cost_bps)
         return Scores(table, tests, trade)
 
     def fold_summary(self, metrics):
@@ -312,7 +312,6 @@ class PriceHead(Head):
         """Parameters of the baselines ``predict`` logs next to each forecast, fit on the
         training rows (stored in the manifest): the drift ``mu`` (and ``sigma``) of
         :func:`lstmfc.forecasters.base.training_drift`."""
-        from lstmfc.forecasters.base import training_drift
 
         mu, sigma = training_drift(np.asarray(closes, "float64"), np.asarray(train_rows), horizon)
         return {"drift": {"mu": mu, "sigma": sigma}}

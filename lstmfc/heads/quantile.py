@@ -70,13 +70,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lstmfc.core.errors import UsageError
+from lstmfc.core.errors import ArtifactError, UsageError
+from lstmfc.dataset.live import windows_from_raw
 from lstmfc.forecasters.quantile import garch_live_params, garch_live_quantiles, quantile_baselines
 from lstmfc.heads.base import (
     Head,
     Scores,
     log_details,
 )
+from lstmfc.heads.losses import pinball
 from lstmfc.quantiles.backtests import hit_sequence, kupiec_test
 from lstmfc.quantiles.conformal import (
     ACIState,
@@ -196,7 +198,6 @@ class QuantileHead(Head):
 
     # ------------------------------------------------------------------ network
     def make_loss(self, keras):
-        from lstmfc.heads.losses import pinball
 
         return pinball(self.levels)
 
@@ -226,7 +227,6 @@ class QuantileHead(Head):
         ArtifactError
             The training log returns are constant or not finite.
         """
-        from lstmfc.core.errors import ArtifactError
 
         r = np.asarray(train_targets["target_logret"], dtype="float64")
         mean, std = float(np.mean(r)), float(np.std(r))
@@ -545,8 +545,6 @@ class QuantileHead(Head):
         bundle without the split in its manifest).
         """
         import pandas as pd
-
-        from lstmfc.dataset.live import windows_from_raw
 
         meta = bundle.manifest.get("prepare") or {}
         start = ((meta.get("split") or {}).get("test") or {}).get("first_window_end")

@@ -62,14 +62,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lstmfc.core.errors import UsageError
+from lstmfc.core.errors import ArtifactError, UsageError
 from lstmfc.forecasters.vol import VolBaseline, vol_baselines
+from lstmfc.heads import losses as keras_losses
 from lstmfc.heads.base import (
     Head,
     Scores,
     log_details,
 )
 from lstmfc.stats.skill import undefined_test
+from lstmfc.volatility import scoring as vol
+from lstmfc.volatility.models import garch11_one_step, garch11_parameters
+from lstmfc.volatility.proxies import squared_return
+from lstmfc.volatility.scoring import mse, qlike
 
 VOL_LOSSES = ("qlike", "mse")
 
@@ -116,9 +121,7 @@ class VolHead(Head):
     def make_loss(self, keras):
         """QLIKE (:func:`lstmfc.heads.losses.qlike`) or Keras's mean squared error."""
         if self.loss == "qlike":
-            from lstmfc.heads.losses import qlike
-
-            return qlike()
+            return keras_losses.qlike()
         return "mean_squared_error"
 
     # ------------------------------------------------------------------ targets
@@ -130,7 +133,6 @@ class VolHead(Head):
         ArtifactError
             The training returns are all zero or not finite (nothing to learn).
         """
-        from lstmfc.core.errors import ArtifactError
 
         y = self._proxy(train_targets)
         s = float(np.mean(y)) if y.size else float("nan")
@@ -155,7 +157,6 @@ class VolHead(Head):
     def _proxy(targets) -> np.ndarray:
         """Squared h-session percent log return ``(100 * target_logret)**2``, %^2
         (:func:`lstmfc.volatility.proxies.squared_return`)."""
-        from lstmfc.volatility.proxies import squared_return
 
         return squared_return(100.0 * np.asarray(targets["target_logret"], dtype="float64"))
 
@@ -194,7 +195,6 @@ class VolHead(Head):
 
     def selection_loss(self, targets, forecast) -> float:
         """Mean QLIKE against the squared return (the loss of the skill tests)."""
-        from lstmfc.volatility.scoring import qlike
 
         return qlike(self.truth(targets), np.asarray(forecast, dtype="float64"))
 
@@ -205,7 +205,6 @@ class VolHead(Head):
         Diebold-Mariano (HLN) on QLIKE differentials of the LSTM against ``garch``,
         ``ewma`` and ``best``, and of every baseline against ``garch``; the Model
         Confidence Set of all models on QLIKE (``extra["mcs"]``). No trading view."""
-        from lstmfc.volatility import scoring as vol
 
         y = self.truth(targets)
         pk = self.parkinson(targets)
@@ -274,7 +273,6 @@ class VolHead(Head):
     def val_metrics(self, scaling, raw, val_targets, train_targets) -> dict[str, float]:
         """QLIKE and MSE of the network on the validation windows, and the QLIKE of the
         constant training variance (``scale``) for reference."""
-        from lstmfc.volatility.scoring import mse, qlike
 
         y = self.truth(val_targets)
         f = self.decode(scaling, raw, val_targets)
@@ -290,7 +288,6 @@ class VolHead(Head):
         (from row 0 to the last training target, the sample ``evaluate`` fits it on),
         stored in the manifest: ``mu``, ``omega``, ``alpha``, ``beta`` and arch's
         backcast. ``predict`` filters the stored series with them (:meth:`filter_live`)."""
-        from lstmfc.volatility.models import garch11_parameters
 
         rows = np.asarray(train_rows)
         b = VolBaseline("garch_normal", lookback=int(rows.min()) + 1)
@@ -339,7 +336,6 @@ class VolHead(Head):
         g = (live or {}).get("garch")
         if not g:
             return live
-        from lstmfc.volatility.models import garch11_one_step
 
         s = closes
         first = (meta or {}).get("first_date")
@@ -384,7 +380,6 @@ class VolHead(Head):
     def live_summary(self, rows):
         """QLIKE and MSE of the logged variance forecasts against the squared realised
         return, and of the logged GARCH(1,1) forecasts where logged."""
-        from lstmfc.volatility.scoring import mse, qlike
 
         out: dict[str, Any] = {"n_scored": len(rows)}
         pairs = []

@@ -33,9 +33,16 @@ from typing import Any
 
 import numpy as np
 
+from lstmfc.bundles import bundle as artifacts
+from lstmfc.bundles.twins import ENGINES
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import DataError, LstmfcError, UsageError
+from lstmfc.data.fetch import fetch_ticker
 from lstmfc.data.forecastlog import ForecastLog, utc_now_iso
+from lstmfc.data.store import read_raw
+from lstmfc.dataset.live import window_from_raw
+from lstmfc.dataset.scaling import out_of_range_share, out_of_range_warnings
+from lstmfc.heads.registry import make_head
 
 DEFAULT_CALENDAR = "XNYS"
 
@@ -89,10 +96,6 @@ def next_sessions(as_of, horizon: int, calendar: str = DEFAULT_CALENDAR):
 def _forecast_one(
     ws: Workspace, ticker: str, run_id: str | None, calendar: str, engine: str = "auto"
 ) -> dict:
-    from lstmfc.bundles import bundle as artifacts
-    from lstmfc.data.store import read_raw
-    from lstmfc.dataset.live import window_from_raw
-    from lstmfc.dataset.scaling import out_of_range_share, out_of_range_warnings
 
     raw, _ = read_raw_or_hint(ws, ticker, read_raw)
     bundle = artifacts.load_bundle(ws, ticker, run_id, engine=engine)
@@ -198,7 +201,6 @@ def predict(
         The forecast log exists but is not a usable SQLite file: checked before any
         ticker is fetched or forecast, so nothing happens.
     """
-    from lstmfc.bundles.twins import ENGINES
 
     if engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -209,8 +211,6 @@ def predict(
         try:
             t = normalize_ticker(raw_ticker)
             if update:
-                from lstmfc.data.fetch import fetch_ticker
-
                 fetch_ticker(ws, t, source=source, path=path)
             rows, extra = _forecast_one(ws, t, run_id, calendar, engine)
             with log.writer() as con:  # the whole path in one transaction
@@ -251,7 +251,6 @@ def score(ws: Workspace, ticker: str | None = None) -> dict[str, Any]:
     ArtifactError
         The log is not a usable SQLite file.
     """
-    from lstmfc.data.store import read_raw
 
     log = ForecastLog(ws.forecast_db)
     t = normalize_ticker(ticker) if ticker else None
@@ -333,6 +332,5 @@ def _live_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _head_of(row: dict[str, Any]):
     """The head that scores a logged row (its options do not change scoring)."""
-    from lstmfc.heads.registry import make_head
 
     return make_head(row["head"])

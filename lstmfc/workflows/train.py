@@ -5,7 +5,8 @@ targets and their scaling in the forecast head (:mod:`lstmfc.heads`), bundles in
 :mod:`lstmfc.bundles.bundle`, windows in :mod:`lstmfc.dataset.prepare`. This module imports none
 of Keras, TensorFlow, pandas or NumPy at import time.
 
-Defaults (:data:`DEFAULTS`):
+Defaults (the fields of :class:`TrainOptions`, the one home of the network defaults:
+``train``, ``run``, ``backtest`` and their ``--help`` read them from :data:`DEFAULT`):
 
 * network: the reference stacked LSTM(128) -> Dropout(0.2) -> LSTM(64) ->
   Dropout(0.2) -> Dense(25) -> the head's output (:mod:`lstmfc.network.models`);
@@ -32,6 +33,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from lstmfc import __version__
+from lstmfc.bundles import bundle as artifacts
 from lstmfc.bundles import provenance
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import DataError, UsageError
@@ -40,23 +43,13 @@ from lstmfc.core.limits import (
     MAX_ENSEMBLE,
     MAX_EPOCHS,
     MAX_TRAIN_BYTES,
+    check_int,
 )
-
-DEFAULTS: dict[str, Any] = {
-    "head": "price",
-    "cell": "lstm",
-    "units": (128, 64),
-    "dropout": 0.2,
-    "dense": 25,
-    "epochs": 30,
-    "batch_size": 32,
-    "lr": 1e-3,
-    "clipnorm": 5.0,
-    "l2": 0.0,
-    "patience": 5,
-    "price_target": "logret",
-    "ensemble": 1,
-}
+from lstmfc.dataset.prepare import load_prepared
+from lstmfc.heads.paths import check_recursive_features
+from lstmfc.heads.registry import STRATEGIES, head_class, make_head, option_names, path_heads
+from lstmfc.network import backend, models
+from lstmfc.network.models import ModelSpec, estimate_params
 
 #: float32 values kept per recurrent unit, time step and window of a batch for the
 #: backward pass, measured as peak resident memory of one training epoch on the torch
@@ -118,19 +111,6 @@ def estimate_train_bytes(
     return 4 * (acts + int(n_windows) * lookback * n_features + 4 * int(n_params))
 
 
-def check_int(name: str, value: Any, lo: int, hi: int) -> int:
-    """``value`` if it is an integer in ``[lo, hi]``.
-
-    Raises
-    ------
-    UsageError
-        Naming the option, its range and the value.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise UsageError(f"{name} must be an integer from {lo} to {hi}, got {value!r}")
-    return value
-
-
 @dataclass
 class TrainOptions:
     """The network, head and fitting options shared by ``train`` and ``backtest``.
@@ -150,21 +130,45 @@ class TrainOptions:
         Networks per fit, seeds ``seed .. seed + ensemble - 1`` (1 to 50).
     """
 
-    head: str = DEFAULTS["head"]
+    head: str = "price"
     head_options: dict[str, Any] = field(default_factory=dict)
-    cell: str = DEFAULTS["cell"]
-    units: Any = DEFAULTS["units"]
-    dropout: float = DEFAULTS["dropout"]
-    dense: int = DEFAULTS["dense"]
-    epochs: int = DEFAULTS["epochs"]
-    batch_size: int = DEFAULTS["batch_size"]
-    lr: float = DEFAULTS["lr"]
-    clipnorm: float = DEFAULTS["clipnorm"]
-    l2: float = DEFAULTS["l2"]
-    patience: int = DEFAULTS["patience"]
-    ensemble: int = DEFAULTS["ensemble"]
+    cell: str = "lstm"
+    units: Any = (128, 64)
+    dropout: float = 0.2
+    dense: int = 25
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    clipnorm: float = 5.0
+    l2: float = 0.0
+    patience: int = 5
+    ensemble: int = 1
     strategy: str = "mimo"
     attention: bool = False
+
+    @classmethod
+    def build(cls, **options: Any) -> TrainOptions:
+        """Options from the flat names of the command line: the fields of this class,
+        and every head's options (``price_target``, ``loss``, ``quantiles`` ...;
+        :func:`lstmfc.heads.registry.option_names`) into :attr:`head_options`, where the
+        head keeps its own and ``None`` keeps its default.
+
+        Raises
+        ------
+        TypeError
+            A name that is neither a field nor a head option.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        heads = set(option_names())
+        unknown = set(options) - fields - heads
+        if unknown:
+            raise TypeError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        own = {k: v for k, v in options.items() if k in fields}
+        head_options = {
+            **own.pop("head_options", {}),
+            **{k: v for k, v in options.items() if k in heads},
+        }
+        return cls(**own, head_options=head_options)
 
     def validate(
         self,
@@ -204,7 +208,6 @@ class TrainOptions:
         ):
             if isinstance(v, bool) or not isinstance(v, int | float):
                 raise UsageError(f"{name} must be a number, got {v!r}")
-        from lstmfc.heads.registry import STRATEGIES
 
         if self.strategy not in STRATEGIES:
             raise UsageError(
@@ -216,8 +219,6 @@ class TrainOptions:
         if lookback is not None and n_features is not None:
             spec = self.spec(int(lookback), int(n_features))  # weights for F features
             if n_windows is not None:
-                from lstmfc.network.models import estimate_params
-
                 n_params = estimate_params(
                     spec.cell, spec.units, spec.dense, spec.n_features,
                     self.make_head().n_outputs,
@@ -239,7 +240,6 @@ class TrainOptions:
     def make_head(self, steps: int = 1):
         """The head instance (:func:`lstmfc.heads.registry.make_head`), set up for a path of
         ``steps`` sessions with :attr:`strategy` (:meth:`lstmfc.heads.Head.configure_path`)."""
-        from lstmfc.heads.registry import make_head
 
         return make_head(self.head, **self.head_options).configure_path(steps, self.strategy)
 
@@ -255,15 +255,12 @@ class TrainOptions:
         """
         head = self.make_head(steps)
         if steps > 1 and self.strategy == "recursive":
-            from lstmfc.heads.paths import check_recursive_features
-
             check_recursive_features(features)
         return head
 
     def spec(self, lookback: int, n_features: int, steps: int = 1):
         """The :class:`lstmfc.network.models.ModelSpec` for windows ``(lookback, n_features)``
         and a path of ``steps`` sessions."""
-        from lstmfc.network.models import ModelSpec
 
         return ModelSpec(
             steps=int(steps),
@@ -287,6 +284,10 @@ class TrainOptions:
         d["units"] = list(self.units)
         d["head_options"] = self.make_head().options
         return d
+
+
+DEFAULT = TrainOptions()
+"""The default options (the values ``--help`` shows)."""
 
 
 def fit_networks(
@@ -335,8 +336,6 @@ def fit_networks(
         A member's training diverged (non-finite validation loss).
     """
     import contextlib
-
-    from lstmfc.network import backend, models
 
     x_tr, y_tr, x_va, y_va = data
     spec = opts.spec(lookback, n_features, head.steps)
@@ -440,9 +439,6 @@ def train(
     KeyboardInterrupt
         Propagated untouched; no bundle is written and ``latest`` is unchanged.
     """
-    from lstmfc.bundles import bundle as artifacts
-    from lstmfc.dataset.prepare import load_prepared
-    from lstmfc.network import backend
 
     opts = _options(options, kwargs)
     t = normalize_ticker(ticker)
@@ -453,8 +449,6 @@ def train(
 
     prep = load_prepared(ws, t)
     if prep.steps > 1:
-        from lstmfc.heads.registry import head_class, path_heads
-
         if not head_class(opts.head).path_loss:
             raise UsageError(
                 f"{t} was prepared with --steps {prep.steps} and the {opts.head} head "
@@ -521,7 +515,6 @@ def train(
         "shuffle_train": True,
         "early_stopping": {"monitor": "val_loss", "restore_best_weights": True},
     }
-    from lstmfc import __version__
 
     manifest = {
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -574,19 +567,7 @@ def _options(options: TrainOptions | None, kwargs: dict[str, Any]) -> TrainOptio
         if kwargs:
             raise TypeError(f"give TrainOptions or keywords, not both ({', '.join(kwargs)})")
         return options.validate()
-    names = {f.name for f in dataclasses.fields(TrainOptions)}
-    plain = {k: v for k, v in kwargs.items() if k in names}
-    head_opts = {k: v for k, v in kwargs.items() if k not in names}
-    from lstmfc.heads.registry import head_class
-
-    allowed = set(head_class(plain.get("head", DEFAULTS["head"])).OPTIONS)
-    allowed |= {"price_target", "loss", "quantiles"}
-    unknown = set(head_opts) - allowed
-    if unknown:
-        raise TypeError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-    return TrainOptions(
-        **plain, head_options={**plain.get("head_options", {}), **head_opts}
-    ).validate()
+    return TrainOptions.build(**kwargs).validate()
 
 
 def _training_data(head, prep, t: str):
@@ -609,8 +590,6 @@ def _training_data(head, prep, t: str):
 def _validation(head, scaling, nets, x_va, va_targets, tr_targets) -> dict[str, Any]:
     """The head's validation figures of the ensemble (and of each member if several)."""
     import numpy as np
-
-    from lstmfc.network import models
 
     raws = [models.predict(m, x_va) for m in nets]
     mean = raws[0] if len(raws) == 1 else np.mean(np.stack(raws), axis=0)
