@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from lstmfc.core.clock import utc_now_iso
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import DataError, LstmfcError, UsageError
-from lstmfc.data.forecastlog import ForecastLog, utc_now_iso
+from lstmfc.data.forecastlog import ForecastLog
 
 DEFAULT_CALENDAR = "XNYS"
 
