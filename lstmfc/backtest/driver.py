@@ -194,8 +194,9 @@ def _load_raw(ws: Workspace, t: str, source: str | None):
     if not path.is_file():
         if source == "sample":
             from lstmfc.data.fetch import fetch_ticker
+            from lstmfc.data.sources import FetchRequest
 
-            fetch_ticker(ws, t, source="sample")
+            fetch_ticker(ws, t, FetchRequest(source="sample"))
         else:
             raise DataError(f"no data for {t}; run `lstmfc fetch {t}` first")
     raw, _prov = read_raw(path)

@@ -78,10 +78,11 @@ def fetch_cmd(
     """
     from lstmfc.core.config import Workspace
     from lstmfc.data.fetch import fetch_many, fetch_named
+    from lstmfc.data.sources import FetchRequest
 
     ws = Workspace.resolve(home)
     names = ticker_names(tickers, tickers_file, strict=False)
-    options = dict(
+    request = FetchRequest(
         source=source,
         path=str(path) if path else None,
         start=start,
@@ -90,14 +91,14 @@ def fetch_cmd(
         refresh=refresh,
     )
     if len(names) == 1:  # one ticker: an error is the command's error (handle_errors)
-        results = [{**fetch_named(ws, names[0], **options), "ok": True}]
+        results = [{**fetch_named(ws, names[0], request), "ok": True}]
     else:  # several: each on its own, one stderr line per failure, a list in --json
 
         def report(res: dict) -> None:
             if not res["ok"]:
                 ticker_error(res)
 
-        results = fetch_many(ws, names, on_result=report, **options)
+        results = fetch_many(ws, names, request, on_result=report)
     ok = [r for r in results if r["ok"]]
     if json_out:
         if len(names) == 1:
@@ -122,7 +123,7 @@ def samples_cmd(
 
     Example: lstmfc samples; then lstmfc fetch SP500 --source sample
     """
-    from lstmfc.data.sources import list_samples
+    from lstmfc.data.sources.sample import list_samples
 
     samples = list_samples()
     if json_out:

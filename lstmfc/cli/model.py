@@ -270,7 +270,8 @@ def run_cmd(
     from lstmfc.cli.render import stderr_console
     from lstmfc.core.config import Workspace, normalize_ticker
     from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK
-    from lstmfc.data.fetch import check_source, fetch_ticker
+    from lstmfc.data.fetch import fetch_ticker
+    from lstmfc.data.sources import FetchRequest, check_source
     from lstmfc.dataset.features import parse_features
     from lstmfc.evaluation.evaluate import evaluate
     from lstmfc.evaluation.judge import ScoringOptions
@@ -291,7 +292,8 @@ def run_cmd(
     t = normalize_ticker(ticker)
     say = stderr_console()
     say.print(f"[1/4] fetch {t} from {source}")
-    fetched = fetch_ticker(ws, t, source=source, path=str(path) if path else None, start=start)
+    request = FetchRequest(source=source, path=str(path) if path else None, start=start)
+    fetched = fetch_ticker(ws, t, request)
     say.print(f"      {fetched['rows']} rows, {fetched['first']} .. {fetched['last']}")
     say.print(f"[2/4] prepare: lookback {lookback}, horizon {horizon}, features {','.join(feats)}")
     from lstmfc.dataset.prepare import prepare

@@ -210,8 +210,9 @@ def predict(
             t = normalize_ticker(raw_ticker)
             if update:
                 from lstmfc.data.fetch import fetch_ticker
+                from lstmfc.data.sources import FetchRequest
 
-                fetch_ticker(ws, t, source=source, path=path)
+                fetch_ticker(ws, t, FetchRequest(source=source, path=path))
             rows, extra = _forecast_one(ws, t, run_id, calendar, engine)
             with log.writer() as con:  # the whole path in one transaction
                 logged = [log.add(con, row) for row in rows]
