@@ -50,11 +50,12 @@ def load_units(args) -> list:
     from lstmfc import backtest as bt
     from lstmfc.core.config import Workspace
     from lstmfc.data.fetch import fetch_ticker
+    from lstmfc.data.sources import FetchRequest
     from lstmfc.data.store import read_raw
 
     with tempfile.TemporaryDirectory(prefix="lstmfc-bench-") as home:
         ws = Workspace.resolve(home)
-        fetch_ticker(ws, "SP500", source="sample")
+        fetch_ticker(ws, "SP500", FetchRequest(source="sample"))
         raw, _ = read_raw(ws.raw_path("SP500"))
     raw = raw.iloc[-args.rows :]
     cfg = bt.BacktestConfig.build(

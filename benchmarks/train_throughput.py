@@ -99,7 +99,7 @@ NEEDS = {
 
 def load_sp500():
     """The bundled SP500 sample (real daily OHLCV, 1999-2018), via lstmfc's own reader."""
-    from lstmfc.data.sources import read_sample
+    from lstmfc.data.sources.sample import read_sample
 
     return read_sample("SP500")[0][["open", "high", "low", "close", "volume"]]
 

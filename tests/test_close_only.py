@@ -13,17 +13,18 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yfinance
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.core.errors import DataError
-from lstmfc.data import sources
-from lstmfc.data.sources import read_sample
+from lstmfc.data.sources.sample import read_sample
 from lstmfc.data.store import read_raw
 from lstmfc.data.validate import validate_ohlcv
 from lstmfc.dataset.features import build_features
 from lstmfc.dataset.prepare import load_prepared, prepare
+from tests.yahoo_fakes import FakeTicker
 
 runner = CliRunner()
 
@@ -158,11 +159,10 @@ def test_yahoo_update_of_a_close_only_series_is_refused(tmp_path, sp500, monkeyp
     assert _fetch("SPX", _write(tmp_path, _close_csv(sp500))).exit_code == 0
     before = _sha(_raw_path("SPX"))
 
-    def no_network(*a, **k):
-        raise AssertionError("Yahoo must not be asked")
-
-    monkeypatch.setattr(sources, "read_yahoo", no_network)
+    FakeTicker.calls, FakeTicker.script = [], []
+    monkeypatch.setattr(yfinance, "Ticker", FakeTicker)  # Yahoo must not be asked
     res = runner.invoke(app, ["fetch", "SPX"])
+    assert FakeTicker.calls == []
     assert res.exit_code == 1
     assert res.stderr == (
         "Error: SPX: the stored series came from csv, not Yahoo; use "

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from yfinance.exceptions import YFRateLimitError
 
 from lstmfc.cli import app
-from lstmfc.data import sources
+from lstmfc.data.sources import yahoo
 from lstmfc.data.store import read_raw
 from tests.yahoo_fakes import FakeTicker, yahoo_frame
 
@@ -27,7 +27,7 @@ def fake_yf(monkeypatch):
     FakeTicker.calls = []
     FakeTicker.script = []
     monkeypatch.setattr(yfinance, "Ticker", FakeTicker)
-    monkeypatch.setattr(sources, "RETRY_DELAYS", (0.0, 0.0, 0.0))  # never sleep in tests
+    monkeypatch.setattr(yahoo, "RETRY_DELAYS", (0.0, 0.0, 0.0))  # never sleep in tests
     return FakeTicker
 
 

@@ -210,7 +210,7 @@ def test_ensemble_of_two_is_the_mean_of_its_members(workspace, head):
 # ---------------------------------------------------------------- close-only series
 @pytest.mark.parametrize("layout", ["close", "fred"])
 def test_close_only_series_run_end_to_end(workspace, tmp_path, layout):
-    from lstmfc.data.sources import read_sample
+    from lstmfc.data.sources.sample import read_sample
 
     closes = read_sample("SP500")[0]["close"].iloc[:400]
     path = tmp_path / f"{layout}.csv"

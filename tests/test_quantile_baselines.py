@@ -111,7 +111,7 @@ def test_ewma_reference_row_on_sp500():
     """Issue author's figures: SP500 sample, 746 test dates 2016-01-14..2018-12-31, EWMA(0.94)
     started from the variance of the training returns through 2013-01-28, zero mean: 1 % VaR
     14 hits (7.5 expected, Kupiec p 0.032), 5 % VaR 31 hits (37.3 expected, p 0.28)."""
-    from lstmfc.data.sources import read_sample
+    from lstmfc.data.sources.sample import read_sample
 
     frame, _ = read_sample("SP500")
     closes = frame["close"].to_numpy()
@@ -205,7 +205,7 @@ def test_ewma_baseline_is_the_vol_heads_ewma_on_sp500():
     (lstmfc.volatility.models.EWMAForecaster, percent returns) divided by 100, for the
     same training span (returns up to the last training target) and origins; origins
     from row 1 on, where the start value (the training variance) still shows."""
-    from lstmfc.data.sources import read_sample
+    from lstmfc.data.sources.sample import read_sample
 
     frame, _ = read_sample("SP500")
     c = frame["close"].to_numpy()

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from importlib import resources
 
 import pandas as pd
 import pytest
@@ -16,7 +18,8 @@ from curl_cffi.requests.exceptions import Timeout as CurlTimeout
 from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
 from lstmfc.core.errors import DataError, TemporaryFailure, UsageError
-from lstmfc.data import sources
+from lstmfc.data.sources import csvfile, sample, yahoo
+from lstmfc.data.sources.yahoo import YahooTiming
 from tests.yahoo_fakes import NO_SLEEP, NY, FakeTicker, yahoo_frame
 
 
@@ -31,7 +34,7 @@ def fake_yf(monkeypatch):
 # ------------------------------------------------------------------ yahoo: shapes
 def test_history_shape_becomes_the_stored_layout(fake_yf):
     fake_yf.script = [yahoo_frame(["2024-01-02", "2024-01-03", "2024-01-04"])]
-    frame, prov = sources.read_yahoo("AAPL", "2024-01-01", "2024-01-04", **NO_SLEEP)
+    frame, prov = yahoo.read_yahoo("AAPL", "2024-01-01", "2024-01-04", timing=NO_SLEEP)
     assert list(frame.columns) == ["open", "high", "low", "close", "volume", "adj_close"]
     assert frame.index.name == "date" and frame.index.tz is None
     assert list(frame.index.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03", "2024-01-04"]
@@ -48,7 +51,7 @@ def test_history_shape_becomes_the_stored_layout(fake_yf):
 
 def test_download_multiindex_columns_are_flattened(fake_yf):
     fake_yf.script = [yahoo_frame(["2024-01-02", "2024-01-03"], multi=True)]
-    frame, _ = sources.read_yahoo("AAPL", **NO_SLEEP)
+    frame, _ = yahoo.read_yahoo("AAPL", timing=NO_SLEEP)
     assert list(frame.columns) == ["open", "high", "low", "close", "volume", "adj_close"]
     assert frame["close"].tolist() == [100.0, 101.0]
 
@@ -57,12 +60,12 @@ def test_flatten_picks_the_ticker_from_a_multi_ticker_frame():
     a = yahoo_frame(["2024-01-02"], ticker="AAPL", multi=True)
     m = yahoo_frame(["2024-01-02"], ticker="MSFT", multi=True, start_price=300.0)
     both = pd.concat([a, m], axis=1)
-    assert sources.flatten_yahoo_frame(both, "MSFT")["close"].tolist() == [300.0]
+    assert yahoo.flatten_yahoo_frame(both, "MSFT")["close"].tolist() == [300.0]
 
 
 def test_auto_adjust_true_is_passed_and_recorded(fake_yf):
     fake_yf.script = [yahoo_frame(["2024-01-02"], adj_ratio=None)]
-    frame, prov = sources.read_yahoo("AAPL", auto_adjust=True, **NO_SLEEP)
+    frame, prov = yahoo.read_yahoo("AAPL", auto_adjust=True, timing=NO_SLEEP)
     assert fake_yf.calls[0]["auto_adjust"] is True
     assert prov["auto_adjust"] is True and prov["adjusted"] is True
     assert "adj_close" not in frame.columns
@@ -70,28 +73,28 @@ def test_auto_adjust_true_is_passed_and_recorded(fake_yf):
 
 def test_no_start_asks_for_the_whole_history(fake_yf):
     fake_yf.script = [yahoo_frame(["2024-01-02"])] * 2
-    sources.read_yahoo("AAPL", **NO_SLEEP)
+    yahoo.read_yahoo("AAPL", timing=NO_SLEEP)
     assert fake_yf.calls[0]["period"] == "max" and "start" not in fake_yf.calls[0]
-    sources.read_yahoo("AAPL", end="2024-01-02", **NO_SLEEP)
+    yahoo.read_yahoo("AAPL", end="2024-01-02", timing=NO_SLEEP)
     assert fake_yf.calls[1]["period"] == "max" and fake_yf.calls[1]["end"] == "2024-01-03"
 
 
 def test_tokyo_bars_keep_their_session_date(fake_yf):
     # stamped at Tokyo midnight = 15:00 UTC the day before; the date must not move
     fake_yf.script = [yahoo_frame(["2024-01-04", "2024-01-05"], tz="Asia/Tokyo")]
-    frame, prov = sources.read_yahoo("7203.T", **NO_SLEEP)
+    frame, prov = yahoo.read_yahoo("7203.T", timing=NO_SLEEP)
     assert list(frame.index.strftime("%Y-%m-%d")) == ["2024-01-04", "2024-01-05"]
     assert prov["exchange_tz"] == "Asia/Tokyo"
 
 
 def test_session_dates_convert_to_the_exchange_zone():
     utc = pd.DatetimeIndex(["2024-01-03 05:00", "2024-01-04 05:00"]).tz_localize("UTC")
-    assert list(sources.session_dates(utc, NY).strftime("%Y-%m-%d")) == [
+    assert list(yahoo.session_dates(utc, NY).strftime("%Y-%m-%d")) == [
         "2024-01-03",
         "2024-01-04",
     ]
     tokyo = pd.DatetimeIndex(["2024-01-04"]).tz_localize("Asia/Tokyo").tz_convert("UTC")
-    assert sources.session_dates(tokyo, "Asia/Tokyo")[0] == pd.Timestamp("2024-01-04")
+    assert yahoo.session_dates(tokyo, "Asia/Tokyo")[0] == pd.Timestamp("2024-01-04")
 
 
 # ------------------------------------------------------------------ yahoo: open session
@@ -106,41 +109,43 @@ def test_session_dates_convert_to_the_exchange_zone():
 )
 def test_todays_bar_is_dropped_while_the_session_is_open(fake_yf, now, kept):
     fake_yf.script = [yahoo_frame(["2024-01-02", "2024-01-03"])]
-    frame, _ = sources.read_yahoo("AAPL", now=pd.Timestamp(now, tz=NY), **NO_SLEEP)
+    frame, _ = yahoo.read_yahoo("AAPL", timing=replace(NO_SLEEP, now=pd.Timestamp(now, tz=NY)))
     assert frame.index[-1] == pd.Timestamp(kept)
 
 
 def test_early_close_day_is_final_after_13h():
     # 2024-11-29 (day after Thanksgiving): NYSE closes at 13:00
     day = pd.Timestamp("2024-11-29")
-    assert not sources.bar_is_final(day, NY, pd.Timestamp("2024-11-29 13:10", tz=NY))
-    assert sources.bar_is_final(day, NY, pd.Timestamp("2024-11-29 13:20", tz=NY))
+    assert not yahoo.bar_is_final(day, NY, pd.Timestamp("2024-11-29 13:10", tz=NY))
+    assert yahoo.bar_is_final(day, NY, pd.Timestamp("2024-11-29 13:20", tz=NY))
 
 
 def test_other_exchanges_wait_for_the_next_local_day():
     day = pd.Timestamp("2024-01-04")
     # 23:00 in Tokyo on the same day: the close time is not known here, so not final
-    assert not sources.bar_is_final(
+    assert not yahoo.bar_is_final(
         day, "Asia/Tokyo", pd.Timestamp("2024-01-04 23:00", tz="Asia/Tokyo")
     )
-    assert sources.bar_is_final(
-        day, "Asia/Tokyo", pd.Timestamp("2024-01-05 00:01", tz="Asia/Tokyo")
-    )
+    assert yahoo.bar_is_final(day, "Asia/Tokyo", pd.Timestamp("2024-01-05 00:01", tz="Asia/Tokyo"))
     # crypto (UTC, trades around the clock)
-    assert not sources.bar_is_final(day, "UTC", pd.Timestamp("2024-01-04 23:59", tz="UTC"))
+    assert not yahoo.bar_is_final(day, "UTC", pd.Timestamp("2024-01-04 23:59", tz="UTC"))
 
 
 def test_a_single_open_bar_leaves_nothing(fake_yf):
     fake_yf.script = [yahoo_frame(["2024-01-03"])]
     with pytest.raises(DataError, match="^AAPL: Yahoo Finance returned no completed bars$"):
-        sources.read_yahoo("AAPL", now=pd.Timestamp("2024-01-03 11:00", tz=NY), **NO_SLEEP)
+        yahoo.read_yahoo(
+            "AAPL", timing=replace(NO_SLEEP, now=pd.Timestamp("2024-01-03 11:00", tz=NY))
+        )
 
 
 # ------------------------------------------------------------------ yahoo: failures
 def test_rate_limit_is_retried_with_exponential_backoff_then_succeeds(fake_yf):
     slept = []
     fake_yf.script = [YFRateLimitError(), YFRateLimitError(), yahoo_frame(["2024-01-02"])]
-    frame, _ = sources.read_yahoo("AAPL", sleep=slept.append, delays=(1.0, 2.0, 4.0))
+    frame, _ = yahoo.read_yahoo(
+        "AAPL", timing=YahooTiming(sleep=slept.append, delays=(1.0, 2.0, 4.0))
+    )
     assert len(frame) == 1
     assert slept == [1.0, 2.0]
 
@@ -149,13 +154,13 @@ def test_rate_limit_every_time_is_a_temporary_failure(fake_yf):
     slept = []
     fake_yf.script = [YFRateLimitError()] * 4
     with pytest.raises(TemporaryFailure) as err:
-        sources.read_yahoo("AAPL", sleep=slept.append)
+        yahoo.read_yahoo("AAPL", timing=YahooTiming(sleep=slept.append))
     assert str(err.value) == (
         "AAPL: rate limited by Yahoo Finance after 4 tries (Too Many Requests. Rate limited. "
         "Try after a while.); try again later"
     )
     assert err.value.exit_code == 75
-    assert slept == list(sources.RETRY_DELAYS) == [2.0, 4.0, 8.0]
+    assert slept == list(yahoo.RETRY_DELAYS) == [2.0, 4.0, 8.0]
     assert sum(slept) < 60
 
 
@@ -172,7 +177,7 @@ def test_rate_limit_every_time_is_a_temporary_failure(fake_yf):
 def test_network_errors_are_retried_then_temporary(fake_yf, exc):
     fake_yf.script = [exc] * 4
     with pytest.raises(TemporaryFailure, match=r"^AAPL: network failed reaching Yahoo Finance"):
-        sources.read_yahoo("AAPL", **NO_SLEEP)
+        yahoo.read_yahoo("AAPL", timing=NO_SLEEP)
     assert len(fake_yf.calls) == 4
 
 
@@ -180,10 +185,10 @@ def test_deadline_bounds_a_hanging_call(monkeypatch):
     def hang(*args, **kwargs):
         time.sleep(5)
 
-    monkeypatch.setattr(sources, "_history", hang)
+    monkeypatch.setattr(yahoo, "_history", hang)
     t0 = time.monotonic()
     with pytest.raises(TemporaryFailure, match=r"after 1 try \(no answer within 0.3 s\)"):
-        sources.read_yahoo("AAPL", deadline_s=0.3, sleep=lambda s: None)
+        yahoo.read_yahoo("AAPL", timing=YahooTiming(deadline_s=0.3, sleep=lambda s: None))
     assert time.monotonic() - t0 < 2
 
 
@@ -192,7 +197,10 @@ def test_backoff_stops_when_the_deadline_would_pass(fake_yf):
     clock = iter([0.0, 0.0, 1.0, 1.0, 1.0]).__next__  # 1 s used by the first try
     slept = []
     with pytest.raises(TemporaryFailure, match="after 1 try"):
-        sources.read_yahoo("AAPL", deadline_s=3.5, delays=(3.0,), sleep=slept.append, clock=clock)
+        yahoo.read_yahoo(
+            "AAPL",
+            timing=YahooTiming(deadline_s=3.5, delays=(3.0,), sleep=slept.append, clock=clock),
+        )
     assert slept == []
 
 
@@ -208,14 +216,14 @@ def test_backoff_stops_when_the_deadline_would_pass(fake_yf):
 def test_unknown_ticker_is_a_data_error_naming_it(fake_yf, item):
     fake_yf.script = [item]
     with pytest.raises(DataError, match=r"^ZZZZ: Yahoo Finance (returned no bars|has no data)"):
-        sources.read_yahoo("ZZZZ", **NO_SLEEP)
+        yahoo.read_yahoo("ZZZZ", timing=NO_SLEEP)
     assert len(fake_yf.calls) == 1  # not retried
 
 
 def test_unexpected_yfinance_error_is_a_one_line_data_error(fake_yf):
     fake_yf.script = [KeyError("chart")]
     with pytest.raises(DataError, match=r"^AAPL: yfinance failed: KeyError: 'chart'$"):
-        sources.read_yahoo("AAPL", **NO_SLEEP)
+        yahoo.read_yahoo("AAPL", timing=NO_SLEEP)
 
 
 def test_yahoo_bars_are_validated(fake_yf):
@@ -223,14 +231,14 @@ def test_yahoo_bars_are_validated(fake_yf):
     bad.iloc[1, bad.columns.get_loc("High")] = 50.0
     fake_yf.script = [bad]
     with pytest.raises(DataError, match=r"^AAPL: high < low on 2024-01-03 \(high 50, low 100\)$"):
-        sources.read_yahoo("AAPL", **NO_SLEEP)
+        yahoo.read_yahoo("AAPL", timing=NO_SLEEP)
 
 
 def test_bad_dates_are_usage_errors(fake_yf):
     with pytest.raises(UsageError, match="--start '2024/01/01' is not a date in YYYY-MM-DD form"):
-        sources.read_yahoo("AAPL", start="2024/01/01", **NO_SLEEP)
+        yahoo.read_yahoo("AAPL", start="2024/01/01", timing=NO_SLEEP)
     with pytest.raises(UsageError, match="--start 2024-02-01 is after --end 2024-01-01"):
-        sources.read_yahoo("AAPL", start="2024-02-01", end="2024-01-01", **NO_SLEEP)
+        yahoo.read_yahoo("AAPL", start="2024-02-01", end="2024-01-01", timing=NO_SLEEP)
     assert fake_yf.calls == []
 
 
@@ -242,10 +250,10 @@ def dead(self, *a, **k):
     calls.append(1)
     raise DNSError("Could not resolve host: query2.finance.yahoo.com")
 cr.Session.request = dead
-from lstmfc.data import sources
+from lstmfc.data.sources.yahoo import YahooTiming, read_yahoo
 from lstmfc.core.errors import TemporaryFailure
 try:
-    sources.read_yahoo("AAPL", sleep=lambda s: None)
+    read_yahoo("AAPL", timing=YahooTiming(sleep=lambda s: None))
 except TemporaryFailure as exc:
     print(exc.exit_code, len(calls) > 0, exc)
 """
@@ -270,7 +278,7 @@ def test_real_yfinance_with_a_dead_network_ends_in_a_temporary_failure(tmp_path)
 
 # ------------------------------------------------------------------ samples
 def test_samples_json_describes_the_bundled_files():
-    samples = sources.list_samples()
+    samples = sample.list_samples()
     assert set(samples) >= {"SP500"}
     sp = samples["SP500"]
     assert (sp["first_date"], sp["last_date"], sp["rows"]) == ("1999-01-04", "2018-12-31", 5031)
@@ -284,8 +292,8 @@ def test_sample_matches_its_description_and_is_byte_identical_to_arch(name):
 
     from lstmfc.core.atomic import sha256_file
 
-    info = sources.list_samples()[name]
-    frame, prov = sources.read_sample(name)
+    info = sample.list_samples()[name]
+    frame, prov = sample.read_sample(name)
     assert len(frame) == info["rows"]
     assert frame.index[0].strftime("%Y-%m-%d") == info["first_date"]
     assert frame.index[-1].strftime("%Y-%m-%d") == info["last_date"]
@@ -298,8 +306,8 @@ def test_sample_matches_its_description_and_is_byte_identical_to_arch(name):
 
 
 def test_sample_values_are_kept_exactly():
-    frame, prov = sources.read_sample("sp500")
-    with gzip.open(sources.resources.files("lstmfc") / "samples" / "SP500.csv.gz", "rt") as fh:
+    frame, prov = sample.read_sample("sp500")
+    with gzip.open(resources.files("lstmfc") / "samples" / "SP500.csv.gz", "rt") as fh:
         lines = fh.read().splitlines()
     assert (
         lines[1] == "1/4/1999,1229.22998,1248.810059,1219.099976,1228.099976,1228.099976,877000000"
@@ -317,15 +325,15 @@ def test_sample_values_are_kept_exactly():
 
 
 def test_sample_start_end_filter_and_unknown_name():
-    frame, _ = sources.read_sample("SP500", "2018-01-01", "2018-01-31")
+    frame, _ = sample.read_sample("SP500", "2018-01-01", "2018-01-31")
     assert (frame.index[0], frame.index[-1]) == (
         pd.Timestamp("2018-01-02"),
         pd.Timestamp("2018-01-31"),
     )
     with pytest.raises(DataError, match="no bundled sample named FOO; available: NASDAQ, SP500"):
-        sources.read_sample("FOO")
+        sample.read_sample("FOO")
     with pytest.raises(DataError, match="SP500: no rows between 2030-01-01 and the end"):
-        sources.read_sample("SP500", "2030-01-01")
+        sample.read_sample("SP500", "2030-01-01")
 
 
 # ------------------------------------------------------------------ csv layouts
@@ -339,7 +347,7 @@ ROWS = (
 def test_yahoo_export_csv(tmp_path):
     p = tmp_path / "MSFT.csv"
     p.write_text(HEADER + ROWS)
-    frame, prov = sources.read_csv(p)
+    frame, prov = csvfile.read_csv(p)
     assert list(frame.columns) == ["open", "high", "low", "close", "volume", "adj_close"]
     assert frame.loc["2024-01-03", "adj_close"] == 367.68
     assert prov["source"] == "csv" and prov["file"] == "MSFT.csv"
@@ -362,7 +370,7 @@ def test_yahoo_export_csv(tmp_path):
 def test_csv_variants_import(tmp_path, text):
     p = tmp_path / "x.csv"
     p.write_text(text, encoding="utf-8")
-    frame, _ = sources.read_csv(p)
+    frame, _ = csvfile.read_csv(p)
     assert list(frame.index.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-03"]
     assert frame["close"].tolist() == [370.87, 370.60]
 
@@ -370,5 +378,5 @@ def test_csv_variants_import(tmp_path, text):
 def test_csv_start_end_filter(tmp_path):
     p = tmp_path / "x.csv"
     p.write_text(HEADER + ROWS)
-    frame, _ = sources.read_csv(p, start="2024-01-03")
+    frame, _ = csvfile.read_csv(p, start="2024-01-03")
     assert len(frame) == 1

@@ -94,6 +94,8 @@ CASES = [
         "x.csv: close outside [low, high] on 2020-01-03 (close 99, low 100, high 102)",
     ),
     ("empty", "Date,Open,High,Low,Close,Adj Close,Volume\n", "x.csv: no rows of data"),
+    ("empty close-only", "Date,Close\n", "x.csv: no rows of data"),
+    ("empty FRED export", "observation_date,SP500\n", "x.csv: no rows of data"),
     (
         "missing column",
         "Date,Open,High,Low,Close\n2020-01-02,1,2,1,1\n",

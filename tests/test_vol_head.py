@@ -507,7 +507,7 @@ def test_sp500_garch_qlike_on_the_evaluate_test_dates_matches_arch(workspace):
     forecasting the test dates with fixed parameters."""
     from arch import arch_model
 
-    from lstmfc.data.sources import read_sample
+    from lstmfc.data.sources.sample import read_sample
 
     res = runner.invoke(
         app, ["run", "SP500", "--source", "sample", "--head", "vol", *TINY, "--json"]

@@ -34,7 +34,7 @@ FIRST_TARGET, LAST_TARGET = "2016-01-14", "2018-12-31"
 
 @pytest.fixture(scope="module")
 def sp500():
-    from lstmfc.data.sources import read_sample
+    from lstmfc.data.sources.sample import read_sample
 
     series = series_from_frame(read_sample("SP500")[0])
     train_last = last_index_on_or_before(series.dates, TRAIN_END)

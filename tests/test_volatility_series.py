@@ -18,7 +18,7 @@ FIRST_TARGET, LAST_TARGET = "2016-01-14", "2018-12-31"
 
 
 def test_series_and_origin_helpers_on_the_sample():
-    from lstmfc.data.sources import read_sample
+    from lstmfc.data.sources.sample import read_sample
 
     frame = read_sample("SP500")[0]
     series = vs.series_from_frame(frame)

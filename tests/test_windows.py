@@ -418,7 +418,7 @@ def test_is_stale_after_raw_changes():
 
 # ------------------------------------------------------------------ SP500 sample
 def test_sp500_defaults_done_when():
-    from lstmfc.data.sources import read_sample
+    from lstmfc.data.sources.sample import read_sample
 
     raw = read_sample("SP500")[0][["open", "high", "low", "close", "volume"]]
     ws = _ws()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lstmfc.data.sources.yahoo import YahooTiming
+
 NY = "America/New_York"
 
 
@@ -62,5 +64,5 @@ class FakeTicker:
         return item.copy()
 
 
-#: read_yahoo options that make retries instant and pin "now" long after the bars.
-NO_SLEEP = {"sleep": lambda s: None, "delays": (0.0, 0.0, 0.0)}
+#: read_yahoo timing that makes retries instant.
+NO_SLEEP = YahooTiming(sleep=lambda s: None, delays=(0.0, 0.0, 0.0))

@@ -36,6 +36,7 @@ from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import ArtifactError, DataError, LstmfcError, UsageError
 from lstmfc.core.jsonclean import json_clean
 from lstmfc.data.fetch import fetch_ticker
+from lstmfc.data.sources import FetchRequest
 from lstmfc.data.store import read_raw
 from lstmfc.dataset.features import build_features, warmup_rows
 
@@ -193,7 +194,7 @@ def _load_raw(ws: Workspace, t: str, source: str | None):
     path = ws.raw_path(t)
     if not path.is_file():
         if source == "sample":
-            fetch_ticker(ws, t, source="sample")
+            fetch_ticker(ws, t, FetchRequest(source="sample"))
         else:
             raise DataError(f"no data for {t}; run `lstmfc fetch {t}` first")
     raw, _prov = read_raw(path)

@@ -22,7 +22,8 @@ from lstmfc.cli.render import render_fetch, render_prepare, render_samples
 from lstmfc.core.config import DEFAULT_FEATURES, Workspace
 from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK, MIN_SPLIT_FRACTION
 from lstmfc.data.fetch import fetch_many, fetch_named
-from lstmfc.data.sources import list_samples
+from lstmfc.data.sources import FetchRequest
+from lstmfc.data.sources.sample import list_samples
 from lstmfc.dataset.prepare import DEFAULT_HORIZON, DEFAULT_LOOKBACK, prepare
 from lstmfc.dataset.split import DEFAULT_SPLIT
 
@@ -85,7 +86,7 @@ def fetch_cmd(
 
     ws = Workspace.resolve(home)
     names = ticker_names(tickers, tickers_file, strict=False)
-    options = dict(
+    request = FetchRequest(
         source=source,
         path=str(path) if path else None,
         start=start,
@@ -94,14 +95,14 @@ def fetch_cmd(
         refresh=refresh,
     )
     if len(names) == 1:  # one ticker: an error is the command's error (handle_errors)
-        results = [{**fetch_named(ws, names[0], **options), "ok": True}]
+        results = [{**fetch_named(ws, names[0], request), "ok": True}]
     else:  # several: each on its own, one stderr line per failure, a list in --json
 
         def report(res: dict) -> None:
             if not res["ok"]:
                 ticker_error(res)
 
-        results = fetch_many(ws, names, on_result=report, **options)
+        results = fetch_many(ws, names, request, on_result=report)
     ok = [r for r in results if r["ok"]]
     if json_out:
         if len(names) == 1:

@@ -58,7 +58,8 @@ from lstmfc.cli.render import (
 from lstmfc.core.config import DEFAULT_FEATURES, Workspace, normalize_ticker
 from lstmfc.core.errors import UsageError
 from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK, check_int
-from lstmfc.data.fetch import check_source, fetch_ticker
+from lstmfc.data.fetch import fetch_ticker
+from lstmfc.data.sources import FetchRequest, check_source
 from lstmfc.dataset.features import parse_features
 from lstmfc.dataset.prepare import DEFAULT_HORIZON, DEFAULT_LOOKBACK, prepare
 from lstmfc.evaluation.compare import compare as compare_runs
@@ -314,7 +315,8 @@ def run_cmd(
     t = normalize_ticker(ticker)
     say = stderr_console()
     say.print(f"[1/4] fetch {t} from {source}")
-    fetched = fetch_ticker(ws, t, source=source, path=str(path) if path else None, start=start)
+    request = FetchRequest(source=source, path=str(path) if path else None, start=start)
+    fetched = fetch_ticker(ws, t, request)
     say.print(f"      {fetched['rows']} rows, {fetched['first']} .. {fetched['last']}")
     say.print(f"[2/4] prepare: lookback {lookback}, horizon {horizon}, features {','.join(feats)}")
 

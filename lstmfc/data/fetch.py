@@ -4,7 +4,7 @@
   If the stored file already holds exactly the same bars from the same source, it is
   left byte-identical (so re-running a cron job on the sample changes nothing). A CSV
   may be a close-only series (dates and closes, e.g. a FRED export; see
-  :func:`lstmfc.data.sources.parse_price_csv`): it is stored with the columns it has.
+  :func:`lstmfc.data.sources.csvfile.parse_price_csv`): it is stored with the columns it has.
 * ``yahoo``: the first fetch downloads the full history (or ``--start``..``--end``;
   ``--start`` or ``--refresh`` on a stored ticker downloads again and replaces it).
   Later fetches ask only for the days after the last stored date, plus that last
@@ -34,6 +34,7 @@ file stays byte-identical.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,8 @@ import pandas as pd
 
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import DataError, LstmfcError, UsageError
-from lstmfc.data import sources
+from lstmfc.data.sources import FetchRequest, check_source, read_source
+from lstmfc.data.sources.dates import parse_day
 from lstmfc.data.store import read_raw, write_raw
 from lstmfc.data.validate import is_close_only, validate_ohlcv
 
@@ -87,28 +89,7 @@ def _same_bars(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     )
 
 
-def check_source(source: str, path: str | None) -> None:
-    """Raise UsageError for an unknown source or a --path that does not fit it."""
-    if source not in sources.SOURCES:
-        raise UsageError(f"unknown --source {source!r}; use one of {', '.join(sources.SOURCES)}")
-    if source == "csv" and not path:
-        raise UsageError("--source csv needs --path FILE.csv")
-    if source != "csv" and path:
-        raise UsageError("--path is only used with --source csv")
-
-
-def fetch_ticker(
-    ws: Workspace,
-    ticker: str,
-    *,
-    source: str = "yahoo",
-    path: str | None = None,
-    start: str | None = None,
-    end: str | None = None,
-    auto_adjust: bool = False,
-    refresh: bool = False,
-    yahoo_options: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def fetch_ticker(ws: Workspace, ticker: str, request: FetchRequest | None = None) -> dict[str, Any]:
     """Fetch one ticker into the workspace.
 
     Parameters
@@ -116,18 +97,9 @@ def fetch_ticker(
     ws : Workspace
     ticker : str
         Ticker name for the stored file (for ``csv`` any name you choose).
-    source : {"yahoo", "sample", "csv"}
-    path : str, optional
-        The CSV file (``source="csv"`` only).
-    start, end : str, optional
-        Inclusive ISO dates.
-    auto_adjust : bool
-        yfinance ``auto_adjust`` (yahoo only; recorded in the provenance).
-    refresh : bool
-        Yahoo: ignore the stored file and download the whole range again.
-    yahoo_options : dict, optional
-        Extra keyword arguments for :func:`lstmfc.data.sources.read_yahoo` (tests inject
-        ``sleep``/``delays``/``now``).
+    request : FetchRequest, optional
+        Source, CSV path, inclusive ISO dates, ``auto_adjust``, ``refresh`` and Yahoo's
+        timing (tests make retries instant); default: the whole Yahoo history.
 
     Returns
     -------
@@ -143,75 +115,82 @@ def fetch_ticker(
     DataError, UsageError, TemporaryFailure
         See :mod:`lstmfc.data.sources`; nothing is written.
     """
+    request = request or FetchRequest()
     t = normalize_ticker(ticker)
-    check_source(source, path)
-    opts = dict(yahoo_options or {})
+    check_source(request.source, request.path)
+    yahoo = request.source == "yahoo"
+    replace_all = yahoo and (request.refresh or request.start is not None)
     target = ws.raw_path(t)
     stored = stored_prov = None
-    if target.exists() and not (source == "yahoo" and (refresh or start is not None)):
+    if target.exists() and not replace_all:
         try:
             stored, stored_prov = read_raw(target)
         except DataError:
-            if source == "yahoo":
+            if yahoo:
                 raise DataError(
                     f"{t}: the stored file {target} cannot be read; run `lstmfc fetch {t} "
                     "--refresh` to download the whole series again"
                 ) from None
             # sample / csv replace the whole series anyway
-
-    if source in ("sample", "csv"):
-        if source == "sample":
-            frame, prov = sources.read_sample(t, start, end)
-        else:
-            frame, prov = sources.read_csv(path, start, end)
-        prov["ticker"] = t
-        if (
-            stored is not None
-            and stored_prov.get("source") == source
-            and stored_prov.get("file_sha256") == prov.get("file_sha256")
-            and _same_bars(stored, frame)
-        ):
-            return _summary(ws, t, stored, source, "unchanged", 0, prov)
-        write_raw(target, frame, prov)
-        return _summary(ws, t, frame, source, "written", len(frame), prov)
-
-    incremental = stored is not None and not refresh and start is None
-    if incremental:
-        if stored_prov.get("source") != "yahoo":
-            raise DataError(
-                f"{t}: the stored series came from {stored_prov.get('source', '?')}, not Yahoo; "
-                f"use `lstmfc fetch {t} --source yahoo --refresh` to replace it"
-            )
-        if bool(stored_prov.get("auto_adjust")) != bool(auto_adjust):
-            raise DataError(
-                f"{t}: the stored series was fetched with auto_adjust="
-                f"{bool(stored_prov.get('auto_adjust'))}; use --refresh to re-download it"
-            )
-        last = stored.index[-1]
-        if end is not None and sources.parse_day(end, "--end") <= last:
-            return _summary(ws, t, stored, source, "up to date", 0)
-        new, prov = sources.read_yahoo(
-            t, last.strftime("%Y-%m-%d"), end, auto_adjust=auto_adjust, **opts
-        )
-        merged, notes = merge_overlap(t, stored, new, auto_adjust=auto_adjust)
-        added = int((new.index > last).sum())
-        if added == 0:
-            return _summary(ws, t, stored, source, "up to date", 0)
-        prov = {
-            **stored_prov,
-            **prov,
-            "ticker": t,
-            "first_fetched_at": stored_prov.get("first_fetched_at", stored_prov.get("fetched_at")),
-        }
-        if notes:
-            prov["adj_close_rescaled"] = [*stored_prov.get("adj_close_rescaled", []), notes]
-        write_raw(target, merged, prov)
-        return _summary(ws, t, merged, source, "updated", added)
-
-    frame, prov = sources.read_yahoo(t, start, end, auto_adjust=auto_adjust, **opts)
+    if yahoo and stored is not None:
+        return _update_from_yahoo(ws, t, request, stored, stored_prov)
+    frame, prov = read_source(t, request)
     prov["ticker"] = t
+    if (
+        not yahoo
+        and stored is not None
+        and stored_prov.get("source") == request.source
+        and stored_prov.get("file_sha256") == prov.get("file_sha256")
+        and _same_bars(stored, frame)
+    ):
+        return _summary(ws, t, stored, request.source, "unchanged", 0, prov)
     write_raw(target, frame, prov)
-    return _summary(ws, t, frame, source, "written", len(frame))
+    return _summary(ws, t, frame, request.source, "written", len(frame), prov)
+
+
+def _update_from_yahoo(
+    ws: Workspace,
+    t: str,
+    request: FetchRequest,
+    stored: pd.DataFrame,
+    stored_prov: dict[str, Any],
+) -> dict[str, Any]:
+    """Append Yahoo's days after the stored series' last day (policy in the module docstring).
+
+    Raises
+    ------
+    DataError
+        The stored series came from another source or another ``auto_adjust``, or
+        :func:`merge_overlap` refuses the overlap day; nothing is written.
+    """
+    if stored_prov.get("source") != "yahoo":
+        raise DataError(
+            f"{t}: the stored series came from {stored_prov.get('source', '?')}, not Yahoo; "
+            f"use `lstmfc fetch {t} --source yahoo --refresh` to replace it"
+        )
+    if bool(stored_prov.get("auto_adjust")) != bool(request.auto_adjust):
+        raise DataError(
+            f"{t}: the stored series was fetched with auto_adjust="
+            f"{bool(stored_prov.get('auto_adjust'))}; use --refresh to re-download it"
+        )
+    last = stored.index[-1]
+    if request.end is not None and parse_day(request.end, "--end") <= last:
+        return _summary(ws, t, stored, "yahoo", "up to date", 0)
+    new, prov = read_source(t, replace(request, start=last.strftime("%Y-%m-%d")))
+    merged, notes = merge_overlap(t, stored, new, auto_adjust=request.auto_adjust)
+    added = int((new.index > last).sum())
+    if added == 0:
+        return _summary(ws, t, stored, "yahoo", "up to date", 0)
+    prov = {
+        **stored_prov,
+        **prov,
+        "ticker": t,
+        "first_fetched_at": stored_prov.get("first_fetched_at", stored_prov.get("fetched_at")),
+    }
+    if notes:
+        prov["adj_close_rescaled"] = [*stored_prov.get("adj_close_rescaled", []), notes]
+    write_raw(ws.raw_path(t), merged, prov)
+    return _summary(ws, t, merged, "yahoo", "updated", added)
 
 
 def merge_overlap(
@@ -271,13 +250,13 @@ def merge_overlap(
     return validate_ohlcv(merged, ticker), note
 
 
-def fetch_named(ws: Workspace, ticker: str, **kwargs) -> dict[str, Any]:
+def fetch_named(ws: Workspace, ticker: str, request: FetchRequest) -> dict[str, Any]:
     """:func:`fetch_ticker` whose errors name the ticker first (``"AAPL: ..."``).
 
     The CLI's one-ticker path: the message alone must say which ticker failed.
     """
     try:
-        return fetch_ticker(ws, ticker, **kwargs)
+        return fetch_ticker(ws, ticker, request)
     except LstmfcError as exc:
         t = ticker.strip().upper()
         if str(exc).upper().startswith(t + ":") or isinstance(exc, UsageError):
@@ -285,7 +264,9 @@ def fetch_named(ws: Workspace, ticker: str, **kwargs) -> dict[str, Any]:
         raise type(exc)(f"{t}: {exc}") from exc
 
 
-def fetch_many(ws: Workspace, tickers: list[str], on_result=None, **kwargs) -> list[dict[str, Any]]:
+def fetch_many(
+    ws: Workspace, tickers: list[str], request: FetchRequest, on_result=None
+) -> list[dict[str, Any]]:
     """:func:`fetch_ticker` for each ticker; one failure does not stop the others.
 
     Returns
@@ -299,11 +280,11 @@ def fetch_many(ws: Workspace, tickers: list[str], on_result=None, **kwargs) -> l
     UsageError
         Unknown source, or ``path`` missing/extra for it (before any ticker).
     """
-    check_source(kwargs.get("source", "yahoo"), kwargs.get("path"))
+    check_source(request.source, request.path)
     out = []
     for tk in tickers:
         try:
-            res = {**fetch_ticker(ws, tk, **kwargs), "ok": True}
+            res = {**fetch_ticker(ws, tk, request), "ok": True}
         except LstmfcError as exc:
             res = {"ticker": tk, "ok": False, "error": str(exc), "exit_code": exc.exit_code}
         out.append(res)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +90,6 @@ COLUMNS = (
     "direction_correct",
     "scored_at",
 )
-
-
-def utc_now_iso() -> str:
-    """Current UTC time, ISO 8601 with seconds."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 class ForecastLog:

@@ -22,7 +22,7 @@ Provenance (source, fetch time, yfinance version, whether prices are adjusted ..
 stored as JSON in the Parquet schema metadata under the key ``lstmfc``; a CSV import
 also records ``layout``, ``columns`` (stored columns), ``close_only`` and
 ``dropped_missing`` (rows without a price that were dropped, see
-:func:`lstmfc.data.sources.parse_price_csv`).
+:func:`lstmfc.data.sources.csvfile.parse_price_csv`).
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def series_from_frame(frame) -> VolSeries:
     ----------
     frame : pandas.DataFrame
         Columns ``close`` (required), ``high`` and ``low`` (optional), a date index in
-        ascending order (as returned by ``lstmfc.data.sources.read_sample``).
+        ascending order (as returned by ``lstmfc.data.sources.sample.read_sample``).
 
     Returns
     -------

@@ -35,10 +35,12 @@ import numpy as np
 
 from lstmfc.bundles import bundle as artifacts
 from lstmfc.bundles.twins import ENGINES
+from lstmfc.core.clock import utc_now_iso
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import DataError, LstmfcError, UsageError
 from lstmfc.data.fetch import fetch_ticker
-from lstmfc.data.forecastlog import ForecastLog, utc_now_iso
+from lstmfc.data.forecastlog import ForecastLog
+from lstmfc.data.sources import FetchRequest
 from lstmfc.data.store import read_raw
 from lstmfc.dataset.live import window_from_raw
 from lstmfc.dataset.scaling import out_of_range_share, out_of_range_warnings
@@ -211,7 +213,7 @@ def predict(
         try:
             t = normalize_ticker(raw_ticker)
             if update:
-                fetch_ticker(ws, t, source=source, path=path)
+                fetch_ticker(ws, t, FetchRequest(source=source, path=path))
             rows, extra = _forecast_one(ws, t, run_id, calendar, engine)
             with log.writer() as con:  # the whole path in one transaction
                 logged = [log.add(con, row) for row in rows]
