@@ -17,7 +17,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from lstmfc.core.errors import ArtifactError  # noqa: E402
-from lstmfc.network import onnx as onnxnet  # noqa: E402
+from lstmfc.network import onnx_export as onnxnet  # noqa: E402
 
 LOOKBACK, N_FEATURES = 10, 2
 CASES = [(c, h) for c in ("lstm", "gru", "rnn") for h in ("price", "direction")]
@@ -163,7 +163,7 @@ def test_inference_process_never_imports_keras_tensorflow_or_torch(exported, tmp
             print("LOADED", ",".join(m for m in HEAVY if m in sys.modules) or "-")
 
         atexit.register(report)
-        from lstmfc.network.onnx import OnnxNetwork
+        from lstmfc.network.onnx_runtime import OnnxNetwork
         net = OnnxNetwork.from_path(
             {str(info.path)!r}, lookback={LOOKBACK}, n_features={N_FEATURES}
         )

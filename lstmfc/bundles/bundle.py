@@ -510,10 +510,10 @@ def member_file(i: int, suffix: str = ".keras") -> str:
 def _export_member(net, folder: Path, i: int, member: dict[str, Any]) -> str | None:
     """Write member ``i``'s ONNX twin into ``folder`` and record it in ``member``.
 
-    A network the exporter does not cover (:func:`lstmfc.network.onnx.onnx_bytes`) gets
+    A network the exporter does not cover (:func:`lstmfc.network.onnx_export.onnx_bytes`) gets
     ``onnx: None`` and the reason; ``predict`` then falls back to Keras for it.
     """
-    from lstmfc.network.onnx import export_onnx
+    from lstmfc.network.onnx_export import export_onnx
 
     name = member_file(i, ".onnx")
     try:
@@ -538,7 +538,7 @@ class Bundle:
         The run folder.
     manifest : dict
         ``manifest.json``.
-    models : list of keras.Model or lstmfc.network.onnx.OnnxNetwork
+    models : list of keras.Model or lstmfc.network.onnx_runtime.OnnxNetwork
         The member networks (one unless trained with ``--ensemble N``): Keras models
         loaded with ``safe_mode=True, compile=False``, or their ONNX twins.
     head : lstmfc.heads.Head
@@ -630,7 +630,7 @@ def verify_bundle(
     modified ONNX or history file fails the bundle like a modified model file).
     ``engine="keras"`` returns the ``.keras`` members after
     :func:`check_keras_archive`; ``"onnx"`` their ``.onnx`` twins (checked further by
-    :class:`lstmfc.network.onnx.OnnxNetwork` before ONNX Runtime reads them).
+    :class:`lstmfc.network.onnx_runtime.OnnxNetwork` before ONNX Runtime reads them).
 
     Raises
     ------
@@ -734,7 +734,7 @@ def load_bundle(
         raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (prepare entry)") from None
     members = manifest.get("members", [{"file": manifest["model_file"]}])
     if chosen == "onnx":
-        from lstmfc.network.onnx import OnnxNetwork
+        from lstmfc.network.onnx_runtime import OnnxNetwork
 
         nets = [
             OnnxNetwork(
@@ -784,7 +784,7 @@ def export_bundle(ws: Workspace, ticker: str, run_id: str | None = None) -> dict
     """Add the ONNX twin of every member network to an existing bundle.
 
     Loads the bundle with Keras (all checks), exports each member
-    (:func:`lstmfc.network.onnx.export_onnx`, checked against Keras on probe windows),
+    (:func:`lstmfc.network.onnx_export.export_onnx`, checked against Keras on probe windows),
     writes each ``.onnx`` file atomically, then the re-hashed manifest atomically: an
     interruption leaves the old manifest in force (an unlisted file is never read).
     A bundle that already has its ONNX twins is left as it is.
@@ -801,7 +801,7 @@ def export_bundle(ws: Workspace, ticker: str, run_id: str | None = None) -> dict
         The bundle fails its checks, or a member's architecture cannot be exported.
     """
     from lstmfc.core.atomic import atomic_path, atomic_write_text
-    from lstmfc.network.onnx import export_onnx
+    from lstmfc.network.onnx_export import export_onnx
 
     bundle = load_bundle(ws, ticker, run_id)
     manifest = json.loads(json.dumps(bundle.manifest))
