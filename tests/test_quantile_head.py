@@ -52,8 +52,10 @@ def test_pinball_loss_hand_values_and_broadcast():
     import torch
 
     from lstmfc.heads.losses import pinball
+    from lstmfc.network.backend import keras_module
 
-    loss = pinball([0.1, 0.9])
+    ops = keras_module().ops
+    loss = pinball(ops, [0.1, 0.9])
     # y = 1, q = (0.5, 1.5): e = (0.5, -0.5): 0.1*0.5 = 0.05; (0.9-1)*(-0.5) = 0.05 -> 0.05
     # y = 0, q = (-1, 2) with levels 0.1/0.9: e = (1, -2): 0.1; 0.2 -> 0.15
     y = torch.tensor([[1.0], [0.0]])
@@ -62,7 +64,7 @@ def test_pinball_loss_hand_values_and_broadcast():
     assert out.shape == (2,)
     np.testing.assert_allclose(out, [0.05, 0.15], rtol=1e-6)
     # levels 0.25/0.75, y = 0, q = (-1, 2): 0.25*1 = 0.25 and (0.75-1)*(-2) = 0.5 -> 0.375
-    out = pinball([0.25, 0.75])(torch.tensor([[0.0]]), torch.tensor([[-1.0, 2.0]])).numpy()
+    out = pinball(ops, [0.25, 0.75])(torch.tensor([[0.0]]), torch.tensor([[-1.0, 2.0]])).numpy()
     np.testing.assert_allclose(out, [0.375], rtol=1e-6)
     # a repeated target column gives the same loss as the broadcast one
     same = loss(torch.tensor([[1.0, 1.0], [0.0, 0.0]]), q).numpy()

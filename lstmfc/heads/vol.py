@@ -234,7 +234,7 @@ class VolHead(Head):
         if self.loss == "qlike":
             from lstmfc.heads.losses import qlike
 
-            return qlike()
+            return qlike(keras.ops)
         return "mean_squared_error"
 
     # ------------------------------------------------------------------ targets

@@ -166,8 +166,8 @@ def _compiled(model):
     """``(loss, metric names)`` of a supported compile config.
 
     ``loss`` is a Keras loss name of :data:`SUPPORTED_LOSSES`, or a loss function of
-    :mod:`lstmfc.heads.losses` (tagged ``lstmfc_loss``; written in ``keras.ops``, so it runs on
-    torch tensors as it is).
+    :mod:`lstmfc.heads.losses` (tagged ``lstmfc_loss``; built by the head's ``make_loss(keras)``
+    from the loaded ``keras.ops``, so it runs on torch tensors as it is).
     """
     if getattr(model, "optimizer", None) is None:
         raise _Unsupported("the model is not compiled")
