@@ -215,6 +215,7 @@ def worker(name: str, warmup: int, epochs: int, batch: int, cell: str = "lstm") 
     else:
         from lstmfc.network import backend as lstmfc_backend
         from lstmfc.network import models
+        from lstmfc.network.fit_settings import FitSettings
 
         keras = lstmfc_backend.keras_module()
         lstmfc_backend.set_seed(0)
@@ -255,9 +256,8 @@ def worker(name: str, warmup: int, epochs: int, batch: int, cell: str = "lstm") 
             model = models.build_model(models.ModelSpec(lookback=60, n_features=1, cell=cell))
 
             def fit_epochs(k):
-                models.fit(
-                    model, x_tr, y_tr, x_va, y_va, epochs=k, batch_size=batch, patience=10**6
-                )
+                settings = FitSettings(epochs=k, batch_size=batch, patience=10**6)
+                models.fit(model, x_tr, y_tr, x_va, y_va, settings=settings)
 
         def predict(x):
             return models.predict(model, x)

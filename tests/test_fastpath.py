@@ -237,6 +237,7 @@ _TF_SCRIPT = textwrap.dedent(
     import json, sys
     import numpy as np
     from lstmfc.network import backend, models
+    from lstmfc.network.fit_settings import FitSettings
     keras = backend.keras_module()
     out = {"backend": keras.backend.backend(), "pred": {}}
     x = np.load(sys.argv[1])
@@ -247,7 +248,7 @@ _TF_SCRIPT = textwrap.dedent(
     backend.set_seed(4, deterministic=True)
     spec = models.ModelSpec(lookback=x.shape[1], n_features=1, units=(4, 2), dense=3)
     m2 = models.build_model(spec)
-    res = models.fit(m2, x, x[:, -1, 0], x, x[:, -1, 0], epochs=2, batch_size=8)
+    res = models.fit(m2, x, x[:, -1, 0], x, x[:, -1, 0], settings=FitSettings(2, 8))
     models.save_model(m2, f"{sys.argv[2]}/tf.keras")
     back = models.load_model_file(f"{sys.argv[2]}/tf.keras")
     out["epochs"] = res.epochs_run

@@ -12,6 +12,7 @@ import pytest
 from lstmfc.bundles import provenance
 from lstmfc.core.errors import ArtifactError, UsageError
 from lstmfc.network import backend, models
+from lstmfc.network.fit_settings import FitSettings
 
 LB = 10
 
@@ -161,7 +162,7 @@ def test_fit_records_history_and_reports_progress(head):
     xv, yv = _data(20, seed=1, binary=head == "direction")
     m = models.build_model(_tiny(head=head))
     rec = _Recorder()
-    res = models.fit(m, x, y, xv, yv, epochs=2, batch_size=16, patience=5, reporter=rec)
+    res = models.fit(m, x, y, xv, yv, settings=FitSettings(2, 16, 5), reporter=rec)
     assert res.epochs_run == 2 and not res.stopped_early
     assert len(res.history["loss"]) == len(res.history["val_loss"]) == 2
     assert res.best_val_loss == min(res.history["val_loss"])
@@ -183,7 +184,7 @@ def test_early_stopping_restores_best_weights():
     x, y = _data(64)
     xv, yv = _data(20, seed=1)
     m = models.build_model(_tiny(learning_rate=0.5, clipnorm=0))
-    res = models.fit(m, x, y, xv, yv, epochs=8, batch_size=16, patience=0)
+    res = models.fit(m, x, y, xv, yv, settings=FitSettings(8, 16, 0))
     assert res.stopped_early  # so the last epoch was worse than the best one
     assert res.history["val_loss"][-1] > res.best_val_loss
     val_now = float(m.evaluate(xv, yv, verbose=0, batch_size=256))
@@ -207,7 +208,7 @@ def _train_once(seed):
     xv, yv = _data(20, seed=1)
     m = models.build_model(_tiny(cell="lstm"))
     initial = models.weights_bytes(m)
-    models.fit(m, x, y, xv, yv, epochs=2, batch_size=16, patience=5)
+    models.fit(m, x, y, xv, yv, settings=FitSettings(2, 16, 5))
     return initial, models.weights_bytes(m)
 
 

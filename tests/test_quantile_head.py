@@ -28,6 +28,7 @@ from lstmfc.heads.quantile import (
     garch_live_quantiles,
 )
 from lstmfc.heads.registry import make_head
+from lstmfc.network.fit_settings import FitSettings
 from lstmfc.quantiles import risk
 from tests.conftest import make_ohlcv
 
@@ -136,7 +137,7 @@ def test_both_training_loops_train_and_keep_the_fixed_layer(monkeypatch, fastfit
         pd.DataFrame({"target_logret": 0.01 * rng.standard_t(5, size=96)}),
     )
     assert y.shape == (96, 1) and y.dtype == np.float32
-    res = models.fit(model, x[:64], y[:64], x[64:], y[64:], epochs=2, batch_size=16, patience=2)
+    res = models.fit(model, x[:64], y[:64], x[64:], y[64:], settings=FitSettings(2, 16, 2))
     assert len(res.history["loss"]) == 2 and all(np.isfinite(res.history["val_loss"]))
     np.testing.assert_array_equal(
         model.get_layer("quantile").get_weights()[0], assembly_matrix(head.levels)

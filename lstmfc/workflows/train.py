@@ -337,10 +337,12 @@ def fit_networks(
     import contextlib
 
     from lstmfc.network import backend, models
+    from lstmfc.network.fit_settings import FitSettings
 
     x_tr, y_tr, x_va, y_va = data
     spec = opts.spec(lookback, n_features, head.steps)
     base_label = getattr(reporter, "label", "") if reporter is not None else ""
+    settings = FitSettings(epochs=opts.epochs, batch_size=opts.batch_size, patience=opts.patience)
     out = []
     for i in range(opts.ensemble):
         if isolate:
@@ -357,10 +359,7 @@ def fit_networks(
             y_tr,
             x_va,
             y_va,
-            epochs=opts.epochs,
-            batch_size=opts.batch_size,
-            patience=opts.patience,
-            shuffle=True,
+            settings=settings,
             reporter=reporter,
         )
         if not math.isfinite(res.best_val_loss):
