@@ -18,7 +18,7 @@ shared machine; Python docs, ``timeit``: "the min() of the result vector").
   against a bare interpreter (``python -c pass``) as the baseline;
 * ``importtime MODULE``: ``python -X importtime -c "import MODULE"`` with the
   self-times summed per top-level package (Python docs, ``-X importtime``);
-* ``export``: :func:`lstmfc.network.onnx.export_onnx` and Keras's own
+* ``export``: :func:`lstmfc.network.onnx_export.export_onnx` and Keras's own
   ``Model.export(format="onnx")`` for the reference network (LSTM 128,64 -> Dense 25
   -> Dense 1, lookback 60, 1 feature), GRU and SimpleRNN variants and the sigmoid head;
 * ``onnx``: for each exported file, in a fresh process: ``import numpy``,
@@ -47,7 +47,7 @@ PY = sys.executable
 PREDICT_PATH_MODULES = [
     "numpy",
     "onnxruntime",
-    "lstmfc.network.onnx",
+    "lstmfc.network.onnx_runtime",
     "typer",
     "rich.console",
     "rich.table",
@@ -155,8 +155,8 @@ def cmd_export(args) -> None:
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import numpy as np
 
-    from lstmfc.network import backend, models
-    from lstmfc.network import onnx as onnxnet
+    from lstmfc.network import backend, models, onnx_export
+    from lstmfc.workflows.train import TrainOptions
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -164,12 +164,12 @@ def cmd_export(args) -> None:
     print(f"keras {keras.__version__} on {keras.backend.backend()}")
     for cell, head in _SPECS:
         backend.set_seed(0)
-        spec = models.ModelSpec(lookback=60, n_features=1, cell=cell, head=head)
+        spec = TrainOptions(cell=cell, head=head).spec(60, 1)
         model = models.build_model(spec)
         t0 = time.perf_counter()
-        data = onnxnet.onnx_bytes(model)
+        data = onnx_export.onnx_bytes(model)
         t_build = time.perf_counter() - t0
-        info = onnxnet.export_onnx(model, out / f"native_{cell}_{head}.onnx")
+        info = onnx_export.export_onnx(model, out / f"native_{cell}_{head}.onnx")
         line = (
             f"{cell:4s} {head:9s} native: translate {t_build * 1e3:7.1f} ms, "
             f"translate+check+write {info.seconds * 1e3:7.1f} ms, {len(data) / 1e6:.2f} MB, "
@@ -192,7 +192,7 @@ def cmd_export(args) -> None:
                 t_sess = time.perf_counter() - t0
                 x = np.random.default_rng(0).random((8, 60, 1), dtype=np.float32)
                 y = sess.run(None, {sess.get_inputs()[0].name: x})[0]
-                diff = float(np.max(np.abs(y - onnxnet.keras_outputs(model, x))))
+                diff = float(np.max(np.abs(y - onnx_export.keras_outputs(model, x))))
                 line += (
                     f" | keras exporter: {t_keras:6.2f} s, {path.stat().st_size / 1e6:.2f} MB, "
                     f"{n_nodes} nodes, ORT session {t_sess:.2f} s, max|diff| {diff:.1e}"
@@ -270,7 +270,8 @@ _COLD = """
 import resource, sys, time
 {extra}
 import numpy as np
-from lstmfc.network.onnx import OnnxNetwork
+from lstmfc.network.onnx_runtime import OnnxNetwork
+from lstmfc.workflows.train import TrainOptions
 data = open({path!r}, "rb").read()
 net = OnnxNetwork(data, lookback=60, n_features=1)
 y = net.predict(np.full((1, 60, 1), 0.5, dtype=np.float32))

@@ -62,6 +62,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from lstmfc.workflows.train import TrainOptions
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -215,6 +217,7 @@ def worker(name: str, warmup: int, epochs: int, batch: int, cell: str = "lstm") 
     else:
         from lstmfc.network import backend as lstmfc_backend
         from lstmfc.network import models
+        from lstmfc.network.fit_settings import FitSettings
 
         keras = lstmfc_backend.keras_module()
         lstmfc_backend.set_seed(0)
@@ -252,12 +255,11 @@ def worker(name: str, warmup: int, epochs: int, batch: int, cell: str = "lstm") 
                 model.fit(x_tr, y_tr, epochs=k, batch_size=batch, verbose=0)
 
         else:
-            model = models.build_model(models.ModelSpec(lookback=60, n_features=1, cell=cell))
+            model = models.build_model(TrainOptions(cell=cell).spec(60, 1))
 
             def fit_epochs(k):
-                models.fit(
-                    model, x_tr, y_tr, x_va, y_va, epochs=k, batch_size=batch, patience=10**6
-                )
+                settings = FitSettings(epochs=k, batch_size=batch, patience=10**6)
+                models.fit(model, x_tr, y_tr, x_va, y_va, settings=settings)
 
         def predict(x):
             return models.predict(model, x)

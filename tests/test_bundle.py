@@ -23,6 +23,7 @@ from lstmfc.heads.registry import make_head
 from lstmfc.network import backend, models
 from lstmfc.workflows import train
 from tests.bundle_helpers import TINY, T
+from tests.specs import model_spec
 
 
 # ----------------------------------------------------------------- writing
@@ -75,7 +76,7 @@ def test_target_scaling_uses_training_targets_only(trained_bundles):
 # ----------------------------------------------------------------- round trip
 def test_round_trip_gives_identical_predictions(bundle_ws):
     prep = windows.load_prepared(bundle_ws, T)
-    spec = models.ModelSpec(lookback=10, n_features=1, units=(3,), dense=0)
+    spec = model_spec(lookback=10, n_features=1, units=(3,), dense=0)
     backend.set_seed(5)
     model = models.build_model(spec)
     x = np.ascontiguousarray(prep.windows("train"))

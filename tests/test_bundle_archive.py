@@ -18,6 +18,7 @@ from lstmfc.core.atomic import sha256_file
 from lstmfc.core.errors import ArtifactError
 from lstmfc.network import models
 from tests.bundle_helpers import T, fix_checksum, run_dir
+from tests.specs import model_spec
 from tests.test_models import _lambda_model
 
 
@@ -53,7 +54,7 @@ def test_missing_listed_file_is_refused(bundle_ws, trained_bundles):
 
 def test_h5_file_named_keras_is_refused(bundle_ws, trained_bundles):
     run = run_dir(bundle_ws, trained_bundles[1])
-    m = models.build_model(models.ModelSpec(lookback=10, n_features=1, units=(2,), dense=0))
+    m = models.build_model(model_spec(lookback=10, n_features=1, units=(2,), dense=0))
     h5 = run.parent / "legacy.h5"
     m.save(h5)
     shutil.copyfile(h5, run / "model.keras")

@@ -38,6 +38,7 @@ from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.data.store import write_raw
 from tests.conftest import make_ohlcv
+from tests.specs import model_spec
 
 runner = CliRunner()
 LIMIT_S = 20.0
@@ -318,9 +319,9 @@ def test_a_tiny_split_fraction_no_longer_hangs(home):
     ],
 )
 def test_the_weight_estimate_equals_keras_count_params(cell, units, dense, n_features, head):
-    from lstmfc.network.models import ModelSpec, build_model, estimate_params
+    from lstmfc.network.models import build_model, estimate_params
 
-    spec = ModelSpec(
+    spec = model_spec(
         lookback=5, n_features=n_features, head=head, cell=cell, units=units, dense=dense
     )
     assert estimate_params(cell, units, dense, n_features) == build_model(spec).count_params()

@@ -17,6 +17,8 @@ import pytest
 
 from lstmfc.bundles import provenance
 from lstmfc.network import backend, models
+from lstmfc.network.fit_settings import FitSettings
+from tests.specs import model_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +39,7 @@ if ON_TORCH:
 def _spec(**kw):
     base = dict(lookback=9, n_features=2, units=(6, 4), dense=3, dropout=0.0)
     base.update(kw)
-    return models.ModelSpec(**base)
+    return model_spec(**base)
 
 
 def _twins(spec, seed=0):
@@ -114,7 +116,7 @@ def test_models_it_cannot_replay_are_refused_and_still_train():
         if why == "not compiled":
             assert fastfit.problem(model, training=False) is None
             continue
-        res = models.fit(model, x, y, x, y, epochs=1, batch_size=8)  # Model.fit instead
+        res = models.fit(model, x, y, x, y, settings=FitSettings(1, 8, 5))  # Model.fit instead
         assert res.epochs_run == 1 and np.isfinite(res.best_val_loss)
 
 
@@ -234,9 +236,10 @@ def test_dropout_layers_drop_only_in_training():
 def _fit_both(monkeypatch, spec, x, y, xv, yv, **kw):
     a, b = _twins(spec)
     monkeypatch.setenv("LSTMFC_FASTFIT", "0")
-    keras_res = models.fit(a, x, y, xv, yv, shuffle=False, **kw)
+    settings = FitSettings(**kw, shuffle=False)
+    keras_res = models.fit(a, x, y, xv, yv, settings=settings)
     monkeypatch.setenv("LSTMFC_FASTFIT", "1")
-    lean_res = models.fit(b, x, y, xv, yv, shuffle=False, **kw)
+    lean_res = models.fit(b, x, y, xv, yv, settings=settings)
     return (a, keras_res), (b, lean_res)
 
 
@@ -374,7 +377,7 @@ def test_reporter_hooks_and_seeded_runs_are_identical():
         rec = Rec()
         backend.set_seed(seed, deterministic=True)
         m = models.build_model(spec)
-        res = models.fit(m, x, y, x[:10], y[:10], epochs=2, batch_size=16, reporter=rec)
+        res = models.fit(m, x, y, x[:10], y[:10], settings=FitSettings(2, 16, 5), reporter=rec)
         runs.append((models.weights_bytes(m), res.history))
     names = [c[0] for c in rec.calls]
     assert rec.calls[0] == ("on_train_begin", (2, 4))
@@ -390,12 +393,13 @@ _NO_TF = textwrap.dedent(
     import json, sys
     import numpy as np
     from lstmfc.network import backend, models
+    from lstmfc.network.fit_settings import FitSettings
     backend.keras_module()
     backend.set_seed(1)
-    spec = models.ModelSpec(lookback=8, n_features=1, units=(4,), dense=2)
+    spec = model_spec(lookback=8, n_features=1, units=(4,), dense=2)
     m = models.build_model(spec)
     x = np.random.default_rng(0).random((40, 8, 1), dtype=np.float32)
-    models.fit(m, x, x[:, -1, 0], x, x[:, -1, 0], epochs=1, batch_size=16)
+    models.fit(m, x, x[:, -1, 0], x, x[:, -1, 0], settings=FitSettings(1, 16, 5))
     models.save_model(m, sys.argv[1])
     back = models.load_model_file(sys.argv[1])
     same = bool(np.array_equal(models.predict(m, x), models.predict(back, x)))

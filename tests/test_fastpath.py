@@ -18,6 +18,7 @@ import pytest
 from lstmfc.bundles import provenance
 from lstmfc.core.errors import UsageError
 from lstmfc.network import backend, models
+from tests.specs import model_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -185,7 +186,7 @@ def test_fused_lstm_calls_torch_vf_lstm(monkeypatch):
         return real(*args, **kw)
 
     monkeypatch.setattr(torch._VF, "lstm", counting)
-    m = models.build_model(models.ModelSpec(lookback=12, n_features=2, units=(8, 4), dense=3))
+    m = models.build_model(model_spec(lookback=12, n_features=2, units=(8, 4), dense=3))
     x = np.random.default_rng(0).random((16, 12, 2), dtype=np.float32)
     m.fit(x, x[:, -1, 0], epochs=1, batch_size=8, verbose=0)  # builds, then trains
     calls.clear()
@@ -257,6 +258,7 @@ _TF_SCRIPT = textwrap.dedent(
     import json, sys
     import numpy as np
     from lstmfc.network import backend, models
+    from lstmfc.network.fit_settings import FitSettings
     keras = backend.keras_module()
     out = {"backend": keras.backend.backend(), "pred": {}}
     x = np.load(sys.argv[1])
@@ -265,9 +267,9 @@ _TF_SCRIPT = textwrap.dedent(
         out["pred"][cell] = models.predict(m, x).tolist()
     # tiny train + save + load + predict entirely on this backend
     backend.set_seed(4, deterministic=True)
-    spec = models.ModelSpec(lookback=x.shape[1], n_features=1, units=(4, 2), dense=3)
+    spec = model_spec(lookback=x.shape[1], n_features=1, units=(4, 2), dense=3)
     m2 = models.build_model(spec)
-    res = models.fit(m2, x, x[:, -1, 0], x, x[:, -1, 0], epochs=2, batch_size=8)
+    res = models.fit(m2, x, x[:, -1, 0], x, x[:, -1, 0], settings=FitSettings(2, 8, 5))
     models.save_model(m2, f"{sys.argv[2]}/tf.keras")
     back = models.load_model_file(f"{sys.argv[2]}/tf.keras")
     out["epochs"] = res.epochs_run
@@ -286,7 +288,7 @@ def test_tensorflow_backend_loads_fast_path_bundles_and_trains(tmp_path):
     np.save(tmp_path / "x.npy", x)
     here = {}
     for cell in ("lstm", "gru", "rnn"):
-        spec = models.ModelSpec(lookback=10, n_features=1, cell=cell, units=(6, 4), dense=3)
+        spec = model_spec(lookback=10, n_features=1, cell=cell, units=(6, 4), dense=3)
         m = models.build_model(spec)
         m.set_weights([rng.normal(0, 0.4, w.shape).astype("float32") for w in m.get_weights()])
         models.save_model(m, tmp_path / f"{cell}.keras")

@@ -12,6 +12,8 @@ import pytest
 from lstmfc.bundles import provenance
 from lstmfc.core.errors import ArtifactError, UsageError
 from lstmfc.network import backend, models
+from lstmfc.network.fit_settings import FitSettings
+from tests.specs import model_spec
 
 LB = 10
 
@@ -26,7 +28,7 @@ def _data(n=96, seed=0, binary=False):
 def _tiny(**kw):
     base = dict(lookback=LB, n_features=1, units=(4, 2), dense=3)
     base.update(kw)
-    return models.ModelSpec(**base)
+    return model_spec(**base)
 
 
 def test_importing_lstmfc_does_not_import_tensorflow():
@@ -41,7 +43,7 @@ def test_importing_lstmfc_does_not_import_tensorflow():
 
 def test_default_is_the_seed_reference_model():
     keras = backend.keras_module()
-    m = models.build_model(models.ModelSpec(lookback=60, n_features=1))
+    m = models.build_model(model_spec(lookback=60, n_features=1))
     kinds = [(type(layer).__name__, getattr(layer, "units", None)) for layer in m.layers]
     assert kinds == [
         ("InputLayer", None),
@@ -161,7 +163,7 @@ def test_fit_records_history_and_reports_progress(head):
     xv, yv = _data(20, seed=1, binary=head == "direction")
     m = models.build_model(_tiny(head=head))
     rec = _Recorder()
-    res = models.fit(m, x, y, xv, yv, epochs=2, batch_size=16, patience=5, reporter=rec)
+    res = models.fit(m, x, y, xv, yv, settings=FitSettings(2, 16, 5), reporter=rec)
     assert res.epochs_run == 2 and not res.stopped_early
     assert len(res.history["loss"]) == len(res.history["val_loss"]) == 2
     assert res.best_val_loss == min(res.history["val_loss"])
@@ -183,7 +185,7 @@ def test_early_stopping_restores_best_weights():
     x, y = _data(64)
     xv, yv = _data(20, seed=1)
     m = models.build_model(_tiny(learning_rate=0.5, clipnorm=0))
-    res = models.fit(m, x, y, xv, yv, epochs=8, batch_size=16, patience=0)
+    res = models.fit(m, x, y, xv, yv, settings=FitSettings(8, 16, 0))
     assert res.stopped_early  # so the last epoch was worse than the best one
     assert res.history["val_loss"][-1] > res.best_val_loss
     val_now = float(m.evaluate(xv, yv, verbose=0, batch_size=256))
@@ -207,7 +209,7 @@ def _train_once(seed):
     xv, yv = _data(20, seed=1)
     m = models.build_model(_tiny(cell="lstm"))
     initial = models.weights_bytes(m)
-    models.fit(m, x, y, xv, yv, epochs=2, batch_size=16, patience=5)
+    models.fit(m, x, y, xv, yv, settings=FitSettings(2, 16, 5))
     return initial, models.weights_bytes(m)
 
 

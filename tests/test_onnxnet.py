@@ -1,4 +1,5 @@
-"""lstmfc.network.onnx: ONNX export of lstmfc networks and Keras-free inference.
+"""lstmfc.network.onnx_export, onnx_inspect and onnx_runtime: ONNX export of lstmfc networks
+and Keras-free inference.
 
 The reference is Keras itself (``lstmfc.network.models.predict``, and Keras's stock step loop
 via ``fastrnn.stock_keras()``), never the code under test.
@@ -19,7 +20,8 @@ import onnxruntime  # noqa: F401  (required dependency: a missing one must fail,
 import pytest
 
 from lstmfc.core.errors import ArtifactError
-from lstmfc.network import onnx as onnxnet
+from lstmfc.network import onnx_export as onnxnet
+from tests.specs import model_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +39,7 @@ def _build(cell: str, head: str, seed: int = 7):
     from lstmfc.network import models
 
     _set_seed(seed)
-    spec = models.ModelSpec(
+    spec = model_spec(
         lookback=LOOKBACK, n_features=N_FEATURES, cell=cell, head=head, units=(8, 4), dense=5
     )
     return models.build_model(spec)
@@ -140,11 +142,12 @@ _EXPORT_NO_TF = textwrap.dedent(
     from pathlib import Path
 
     from lstmfc.network import backend, models
-    from lstmfc.network import onnx as onnxnet
+    from lstmfc.network import onnx_export as onnxnet
+    from tests.specs import model_spec
 
     backend.set_seed(2)
     lookback, n_features = int(sys.argv[2]), int(sys.argv[3])
-    spec = models.ModelSpec(lookback=lookback, n_features=n_features, cell="gru",
+    spec = model_spec(lookback=lookback, n_features=n_features, cell="gru",
                             head="direction", units=(8, 4), dense=5)
     info = onnxnet.export_onnx(models.build_model(spec), Path(sys.argv[1]))
     print(json.dumps({
@@ -198,7 +201,7 @@ def test_inference_process_never_imports_keras_tensorflow_or_torch(exported, tmp
             print("LOADED", ",".join(m for m in HEAVY if m in sys.modules) or "-")
 
         atexit.register(report)
-        from lstmfc.network.onnx import OnnxNetwork
+        from lstmfc.network.onnx_runtime import OnnxNetwork
         net = OnnxNetwork.from_path(
             {str(info.path)!r}, lookback={LOOKBACK}, n_features={N_FEATURES}
         )

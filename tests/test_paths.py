@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.data.store import write_raw
+from tests.specs import model_spec
 
 runner = CliRunner()
 TINY = ["--units", "4", "--dense", "0", "--epochs", "1"]
@@ -330,10 +331,10 @@ def test_every_strategy_forecasts_a_k_column_path_and_reports_each_step(
 
 
 def test_attention_adds_an_attention_layer(workspace):
-    from lstmfc.network.models import ModelSpec, build_model
+    from lstmfc.network.models import build_model
 
     for strategy in ("mimo", "seq2seq"):
-        spec = ModelSpec(lookback=12, n_features=1, units=(4,), dense=0, steps=3,
+        spec = model_spec(lookback=12, n_features=1, units=(4,), dense=0, steps=3,
                          strategy=strategy, attention=True)  # fmt: skip
         model = build_model(spec)
         names = [type(layer).__name__ for layer in model.layers]

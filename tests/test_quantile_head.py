@@ -22,9 +22,11 @@ from lstmfc.data.store import write_raw
 from lstmfc.forecasters.quantile import parametric_quantiles
 from lstmfc.heads.quantile import assembly_matrix
 from lstmfc.heads.registry import make_head
+from lstmfc.network.fit_settings import FitSettings
 from lstmfc.quantiles.levels import DEFAULT_LEVELS
 from tests.conftest import make_ohlcv
 from tests.quantile_data import closes_series
+from tests.specs import model_spec
 
 runner = CliRunner()
 T = "QNT"
@@ -37,8 +39,10 @@ def test_pinball_loss_hand_values_and_broadcast():
     import torch
 
     from lstmfc.heads.losses import pinball
+    from lstmfc.network.backend import keras_module
 
-    loss = pinball([0.1, 0.9])
+    ops = keras_module().ops
+    loss = pinball(ops, [0.1, 0.9])
     # y = 1, q = (0.5, 1.5): e = (0.5, -0.5): 0.1*0.5 = 0.05; (0.9-1)*(-0.5) = 0.05 -> 0.05
     # y = 0, q = (-1, 2) with levels 0.1/0.9: e = (1, -2): 0.1; 0.2 -> 0.15
     y = torch.tensor([[1.0], [0.0]])
@@ -47,7 +51,7 @@ def test_pinball_loss_hand_values_and_broadcast():
     assert out.shape == (2,)
     np.testing.assert_allclose(out, [0.05, 0.15], rtol=1e-6)
     # levels 0.25/0.75, y = 0, q = (-1, 2): 0.25*1 = 0.25 and (0.75-1)*(-2) = 0.5 -> 0.375
-    out = pinball([0.25, 0.75])(torch.tensor([[0.0]]), torch.tensor([[-1.0, 2.0]])).numpy()
+    out = pinball(ops, [0.25, 0.75])(torch.tensor([[0.0]]), torch.tensor([[-1.0, 2.0]])).numpy()
     np.testing.assert_allclose(out, [0.375], rtol=1e-6)
     # a repeated target column gives the same loss as the broadcast one
     same = loss(torch.tensor([[1.0, 1.0], [0.0, 0.0]]), q).numpy()
@@ -71,10 +75,10 @@ def test_assembly_matrix_by_hand():
 
 def _tiny_model(head, seed=0, lookback=10, units=(4,)):
     from lstmfc.network import backend
-    from lstmfc.network.models import ModelSpec, build_model
+    from lstmfc.network.models import build_model
 
     backend.set_seed(seed)
-    spec = ModelSpec(lookback=lookback, n_features=1, head="quantile", units=units, dense=3)
+    spec = model_spec(lookback=lookback, n_features=1, head="quantile", units=units, dense=3)
     return build_model(spec, head)
 
 
@@ -119,7 +123,7 @@ def test_both_training_loops_train_and_keep_the_fixed_layer(monkeypatch, fastfit
         pd.DataFrame({"target_logret": 0.01 * rng.standard_t(5, size=96)}),
     )
     assert y.shape == (96, 1) and y.dtype == np.float32
-    res = models.fit(model, x[:64], y[:64], x[64:], y[64:], epochs=2, batch_size=16, patience=2)
+    res = models.fit(model, x[:64], y[:64], x[64:], y[64:], settings=FitSettings(2, 16, 2))
     assert len(res.history["loss"]) == 2 and all(np.isfinite(res.history["val_loss"]))
     np.testing.assert_array_equal(
         model.get_layer("quantile").get_weights()[0], assembly_matrix(head.levels)

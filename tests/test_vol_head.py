@@ -16,6 +16,7 @@ from lstmfc.core.config import Workspace
 from lstmfc.core.errors import DataError, UsageError
 from lstmfc.data.store import write_raw
 from lstmfc.heads.registry import make_head
+from tests.specs import model_spec
 
 runner = CliRunner()
 TINY = ["--units", "4", "--dense", "0", "--epochs", "1", "--seed", "1", "--patience", "1"]
@@ -73,15 +74,16 @@ def test_qlike_loss_matches_hand_value():
     from lstmfc.heads.losses import qlike
     from lstmfc.network.backend import keras_module
 
-    ops = keras_module().ops
+    keras = keras_module()
+    ops = keras.ops
     y = np.array([[1.0], [4.0], [0.0]], dtype="float32")
     f = np.array([[2.0], [1.0], [0.5]], dtype="float32")
-    got = ops.convert_to_numpy(qlike()(ops.convert_to_tensor(y), ops.convert_to_tensor(f)))
+    got = ops.convert_to_numpy(qlike(ops)(ops.convert_to_tensor(y), ops.convert_to_tensor(f)))
     # log f + y / f by hand
     want = [math.log(2.0) + 0.5, 0.0 + 4.0, math.log(0.5) + 0.0]
     np.testing.assert_allclose(got, want, rtol=1e-6)
     head = make_head("vol")
-    assert getattr(head.make_loss(None), "lstmfc_loss", None) == "qlike"
+    assert getattr(head.make_loss(keras), "lstmfc_loss", None) == "qlike"
     assert make_head("vol", loss="mse").make_loss(None) == "mean_squared_error"
     with pytest.raises(UsageError, match="--loss must be qlike or mse"):
         make_head("vol", loss="mae")
@@ -91,7 +93,7 @@ def test_network_output_is_a_positive_variance():
     from lstmfc.network import models
 
     head = make_head("vol")
-    spec = models.ModelSpec(lookback=5, n_features=2, head="vol", units=(4,), dense=0)
+    spec = model_spec(lookback=5, n_features=2, head="vol", units=(4,), dense=0)
     model = models.build_model(spec, head)
     assert model.layers[-1].get_config()["activation"] == "exponential"
     w, b = model.layers[-1].get_weights()

@@ -177,7 +177,7 @@ def verify_bundle(
     modified ONNX or history file fails the bundle like a modified model file).
     ``engine="keras"`` returns the ``.keras`` members after
     :func:`check_keras_archive`; ``"onnx"`` their ``.onnx`` twins (checked further by
-    :class:`lstmfc.network.onnx.OnnxNetwork` before ONNX Runtime reads them).
+    :class:`lstmfc.network.onnx_runtime.OnnxNetwork` before ONNX Runtime reads them).
 
     Raises
     ------

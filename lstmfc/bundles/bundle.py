@@ -91,7 +91,7 @@ from lstmfc.core.jsonclean import json_clean
 from lstmfc.core.plotting import write_history_png
 from lstmfc.heads.registry import head_from_manifest
 from lstmfc.network import models
-from lstmfc.network.onnx import OnnxNetwork
+from lstmfc.network.onnx_runtime import OnnxNetwork
 
 
 # ------------------------------------------------------------------ writing
@@ -186,7 +186,7 @@ class Bundle:
         The run folder.
     manifest : dict
         ``manifest.json``.
-    models : list of keras.Model or lstmfc.network.onnx.OnnxNetwork
+    models : list of keras.Model or lstmfc.network.onnx_runtime.OnnxNetwork
         The member networks (one unless trained with ``--ensemble N``): Keras models
         loaded with ``safe_mode=True, compile=False``, or their ONNX twins.
     head : lstmfc.heads.Head
@@ -348,7 +348,7 @@ def export_bundle(ws: Workspace, ticker: str, run_id: str | None = None) -> dict
     """Add the ONNX twin of every member network to an existing bundle.
 
     Loads the bundle with Keras (all checks), then :func:`lstmfc.bundles.twins.add_twins`
-    exports each member (:func:`lstmfc.network.onnx.export_onnx`, checked against Keras
+    exports each member (:func:`lstmfc.network.onnx_export.export_onnx`, checked against Keras
     on probe windows), writes each ``.onnx`` file atomically, then the re-hashed
     manifest atomically: an interruption leaves the old manifest in force (an unlisted
     file is never read). A bundle that already has its ONNX twins is left as it is.

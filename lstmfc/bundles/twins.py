@@ -3,7 +3,7 @@
 Each member network ``model.keras`` (``model-2.keras`` ...) gets an ONNX twin
 ``model.onnx`` (``model-2.onnx`` ...) when the bundle is written
 (:func:`export_member`), or later with ``lstmfc export`` (:func:`add_twins`). The
-twin is exported by :func:`lstmfc.network.onnx.export_onnx` and checked there against
+twin is exported by :func:`lstmfc.network.onnx_export.export_onnx` and checked there against
 Keras on probe windows; the daily ``predict`` can then run on ONNX Runtime without
 importing Keras, TensorFlow or torch (:data:`ENGINES`). A twin is listed in the
 manifest (``members[i]["onnx"]`` and ``files``) like every other file, so a modified
@@ -27,7 +27,7 @@ from lstmfc.bundles.manifest import (
 )
 from lstmfc.core.atomic import atomic_path, atomic_write_text
 from lstmfc.core.errors import ArtifactError
-from lstmfc.network.onnx import export_onnx
+from lstmfc.network.onnx_export import export_onnx
 
 ENGINES = ("keras", "onnx", "auto")
 """How :func:`lstmfc.bundles.bundle.load_bundle` runs the networks: Keras (``.keras``
@@ -46,7 +46,7 @@ def auto_engine(manifest: dict[str, Any]) -> str:
 def export_member(net, folder: Path, i: int, member: dict[str, Any]) -> str | None:
     """Write member ``i``'s ONNX twin into ``folder`` and record it in ``member``.
 
-    A network the exporter does not cover (:func:`lstmfc.network.onnx.onnx_bytes`) gets
+    A network the exporter does not cover (:func:`lstmfc.network.onnx_export.onnx_bytes`) gets
     ``onnx: None`` and the reason; ``predict`` then falls back to Keras for it.
 
     Returns

@@ -1,7 +1,9 @@
 """Training losses that Keras does not ship, written in ``keras.ops`` (any backend).
 
 A head whose loss is not a Keras built-in returns one of these from
-:meth:`lstmfc.heads.Head.make_loss`. Each is a plain function
+:meth:`lstmfc.heads.Head.make_loss`, which receives the loaded ``keras`` module and hands
+its ``keras.ops`` to the loss factory (this module imports neither Keras nor the network
+layer that loads it). Each loss is a plain function
 ``loss(y_true, y_pred) -> (batch,)`` (the per-window loss; Keras averages over the
 batch), marked with the attribute ``lstmfc_loss`` so that the lean training loop
 (:mod:`lstmfc.network.fastfit`) knows it may call it directly on torch tensors. Saved model
@@ -23,7 +25,7 @@ def mark(fn: Callable, name: str) -> Callable:
     return fn
 
 
-def qlike(eps: float = 1e-12) -> Callable:
+def qlike(ops, eps: float = 1e-12) -> Callable:
     """QLIKE on a variance forecast: ``log h + y / h`` per window, ``h`` the forecast.
 
     Patton (2011), "Volatility forecast comparison using imperfect volatility proxies",
@@ -31,10 +33,19 @@ def qlike(eps: float = 1e-12) -> Callable:
     return) it ranks variance forecasts as the true variance would. ``h`` must be
     positive (a softplus or exponential output); ``eps`` guards the logarithm.
     Averaged over outputs when there are several (e.g. several horizons).
-    """
-    from lstmfc.network.backend import keras_module
 
-    ops = keras_module().ops
+    Parameters
+    ----------
+    ops : module
+        ``keras.ops`` of the loaded Keras (the loss runs on that backend's tensors).
+    eps : float
+        Floor of the forecast variance ``h`` inside the logarithm and the ratio.
+
+    Returns
+    -------
+    callable
+        ``loss(y_true, y_pred) -> (batch,)``, tagged ``lstmfc_loss = "qlike"``.
+    """
 
     def loss(y_true, y_pred):
         h = ops.maximum(y_pred, eps)
@@ -43,17 +54,26 @@ def qlike(eps: float = 1e-12) -> Callable:
     return mark(loss, "qlike")
 
 
-def pinball(levels: Sequence[float]) -> Callable:
+def pinball(ops, levels: Sequence[float]) -> Callable:
     """Pinball (quantile) loss averaged over the quantile levels, per window.
 
     Koenker & Bassett (1978), "Regression quantiles", Econometrica 46(1): for level
     ``tau`` and error ``e = y - q``, ``max(tau e, (tau - 1) e)``. ``y_true`` holds the
     target repeated in every column (or one column, broadcast); ``y_pred`` holds the
     quantiles in the order of ``levels``.
-    """
-    from lstmfc.network.backend import keras_module
 
-    ops = keras_module().ops
+    Parameters
+    ----------
+    ops : module
+        ``keras.ops`` of the loaded Keras (the loss runs on that backend's tensors).
+    levels : sequence of float
+        Quantile levels in (0, 1), one per output column.
+
+    Returns
+    -------
+    callable
+        ``loss(y_true, y_pred) -> (batch,)``, tagged ``lstmfc_loss = "pinball"``.
+    """
     taus = [float(t) for t in levels]
 
     def loss(y_true, y_pred):

@@ -199,7 +199,7 @@ class QuantileHead(Head):
     # ------------------------------------------------------------------ network
     def make_loss(self, keras):
 
-        return pinball(self.levels)
+        return pinball(keras.ops, self.levels)
 
     def build_output(self, keras, x, regularizer=None):
         """``Dense(k + 1, softplus)`` then the fixed ``Dense(k)`` of :func:`assembly_matrix`

@@ -121,7 +121,7 @@ class VolHead(Head):
     def make_loss(self, keras):
         """QLIKE (:func:`lstmfc.heads.losses.qlike`) or Keras's mean squared error."""
         if self.loss == "qlike":
-            return keras_losses.qlike()
+            return keras_losses.qlike(keras.ops)
         return "mean_squared_error"
 
     # ------------------------------------------------------------------ targets

@@ -27,6 +27,7 @@ import sys
 import tempfile
 
 from lstmfc.core.errors import UsageError
+from lstmfc.network import fastrnn
 
 BACKENDS = ("torch", "tensorflow", "jax")
 """Keras 3 backends lstmfc can run on (``LSTMFC_BACKEND``; see :func:`backend_choice`)."""
@@ -54,8 +55,6 @@ def _installed_keras_version() -> str | None:
 
 def fast_keras_ok(keras_version: str | None = None) -> bool:
     """Whether this Keras version is one the fused kernels and lean loop were checked on."""
-    from lstmfc.network import fastrnn
-
     v = keras_version or _installed_keras_version()
     if not v:
         return False
@@ -201,8 +200,6 @@ def keras_module():
 
         if torch.get_num_threads() != cpu_count():
             torch.set_num_threads(cpu_count())
-        from lstmfc.network import fastrnn
-
         fastrnn.install()
     _KERAS_READY["done"] = True
     return keras
@@ -225,8 +222,6 @@ def fast_path_warning() -> str | None:
     keras = keras_module()
     if keras.backend.backend() != "torch":
         return None
-    from lstmfc.network import fastrnn
-
     why = fastrnn.status()
     if why == "active":  # with the fused kernels even Model.fit beats TensorFlow here
         return None

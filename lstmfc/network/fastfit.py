@@ -54,6 +54,8 @@ import time
 from dataclasses import dataclass, field
 
 from lstmfc.network import fastrnn
+from lstmfc.network.backend import tensorflow_left_unloaded
+from lstmfc.network.fit_settings import FitSettings
 
 SUPPORTED_KERAS = fastrnn.SUPPORTED_KERAS
 """Keras versions ``[low, high)`` whose trainer, Adam and callbacks this loop replays."""
@@ -166,13 +168,11 @@ def _compiled(model):
     """``(loss, metric names)`` of a supported compile config.
 
     ``loss`` is a Keras loss name of :data:`SUPPORTED_LOSSES`, or a loss function of
-    :mod:`lstmfc.heads.losses` (tagged ``lstmfc_loss``; written in ``keras.ops``, so it runs on
-    torch tensors as it is).
+    :mod:`lstmfc.heads.losses` (tagged ``lstmfc_loss``; built by the head's ``make_loss(keras)``
+    from the loaded ``keras.ops``, so it runs on torch tensors as it is).
     """
     if getattr(model, "optimizer", None) is None:
         raise _Unsupported("the model is not compiled")
-    from lstmfc.network.backend import tensorflow_left_unloaded
-
     with tensorflow_left_unloaded():
         cfg = model.get_compile_config() or {}
     compiled = getattr(model, "loss", None)
@@ -278,8 +278,6 @@ class _Stepper:
         if not opt.built:
             opt.build(self.variables)
         self.replay = False
-        from lstmfc.network.backend import tensorflow_left_unloaded
-
         with tensorflow_left_unloaded():
             cfg = opt.get_config()
         plain = (
@@ -491,21 +489,12 @@ def _correct(y_true, y_pred) -> float:
 
 
 def fit(
-    model,
-    x_train,
-    y_train,
-    x_val,
-    y_val,
-    *,
-    epochs: int,
-    batch_size: int,
-    patience: int,
-    shuffle: bool = True,
-    reporter=None,
+    model, x_train, y_train, x_val, y_val, settings: FitSettings, *, reporter=None
 ) -> LoopResult:
     """Train ``model`` as ``model.fit(x_train, y_train, validation_data=(x_val, y_val),
     epochs=epochs, batch_size=batch_size, shuffle=shuffle, callbacks=[EarlyStopping(
-    "val_loss", patience, restore_best_weights=True), TerminateOnNaN()])`` would.
+    "val_loss", patience, restore_best_weights=True), TerminateOnNaN()])`` would, with
+    those four from ``settings``.
 
     Parameters
     ----------
@@ -513,6 +502,9 @@ def fit(
         Must qualify (:func:`problem` returns ``None``).
     x_train, x_val : ndarray, shape (n_windows, lookback, n_features), float32
     y_train, y_val : ndarray, shape (n_windows,) or (n_windows, n_outputs), float32
+    settings : FitSettings
+        Epochs, batch size, patience and shuffling
+        (:class:`lstmfc.network.fit_settings.FitSettings`).
     reporter : object, optional
         :func:`lstmfc.network.models.fit`'s progress reporter (hooks ``on_train_begin(epochs,
         steps)``, ``on_epoch_begin(epoch)``, ``on_batch_end(step)`` when
@@ -540,17 +532,17 @@ def fit(
     xv = torch.from_numpy(np.ascontiguousarray(x_val, dtype="float32"))
     yv = torch.from_numpy(np.ascontiguousarray(y_val, dtype="float32")).reshape(len(x_val), -1)
     n = len(xt)
-    batch_size = int(batch_size)
+    epochs, batch_size, shuffle = settings.epochs, settings.batch_size, settings.shuffle
     steps = int(math.ceil(n / batch_size))
-    stopper = EarlyStopping(model, patience)
+    stopper = EarlyStopping(model, settings.patience)
     accuracy = trainer.accuracy
 
     result = LoopResult()
     history = result.history
-    _call(reporter, "on_train_begin", int(epochs), steps)
+    _call(reporter, "on_train_begin", epochs, steps)
     wants_batches = bool(getattr(reporter, "wants_batches", False))
     stop = False
-    for epoch in range(int(epochs)):
+    for epoch in range(epochs):
         t0 = time.perf_counter()
         _call(reporter, "on_epoch_begin", epoch + 1)
         order = torch.randperm(n) if shuffle else torch.arange(n)

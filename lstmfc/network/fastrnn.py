@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+from typing import Any, NamedTuple
 
 SUPPORTED_KERAS = ((3, 15), (3, 16))
 """Keras versions ``[low, high)`` whose torch ``rnn.py`` this patch was checked
@@ -50,35 +51,46 @@ against (3.15.1 read line by line). Keras 3.14's private ``_cudnn_lstm`` unpacks
 ``torch._VF.lstm``'s result wrongly ("too many values to unpack"; fixed in 3.15.0),
 so 3.14 takes the stock path."""
 
-_LSTM_PARAMS = [
-    "inputs",
-    "initial_state_h",
-    "initial_state_c",
-    "mask",
-    "kernel",
-    "recurrent_kernel",
-    "bias",
-    "activation",
-    "recurrent_activation",
-    "return_sequences",
-    "go_backwards",
-    "unroll",
-    "batch_first",
-]
-_GRU_PARAMS = [
-    "inputs",
-    "initial_state",
-    "mask",
-    "kernel",
-    "recurrent_kernel",
-    "bias",
-    "activation",
-    "recurrent_activation",
-    "return_sequences",
-    "go_backwards",
-    "unroll",
-    "reset_after",
-]
+
+class _LstmCall(NamedTuple):
+    """The arguments of Keras's torch ``rnn.lstm()`` (Keras 3.15), by name: what the
+    ``LSTM`` layer passes (inputs, initial states and mask positionally, the weights and
+    options by keyword)."""
+
+    inputs: Any
+    initial_state_h: Any
+    initial_state_c: Any
+    mask: Any
+    kernel: Any
+    recurrent_kernel: Any
+    bias: Any
+    activation: Any
+    recurrent_activation: Any
+    return_sequences: bool = False
+    go_backwards: bool = False
+    unroll: bool = False
+    batch_first: bool = True
+
+
+class _GruCall(NamedTuple):
+    """The arguments of Keras's torch ``rnn.gru()`` (Keras 3.15), by name."""
+
+    inputs: Any
+    initial_state: Any
+    mask: Any
+    kernel: Any
+    recurrent_kernel: Any
+    bias: Any
+    activation: Any
+    recurrent_activation: Any
+    return_sequences: bool = False
+    go_backwards: bool = False
+    unroll: bool = False
+    reset_after: bool = True
+
+
+_LSTM_PARAMS = list(_LstmCall._fields)
+_GRU_PARAMS = list(_GruCall._fields)
 
 _state: dict = {"installed": False, "reason": "not installed (lstmfc has not loaded Keras)"}
 CALLS = {"lstm": 0, "gru": 0, "rnn": 0}
@@ -239,73 +251,48 @@ def _tracing() -> bool:
     return torch.jit.is_tracing() or bool(getattr(torch.compiler, "is_compiling", lambda: False)())
 
 
-def _eligible(inputs, kernel, bias, mask, unroll, activation, recurrent_activation) -> bool:
+def _eligible(call: _LstmCall | _GruCall) -> bool:
+    """Whether the fused kernel computes this ``lstm()`` / ``gru()`` call exactly."""
     import torch
 
-    if mask is not None or unroll or bias is None or _tracing():
+    if call.mask is not None or call.unroll or call.bias is None or _tracing():
         return False
-    if not _ok_activations(activation, recurrent_activation):
+    if not _ok_activations(call.activation, call.recurrent_activation):
         return False
+    inputs = call.inputs
     device = inputs.device if isinstance(inputs, torch.Tensor) else torch.device("cpu")
     if device.type == "cuda":  # Keras already takes the fused (cuDNN) kernel there
         return False
-    dtype = getattr(kernel, "dtype", None)
+    dtype = getattr(call.kernel, "dtype", None)
     return str(dtype).rsplit(".", 1)[-1] in ("float32", "float64")
 
 
 def _make_fast_lstm(krnn, orig):
     from keras.src.backend.torch.core import convert_to_tensor
 
-    def lstm(
-        inputs,
-        initial_state_h,
-        initial_state_c,
-        mask,
-        kernel,
-        recurrent_kernel,
-        bias,
-        activation,
-        recurrent_activation,
-        return_sequences=False,
-        go_backwards=False,
-        unroll=False,
-        batch_first=True,
-    ):
-        if _eligible(inputs, kernel, bias, mask, unroll, activation, recurrent_activation):
-            import torch
+    def lstm(*args, **kwargs):
+        call = _LstmCall(*args, **kwargs)  # the stock signature, checked by compat_problem
+        if not _eligible(call):
+            return orig(*args, **kwargs)
+        import torch
 
-            k = convert_to_tensor(kernel)
-            rk = convert_to_tensor(recurrent_kernel)
-            b = convert_to_tensor(bias)
-            x = convert_to_tensor(inputs).to(k.dtype)
-            h0 = convert_to_tensor(initial_state_h).to(k.dtype)
-            c0 = convert_to_tensor(initial_state_c).to(k.dtype)
-            if go_backwards:
-                x = torch.flip(x, dims=[1 if batch_first else 0])
-            if not batch_first:
-                x = x.permute(1, 0, 2)
-            last, outputs, states = krnn._cudnn_lstm(
-                x, h0, c0, k, rk, b, return_sequences=return_sequences, device=x.device
-            )
-            if not batch_first:
-                outputs = outputs.permute(1, 0, 2)
-            CALLS["lstm"] += 1
-            return last, outputs, states
-        return orig(
-            inputs,
-            initial_state_h,
-            initial_state_c,
-            mask,
-            kernel,
-            recurrent_kernel,
-            bias,
-            activation,
-            recurrent_activation,
-            return_sequences=return_sequences,
-            go_backwards=go_backwards,
-            unroll=unroll,
-            batch_first=batch_first,
+        k = convert_to_tensor(call.kernel)
+        rk = convert_to_tensor(call.recurrent_kernel)
+        b = convert_to_tensor(call.bias)
+        x = convert_to_tensor(call.inputs).to(k.dtype)
+        h0 = convert_to_tensor(call.initial_state_h).to(k.dtype)
+        c0 = convert_to_tensor(call.initial_state_c).to(k.dtype)
+        if call.go_backwards:
+            x = torch.flip(x, dims=[1 if call.batch_first else 0])
+        if not call.batch_first:
+            x = x.permute(1, 0, 2)
+        last, outputs, states = krnn._cudnn_lstm(
+            x, h0, c0, k, rk, b, return_sequences=call.return_sequences, device=x.device
         )
+        if not call.batch_first:
+            outputs = outputs.permute(1, 0, 2)
+        CALLS["lstm"] += 1
+        return last, outputs, states
 
     lstm.__wrapped__ = orig
     lstm.__doc__ = "lstmfc.network.fastrnn: torch._VF.lstm on CPU too, else Keras's stock lstm()."
@@ -315,51 +302,24 @@ def _make_fast_lstm(krnn, orig):
 def _make_fast_gru(krnn, orig):
     from keras.src.backend.torch.core import convert_to_tensor
 
-    def gru(
-        inputs,
-        initial_state,
-        mask,
-        kernel,
-        recurrent_kernel,
-        bias,
-        activation,
-        recurrent_activation,
-        return_sequences=False,
-        go_backwards=False,
-        unroll=False,
-        reset_after=True,
-    ):
-        if reset_after and _eligible(
-            inputs, kernel, bias, mask, unroll, activation, recurrent_activation
-        ):
-            import torch
+    def gru(*args, **kwargs):
+        call = _GruCall(*args, **kwargs)  # the stock signature, checked by compat_problem
+        if not (call.reset_after and _eligible(call)):
+            return orig(*args, **kwargs)
+        import torch
 
-            k = convert_to_tensor(kernel)
-            rk = convert_to_tensor(recurrent_kernel)
-            b = convert_to_tensor(bias)
-            x = convert_to_tensor(inputs).to(k.dtype)
-            h0 = convert_to_tensor(initial_state).to(k.dtype)
-            if go_backwards:
-                x = torch.flip(x, dims=[1])
-            out = krnn._cudnn_gru(
-                x, h0, k, rk, b, return_sequences=return_sequences, device=x.device
-            )
-            CALLS["gru"] += 1
-            return out
-        return orig(
-            inputs,
-            initial_state,
-            mask,
-            kernel,
-            recurrent_kernel,
-            bias,
-            activation,
-            recurrent_activation,
-            return_sequences=return_sequences,
-            go_backwards=go_backwards,
-            unroll=unroll,
-            reset_after=reset_after,
+        k = convert_to_tensor(call.kernel)
+        rk = convert_to_tensor(call.recurrent_kernel)
+        b = convert_to_tensor(call.bias)
+        x = convert_to_tensor(call.inputs).to(k.dtype)
+        h0 = convert_to_tensor(call.initial_state).to(k.dtype)
+        if call.go_backwards:
+            x = torch.flip(x, dims=[1])
+        out = krnn._cudnn_gru(
+            x, h0, k, rk, b, return_sequences=call.return_sequences, device=x.device
         )
+        CALLS["gru"] += 1
+        return out
 
     gru.__wrapped__ = orig
     gru.__doc__ = "lstmfc.network.fastrnn: torch._VF.gru on CPU too, else Keras's stock gru()."

@@ -41,7 +41,10 @@ from typing import Any
 
 from lstmfc.core.errors import ArtifactError, UsageError
 from lstmfc.core.limits import MAX_PARAMS
+from lstmfc.heads.registry import check_path_options, head_class, make_head
+from lstmfc.network import fastfit
 from lstmfc.network.backend import keras_module, tensorflow_left_unloaded
+from lstmfc.network.fit_settings import FitSettings
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 """``--cell`` choices -> Keras layer class (LSTM: Hochreiter & Schmidhuber 1997; GRU: Cho
@@ -84,10 +87,14 @@ def estimate_params(cell: str, units, dense: int, n_features: int, n_outputs: in
 class ModelSpec:
     """Architecture and optimiser settings of one network (all stored in the manifest).
 
+    Every field is given by the caller: the defaults live in
+    :class:`lstmfc.workflows.train.TrainOptions` (their one home), whose
+    :meth:`~lstmfc.workflows.train.TrainOptions.spec` builds this.
+
     Attributes
     ----------
     lookback : int
-        Time steps per input window (default 60 sessions, about a quarter).
+        Time steps per input window.
     n_features : int
         Features per time step.
     head : str
@@ -98,19 +105,19 @@ class ModelSpec:
         Recurrent layer class (``LSTM``, ``GRU``, ``SimpleRNN``).
     units : tuple of int
         Units per stacked recurrent layer; every layer but the last returns
-        sequences so that the next recurrent layer sees every step. Default ``(128, 64)``.
+        sequences so that the next recurrent layer sees every step.
     dropout : float
-        Rate of the ``Dropout`` layer after each recurrent layer, in [0, 1). Default 0.2.
+        Rate of the ``Dropout`` layer after each recurrent layer, in [0, 1).
     dense : int
-        Units of the hidden linear ``Dense`` layer before the output (default 25);
+        Units of the hidden linear ``Dense`` layer before the output;
         0 leaves it out.
     l2 : float
         L2 penalty on every kernel (input kernels of the recurrent layers and Dense
         kernels); 0 disables it.
     learning_rate : float
-        Adam learning rate (default 1e-3, Kingma & Ba 2015).
+        Adam learning rate (Kingma & Ba 2015).
     clipnorm : float
-        Global-norm gradient clipping threshold (default 5; Pascanu et al. 2013); 0
+        Global-norm gradient clipping threshold (Pascanu et al. 2013); 0
         disables it.
     steps : int
         Sessions in the forecast path (:mod:`lstmfc.heads.paths`); 1 is a single forecast.
@@ -128,14 +135,14 @@ class ModelSpec:
 
     lookback: int
     n_features: int
-    head: str = "price"
-    cell: str = "lstm"
-    units: tuple[int, ...] = (128, 64)
-    dropout: float = 0.2
-    dense: int = 25
-    l2: float = 0.0
-    learning_rate: float = 1e-3
-    clipnorm: float = 5.0
+    head: str
+    cell: str
+    units: tuple[int, ...]
+    dropout: float
+    dense: int
+    l2: float
+    learning_rate: float
+    clipnorm: float
     steps: int = 1
     strategy: str = "mimo"
     attention: bool = False
@@ -153,8 +160,6 @@ class ModelSpec:
             Naming the first invalid option (one line); a network of more than
             :data:`MAX_PARAMS` weights (:func:`estimate_params`) names the estimate.
         """
-        from lstmfc.heads.registry import head_class
-
         head_class(self.head)  # UsageError naming the valid heads
         if self.cell not in CELLS:
             raise UsageError(f"--cell must be one of {', '.join(CELLS)}, not {self.cell!r}")
@@ -178,7 +183,6 @@ class ModelSpec:
             raise UsageError(
                 f"lookback and n_features must be >= 1, got {self.lookback}, {self.n_features}"
             )
-        from lstmfc.heads.registry import check_path_options
 
         check_path_options(self.steps, self.strategy, self.head)
         n = estimate_params(
@@ -220,8 +224,6 @@ def build_model(spec: ModelSpec, head=None):
         target, or P(up)). Compiled with Adam(``learning_rate``,
         ``global_clipnorm=clipnorm``) and the head's loss.
     """
-    from lstmfc.heads.registry import make_head
-
     if head is None:  # the spec's head, configured for the spec's path
         head = make_head(spec.head).configure_path(spec.steps, spec.strategy)
     keras = keras_module()
@@ -399,10 +401,7 @@ def fit(
     x_val,
     y_val,
     *,
-    epochs: int = 30,
-    batch_size: int = 32,
-    patience: int = 5,
-    shuffle: bool = True,
+    settings: FitSettings,
     reporter=None,
 ) -> FitResult:
     """Train ``model`` with early stopping on the validation windows.
@@ -414,19 +413,12 @@ def fit(
     x_train, x_val : ndarray, shape (n_windows, lookback, n_features), float32
     y_train, y_val : ndarray, shape (n_windows,), float32
         Targets in the head's training units (scaled price target or 0/1 direction).
-    epochs : int
-        Upper bound on epochs.
-    batch_size : int
-    patience : int
-        ``EarlyStopping(monitor="val_loss", patience=patience,
-        restore_best_weights=True)``: the weights of the best validation epoch are
-        kept (Keras 3 restores them at the end of training even when it did not stop
-        early). ``TerminateOnNaN`` stops at once if the loss becomes NaN.
-    shuffle : bool
-        Shuffle the order of *training* windows each epoch. Every window keeps its own
-        past and its own target, and validation windows stay in the later period, so
-        shuffling inside the training split does not leak future information; it only
-        decorrelates consecutive mini-batches (standard SGD practice).
+    settings : FitSettings
+        Epochs (an upper bound), batch size, early-stopping patience and shuffling of
+        the training windows (:class:`lstmfc.network.fit_settings.FitSettings`).
+        ``EarlyStopping(monitor="val_loss", patience=settings.patience,
+        restore_best_weights=True)`` keeps the weights of the best validation epoch;
+        ``TerminateOnNaN`` stops at once if the loss becomes NaN.
     reporter : object, optional
         Progress reporter, see :func:`_bridge_callback`.
 
@@ -446,26 +438,15 @@ def fit(
     y_train = np.ascontiguousarray(y_train, dtype="float32")
     x_val = np.ascontiguousarray(x_val, dtype="float32")
     y_val = np.ascontiguousarray(y_val, dtype="float32")
-    from lstmfc.network import fastfit
+    epochs, batch_size = settings.epochs, settings.batch_size
 
     t0 = time.perf_counter()
     if fastfit.problem(model) is None:
-        loop = fastfit.fit(
-            model,
-            x_train,
-            y_train,
-            x_val,
-            y_val,
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            patience=int(patience),
-            shuffle=bool(shuffle),
-            reporter=reporter,
-        )
+        loop = fastfit.fit(model, x_train, y_train, x_val, y_val, settings, reporter=reporter)
         raw_history = loop.history
     else:
         stopper = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=int(patience), restore_best_weights=True
+            monitor="val_loss", patience=settings.patience, restore_best_weights=True
         )
         callbacks = [stopper, keras.callbacks.TerminateOnNaN()]
         steps = int(math.ceil(len(x_train) / batch_size))
@@ -475,9 +456,9 @@ def fit(
             x_train,
             y_train,
             validation_data=(x_val, y_val),
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            shuffle=bool(shuffle),
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=settings.shuffle,
             callbacks=callbacks,
             verbose=0,
         ).history
@@ -519,8 +500,6 @@ def predict(model, x, batch_size: int = 256):
     if len(x) == 0:
         return np.empty((0, n_out), dtype="float64")
     keras_module()
-    from lstmfc.network import fastfit
-
     if fastfit.problem(model, training=False) is None:  # torch: without predict()'s loop
         return fastfit.predict(model, x, batch_size=batch_size)
     out = model.predict(x, batch_size=batch_size, verbose=0)

@@ -49,6 +49,7 @@ from lstmfc.dataset.prepare import load_prepared
 from lstmfc.heads.paths import check_recursive_features
 from lstmfc.heads.registry import STRATEGIES, head_class, make_head, option_names, path_heads
 from lstmfc.network import backend, models
+from lstmfc.network.fit_settings import FitSettings
 from lstmfc.network.models import ModelSpec, estimate_params
 
 #: float32 values kept per recurrent unit, time step and window of a batch for the
@@ -340,6 +341,7 @@ def fit_networks(
     x_tr, y_tr, x_va, y_va = data
     spec = opts.spec(lookback, n_features, head.steps)
     base_label = getattr(reporter, "label", "") if reporter is not None else ""
+    settings = FitSettings(epochs=opts.epochs, batch_size=opts.batch_size, patience=opts.patience)
     out = []
     for i in range(opts.ensemble):
         if isolate:
@@ -356,10 +358,7 @@ def fit_networks(
             y_tr,
             x_va,
             y_va,
-            epochs=opts.epochs,
-            batch_size=opts.batch_size,
-            patience=opts.patience,
-            shuffle=True,
+            settings=settings,
             reporter=reporter,
         )
         if not math.isfinite(res.best_val_loss):
