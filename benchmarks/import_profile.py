@@ -271,7 +271,6 @@ import resource, sys, time
 {extra}
 import numpy as np
 from lstmfc.network.onnx_runtime import OnnxNetwork
-from lstmfc.workflows.train import TrainOptions
 data = open({path!r}, "rb").read()
 net = OnnxNetwork(data, lookback=60, n_features=1)
 y = net.predict(np.full((1, 60, 1), 0.5, dtype=np.float32))

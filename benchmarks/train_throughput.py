@@ -62,8 +62,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from lstmfc.workflows.train import TrainOptions
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -218,6 +216,7 @@ def worker(name: str, warmup: int, epochs: int, batch: int, cell: str = "lstm") 
         from lstmfc.network import backend as lstmfc_backend
         from lstmfc.network import models
         from lstmfc.network.fit_settings import FitSettings
+        from lstmfc.workflows.train import TrainOptions
 
         keras = lstmfc_backend.keras_module()
         lstmfc_backend.set_seed(0)
