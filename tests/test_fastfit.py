@@ -295,7 +295,9 @@ def test_nan_loss_terminates_like_terminate_on_nan(monkeypatch):
     spec = _spec()
     x, y = _data(64, spec)
     x[20] = np.nan  # second batch of 16
-    keras_side, lean_side = _fit_both(monkeypatch, spec, x, y, x[:16], y[:16], epochs=5)
+    keras_side, lean_side = _fit_both(
+        monkeypatch, spec, x, y, x[:16], y[:16], epochs=5, batch_size=32, patience=5
+    )
     for _, res in (keras_side, lean_side):
         assert res.epochs_run == 1 and np.isnan(res.history["loss"][0])
     assert list(keras_side[1].history) == list(lean_side[1].history)
@@ -394,6 +396,7 @@ _NO_TF = textwrap.dedent(
     import numpy as np
     from lstmfc.network import backend, models
     from lstmfc.network.fit_settings import FitSettings
+    from tests.specs import model_spec
     backend.keras_module()
     backend.set_seed(1)
     spec = model_spec(lookback=8, n_features=1, units=(4,), dense=2)

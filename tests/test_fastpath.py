@@ -259,6 +259,7 @@ _TF_SCRIPT = textwrap.dedent(
     import numpy as np
     from lstmfc.network import backend, models
     from lstmfc.network.fit_settings import FitSettings
+    from tests.specs import model_spec
     keras = backend.keras_module()
     out = {"backend": keras.backend.backend(), "pred": {}}
     x = np.load(sys.argv[1])
