@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
@@ -24,6 +25,14 @@ from lstmfc.heads.quantile import assembly_matrix
 from lstmfc.heads.registry import make_head
 from lstmfc.quantiles.levels import DEFAULT_LEVELS
 from tests.conftest import make_ohlcv
+from tests.independent import (
+    arch_garch_test_variances,
+    dm_hln,
+    mismatches,
+    network_test_forecasts,
+    one_window_late,
+    pinball,
+)
 from tests.quantile_data import closes_series
 
 runner = CliRunner()
@@ -227,6 +236,57 @@ def test_calibration_uses_validation_rows_only(workspace):
     assert c["cqr"]["shifts"] != a["cqr"]["shifts"]
 
 
+def _garch_t_quantiles(prep, levels) -> np.ndarray:
+    """GARCH(1,1)-t quantiles ``(n_test, k)`` of the test windows (log return), fitted
+    with arch directly (:func:`tests.independent.arch_garch_test_variances`):
+    ``(mu + sqrt(v) F^-1(tau)) / 100`` with ``F^-1`` the quantile of the unit-variance
+    Student t, ``t_nu^-1(tau) sqrt((nu - 2) / nu)`` (Bollerslev 1987)."""
+    var, g = arch_garch_test_variances(prep, "t")
+    z = stats.t.ppf(levels, g["nu"]) * math.sqrt((g["nu"] - 2) / g["nu"])
+    return (g["mu"] + np.sqrt(var)[:, None] * z[None, :]) / 100
+
+
+def _quantile_row(y, q, levels, shifts, garch_t) -> dict[str, float]:
+    """The LSTM's rows by hand: pinball loss per level and on average, 90 % coverage
+    (``q_0.05 <= y <= q_0.95``), the share of targets at or below the median forecast,
+    the same losses and coverage of the CQR forecasts ``q + shifts``, GARCH-t's mean
+    pinball loss, and the Diebold-Mariano (HLN) test of the per-date mean pinball loss
+    against GARCH-t's."""
+    lo, mid, hi = (levels.index(tau) for tau in (0.05, 0.5, 0.95))
+    cqr = q + shifts
+    assert np.all(np.diff(cqr, axis=1) >= 0)  # no crossing: nothing to reorder
+    loss = pinball(y, q, levels)
+    stat, p = dm_hln(loss.mean(axis=1) - pinball(y, garch_t, levels).mean(axis=1))
+    row = {f"pinball_{tau:g}": float(v) for tau, v in zip(levels, loss.mean(axis=0), strict=True)}
+    return row | {
+        "pinball": float(loss.mean()),
+        "coverage_90": float(np.mean((y >= q[:, lo]) & (y <= q[:, hi]))),
+        "below_median": float(np.mean(y <= q[:, mid])),
+        "cqr_pinball": float(pinball(y, cqr, levels).mean()),
+        "cqr_coverage_90": float(np.mean((y >= cqr[:, lo]) & (y <= cqr[:, hi]))),
+        "garch_t_pinball": float(pinball(y, garch_t, levels).mean()),
+        "dm": stat,
+        "dm_p": p,
+    }
+
+
+def _reported_row(ev: dict) -> dict[str, float]:
+    """The values of :func:`_quantile_row` as ``evaluate`` reported them."""
+    lstm, skill = ev["metrics"]["lstm"], ev["skill"]
+    assert (skill["model"], skill["benchmark"]) == ("lstm", "garch_t")
+    got = {f"pinball_{k}": v for k, v in lstm["pinball_per_level"].items()}
+    return got | {
+        "pinball": lstm["pinball"],
+        "coverage_90": lstm["coverage_90"],
+        "below_median": ev["calibration"]["frequency_at_or_below"]["0.5"]["lstm"],
+        "cqr_pinball": ev["metrics"]["lstm_cqr"]["pinball"],
+        "cqr_coverage_90": ev["metrics"]["lstm_cqr"]["coverage_90"],
+        "garch_t_pinball": ev["metrics"]["garch_t"]["pinball"],
+        "dm": skill["statistic"],
+        "dm_p": skill["p_value"],
+    }
+
+
 def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     ws = Workspace(workspace)
     full = _prepare(ws, cut=4)
@@ -247,6 +307,23 @@ def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     assert rows[0]["expected_hits"] == pytest.approx(0.01 * ev["n_test"])
     assert "acerbi" in ev["es_backtests"]["lstm"][0]["test"] and ev["es_estimator"]
     assert ev["trading"] is None and ev["best_baseline"]["criterion"] == "mean pinball loss"
+    # the network's rows and the headline test recomputed (tests.independent)
+    prep, tt, net = network_test_forecasts(ws, T, ev)
+    levels, y_test = ev["quantile_levels"], tt["target_logret"].to_numpy()
+    shifts = np.asarray(ev["calibration"]["cqr"]["shifts"])
+    garch_t = _garch_t_quantiles(prep, levels)
+    got = _reported_row(ev)
+    assert mismatches(got, _quantile_row(y_test, net, levels, shifts, garch_t)) == []
+    # each target against the next window's forecast: every loss, the median's hit
+    # frequency and the test move; the 90 % coverages are counts of in/out flags that
+    # this shift may leave as they are (here the raw intervals cover every target and
+    # the CQR ones miss 3 of 88 either way); GARCH-t's loss does not involve the network
+    late = _quantile_row(y_test, one_window_late(net), levels, shifts, garch_t)
+    assert set(mismatches(got, late)) >= set(got) - {
+        "coverage_90",
+        "cqr_coverage_90",
+        "garch_t_pinball",
+    }
     r = runner.invoke(app, ["evaluate", T])
     assert r.exit_code == 0 and "VaR backtests" in r.stdout and "Calibration" in r.stdout
 
