@@ -99,3 +99,18 @@ def mismatches(reported: dict, expected: dict, rel: float = 1e-9) -> list[str]:
         for key, want in expected.items()
         if not math.isclose(reported[key], want, rel_tol=rel, abs_tol=0.0)
     ]
+
+
+def z_read_off(q_row, levels, tau) -> np.ndarray:
+    """A quantile set ``(k,)`` read off at other levels ``tau`` ``(m,)``: linear in
+    ``z = Phi^{-1}(level)`` between the given levels, continued through the two
+    outermost ones beyond them, ``tau`` kept within [0.001, 0.999] (the ACI read-off
+    of Gibbs & Candes 2021 with lstmfc's documented clip)."""
+    q = np.asarray(q_row, dtype="float64")
+    z = stats.norm.ppf(np.asarray(levels, dtype="float64"))
+    zt = stats.norm.ppf(np.clip(np.asarray(tau, dtype="float64"), 0.001, 0.999))
+    out = np.interp(zt, z, q)
+    below, above = zt < z[0], zt > z[-1]
+    out[below] = q[0] + (zt[below] - z[0]) * (q[1] - q[0]) / (z[1] - z[0])
+    out[above] = q[-1] + (zt[above] - z[-1]) * (q[-1] - q[-2]) / (z[-1] - z[-2])
+    return out

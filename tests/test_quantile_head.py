@@ -32,6 +32,7 @@ from tests.independent import (
     network_test_forecasts,
     one_window_late,
     pinball,
+    z_read_off,
 )
 from tests.quantile_data import closes_series
 
@@ -324,6 +325,7 @@ def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
         "cqr_coverage_90",
         "garch_t_pinball",
     }
+    lo, hi = levels.index(0.05), levels.index(0.95)
     r = runner.invoke(app, ["evaluate", T])
     assert r.exit_code == 0 and "VaR backtests" in r.stdout and "Calibration" in r.stdout
 
@@ -338,11 +340,16 @@ def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     end = ev["calibration"]["aci_final"]
     assert end["n_updates"] == ev["n_test"] - 1
     assert d1["aci_state"]["n_updates"] == ev["n_test"]
-    err = np.subtract(d1["aci_state"]["n_hits"], end["n_hits"])  # the one more outcome
-    assert set(err.tolist()) <= {0, 1}
+    # the one more outcome by hand: the last test target against the ACI quantiles
+    # evaluate issued for it, the CQR set of the last test window read off at the
+    # working levels of evaluate's final state
+    issued = z_read_off(net[-1] + shifts, levels, end["tau_t"])
+    assert np.all(np.diff(issued) >= 0)  # in order: nothing to reorder
+    err = (y_test[-1] <= issued).astype(int)
+    assert np.subtract(d1["aci_state"]["n_hits"], end["n_hits"]).tolist() == err.tolist()
     np.testing.assert_allclose(  # Gibbs & Candes (2021) eq. 2, one step by hand
         d1["aci_state"]["tau_t"],
-        np.asarray(end["tau_t"]) + end["gamma"] * (np.asarray(end["levels"]) - err),
+        np.asarray(end["tau_t"]) + end["gamma"] * (np.asarray(levels) - err),
         rtol=0,
         atol=1e-12,
     )
@@ -371,8 +378,17 @@ def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     assert s["newly_scored"] == 1
     live = next(iter(s["summary"].values()))
     assert live["head"] == "quantile" and live["n_quantile"] == 1
-    assert live["var1_kupiec_p"] is not None and live["coverage_90"] in (0.0, 1.0)
-    assert "garch_t_pinball" in live
+    # the one scored forecast by hand: its issued (ACI) quantiles against its outcome y
+    q1 = np.asarray(d1["aci"])
+    assert live["coverage_90"] == float(q1[lo] <= y <= q1[hi])
+    hit = int(y < q1[levels.index(0.01)])  # VaR 1 % is the 0.01 quantile; a hit: y < VaR
+    # Kupiec (1995) POF with n = 1: LR = -2 (x ln a + (1 - x) ln(1 - a)), chi2(1)
+    lr = -2.0 * (hit * math.log(0.01) + (1 - hit) * math.log(0.99))
+    assert live["var1_hits"] == hit
+    assert live["var1_kupiec_p"] == pytest.approx(stats.chi2.sf(lr, 1), rel=1e-12)
+    assert live["pinball"] == pytest.approx(pinball([y], [q1], levels).mean(), rel=1e-12)
+    want = pinball([y], [d1["garch_t"]], levels).mean()
+    assert live["garch_t_pinball"] == pytest.approx(want, rel=1e-12)
     r = runner.invoke(app, ["score"])
     assert r.exit_code == 0 and "quantile head" in r.stdout
 
