@@ -13,24 +13,111 @@ from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.data.store import write_raw
 from tests.conftest import make_ohlcv
+from tests.independent import dm_hln, mismatches, network_test_forecasts, one_window_late
 
 runner = CliRunner()
 TINY = dict(units="4", dense=0, epochs=1, batch_size=32, seed=1, patience=1)
 
 
-def _setup(ws: Workspace, head: str, n: int = 320, ticker: str = "SYN", **kw) -> dict:
+def _setup(
+    ws: Workspace,
+    head: str,
+    n: int = 320,
+    ticker: str = "SYN",
+    frame=None,
+    features=("close",),
+    **kw,
+) -> dict:
     from lstmfc.dataset.prepare import prepare
     from lstmfc.workflows.train import train
 
-    write_raw(ws.raw_path(ticker), make_ohlcv(n), {"source": "test"})
-    prepare(ws, ticker, lookback=10, horizon=1, features=("close",))
+    write_raw(ws.raw_path(ticker), make_ohlcv(n) if frame is None else frame, {"source": "test"})
+    prepare(ws, ticker, lookback=10, horizon=1, features=features)
     return train(ws, ticker, head=head, **{**TINY, **kw})
+
+
+def mean_reverting(n: int = 320, phi: float = -0.6, seed: int = 0) -> pd.DataFrame:
+    """OHLCV bars whose daily log returns are AR(1) with coefficient ``phi`` (sd 1 %): the
+    next direction is predictable from the last return, so a tiny network's calls vary
+    from window to window (on a random walk they are all the same)."""
+    rng = np.random.default_rng(seed + 100)
+    r, prev = np.empty(n), 0.0
+    for t in range(n):
+        prev = phi * prev + rng.normal(0.0, 0.01)
+        r[t] = prev
+    close = 100.0 * np.exp(np.cumsum(r))
+    frame = make_ohlcv(n, seed=seed)
+    frame["close"] = frame["open"] = close
+    frame["high"], frame["low"] = close * 1.003, close * 0.997
+    return frame
+
+
+def price_row(tt: pd.DataFrame, forecast: np.ndarray) -> dict[str, float]:
+    """The LSTM's price row and headline test by hand: RMSE and MAE (currency) against
+    ``target_price``, and the Diebold-Mariano (HLN) test of its squared errors against
+    the random walk's (``close[t]``)."""
+    y, last = tt["target_price"].to_numpy(), tt["close"].to_numpy()
+    e = y - forecast
+    stat, p = dm_hln(e**2 - (y - last) ** 2)
+    return {
+        "rmse": float(np.sqrt(np.mean(e**2))),
+        "mae": float(np.mean(np.abs(e))),
+        "dm": stat,
+        "dm_p": p,
+    }
+
+
+def direction_row(tt: pd.DataFrame, train_up: np.ndarray, proba: np.ndarray) -> dict:
+    """The LSTM's direction row and headline test by hand: accuracy of the calls
+    ``P(up) > 0.5``, balanced accuracy, Brier score, log loss, and the exact binomial
+    test (scipy) of the number of correct calls against the accuracy of the training
+    majority class (up when more than half the training targets rose)."""
+    from scipy.stats import binomtest
+
+    y = tt["target_direction"].to_numpy().astype(int)
+    calls = (proba > 0.5).astype(int)
+    majority = int(np.mean(train_up) > 0.5)
+    p0 = float(np.mean(y == majority))
+    k = int(np.sum(calls == y))
+    recall = [np.mean(calls[y == c] == c) for c in (0, 1)]
+    return {
+        "accuracy": k / y.size,
+        "balanced_accuracy": float(np.mean(recall)),
+        "brier": float(np.mean((proba - y) ** 2)),
+        "log_loss": float(-np.mean(y * np.log(proba) + (1 - y) * np.log(1 - proba))),
+        "binomial_p": float(binomtest(k, y.size, p0, alternative="greater").pvalue),
+        "p0": p0,
+    }
+
+
+def _recomputed(ws, doc: dict, head: str):
+    """The report's own values and the same recomputed from the network's forecasts,
+    aligned and one window late (:mod:`tests.independent`)."""
+    prep, tt, f = network_test_forecasts(ws, "SYN", doc)
+    lstm, skill = doc["metrics"]["lstm"], doc["skill"]
+    if head == "price":
+        assert skill["benchmark"] == "naive" and skill["model"] == "lstm"
+        got = {k: lstm[k] for k in ("rmse", "mae")}
+        got.update(dm=skill["statistic"], dm_p=skill["p_value"])
+        return got, price_row(tt, f), price_row(tt, one_window_late(f))
+    assert skill["test"] == "binomial" and skill["benchmark"] == "majority"
+    got = {k: lstm[k] for k in ("accuracy", "balanced_accuracy", "brier", "log_loss")}
+    got.update(binomial_p=skill["p_value"], p0=skill["details"]["p0"])
+    up = prep.split_targets("train")["target_direction"].to_numpy()
+    return got, direction_row(tt, up, f), direction_row(tt, up, one_window_late(f))
+
+
+# direction: mean-reverting returns and a higher learning rate, so the calls vary
+SETUPS = {
+    "price": {},
+    "direction": dict(frame=mean_reverting(), features=("logret",), epochs=2, lr=0.02),
+}
 
 
 @pytest.mark.parametrize("head", ["price", "direction"])
 def test_evaluate_json_document_and_files(workspace, head):
     ws = Workspace.resolve(workspace)
-    run = _setup(ws, head)
+    run = _setup(ws, head, **SETUPS[head])
     res = runner.invoke(app, ["evaluate", "SYN", "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
@@ -56,6 +143,13 @@ def test_evaluate_json_document_and_files(workspace, head):
         for m in doc["metrics"].values():
             assert {"accuracy", "balanced_accuracy", "brier"} <= set(m)
     assert {"test", "statistic", "p_value", "verdict"} <= set(doc["skill"])
+    # the network's row and the headline test, recomputed from the saved bundle's
+    # forecasts of the test windows (same engine): equal to 1e-9 ...
+    got, want, late = _recomputed(ws, doc, head)
+    assert mismatches(got, want) == []
+    # ... and every value changes when each target meets the next window's forecast
+    # (but p0, the majority's accuracy, which does not depend on the network)
+    assert set(mismatches(got, late)) == set(got) - {"p0"}
     bundle = workspace / "models" / "SYN" / run["run_id"]
     assert (bundle / "evaluation.json").is_file()
     assert (bundle / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

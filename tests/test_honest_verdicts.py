@@ -14,6 +14,7 @@ from lstmfc.cli import app
 from lstmfc.core.config import Workspace
 from lstmfc.data.store import write_raw
 from tests.conftest import make_ohlcv
+from tests.independent import mismatches, network_test_forecasts, one_window_late
 
 runner = CliRunner()
 TINY = ["--units", "4", "--dense", "0", "--epochs", "1", "--lookback", "10"]
@@ -230,7 +231,19 @@ def test_close_only_series_run_end_to_end(workspace, tmp_path, layout):
     doc = json.loads(res.stdout)
     assert doc["fetch"]["close_only"] is True
     assert doc["fetch"]["dropped_missing"] == (0 if layout == "close" else 8)
-    assert doc["evaluation"]["metrics"]["lstm"]["rmse"] > 0
+    # the network's and the random walk's RMSE by hand from the saved bundle's forecasts
+    # of the test windows; a forecast one window late would not give them
+    ev = doc["evaluation"]
+    _, tt, net = network_test_forecasts(Workspace.resolve(workspace), "CLO", ev)
+    y = tt["target_price"].to_numpy()
+
+    def rmse(f):
+        return {"lstm": float(np.sqrt(np.mean((y - f) ** 2)))}
+
+    naive = float(np.sqrt(np.mean((y - tt["close"].to_numpy()) ** 2)))
+    assert ev["metrics"]["naive"]["rmse"] == pytest.approx(naive, rel=1e-12)
+    got = {"lstm": ev["metrics"]["lstm"]["rmse"]}
+    assert mismatches(got, rmse(net)) == [] and mismatches(got, rmse(one_window_late(net)))
     assert doc["prepare"]["features"] == ["logret"]
     for features, column in (("ohlcv", "open"), ("volume", "volume")):
         bad = runner.invoke(app, ["prepare", "CLO", "--features", features])

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
@@ -25,6 +26,15 @@ from lstmfc.heads.registry import make_head
 from lstmfc.network.fit_settings import FitSettings
 from lstmfc.quantiles.levels import DEFAULT_LEVELS
 from tests.conftest import make_ohlcv
+from tests.independent import (
+    arch_garch_test_variances,
+    dm_hln,
+    mismatches,
+    network_test_forecasts,
+    one_window_late,
+    pinball,
+    z_read_off,
+)
 from tests.quantile_data import closes_series
 from tests.specs import model_spec
 
@@ -231,6 +241,57 @@ def test_calibration_uses_validation_rows_only(workspace):
     assert c["cqr"]["shifts"] != a["cqr"]["shifts"]
 
 
+def _garch_t_quantiles(prep, levels) -> np.ndarray:
+    """GARCH(1,1)-t quantiles ``(n_test, k)`` of the test windows (log return), fitted
+    with arch directly (:func:`tests.independent.arch_garch_test_variances`):
+    ``(mu + sqrt(v) F^-1(tau)) / 100`` with ``F^-1`` the quantile of the unit-variance
+    Student t, ``t_nu^-1(tau) sqrt((nu - 2) / nu)`` (Bollerslev 1987)."""
+    var, g = arch_garch_test_variances(prep, "t")
+    z = stats.t.ppf(levels, g["nu"]) * math.sqrt((g["nu"] - 2) / g["nu"])
+    return (g["mu"] + np.sqrt(var)[:, None] * z[None, :]) / 100
+
+
+def _quantile_row(y, q, levels, shifts, garch_t) -> dict[str, float]:
+    """The LSTM's rows by hand: pinball loss per level and on average, 90 % coverage
+    (``q_0.05 <= y <= q_0.95``), the share of targets at or below the median forecast,
+    the same losses and coverage of the CQR forecasts ``q + shifts``, GARCH-t's mean
+    pinball loss, and the Diebold-Mariano (HLN) test of the per-date mean pinball loss
+    against GARCH-t's."""
+    lo, mid, hi = (levels.index(tau) for tau in (0.05, 0.5, 0.95))
+    cqr = q + shifts
+    assert np.all(np.diff(cqr, axis=1) >= 0)  # no crossing: nothing to reorder
+    loss = pinball(y, q, levels)
+    stat, p = dm_hln(loss.mean(axis=1) - pinball(y, garch_t, levels).mean(axis=1))
+    row = {f"pinball_{tau:g}": float(v) for tau, v in zip(levels, loss.mean(axis=0), strict=True)}
+    return row | {
+        "pinball": float(loss.mean()),
+        "coverage_90": float(np.mean((y >= q[:, lo]) & (y <= q[:, hi]))),
+        "below_median": float(np.mean(y <= q[:, mid])),
+        "cqr_pinball": float(pinball(y, cqr, levels).mean()),
+        "cqr_coverage_90": float(np.mean((y >= cqr[:, lo]) & (y <= cqr[:, hi]))),
+        "garch_t_pinball": float(pinball(y, garch_t, levels).mean()),
+        "dm": stat,
+        "dm_p": p,
+    }
+
+
+def _reported_row(ev: dict) -> dict[str, float]:
+    """The values of :func:`_quantile_row` as ``evaluate`` reported them."""
+    lstm, skill = ev["metrics"]["lstm"], ev["skill"]
+    assert (skill["model"], skill["benchmark"]) == ("lstm", "garch_t")
+    got = {f"pinball_{k}": v for k, v in lstm["pinball_per_level"].items()}
+    return got | {
+        "pinball": lstm["pinball"],
+        "coverage_90": lstm["coverage_90"],
+        "below_median": ev["calibration"]["frequency_at_or_below"]["0.5"]["lstm"],
+        "cqr_pinball": ev["metrics"]["lstm_cqr"]["pinball"],
+        "cqr_coverage_90": ev["metrics"]["lstm_cqr"]["coverage_90"],
+        "garch_t_pinball": ev["metrics"]["garch_t"]["pinball"],
+        "dm": skill["statistic"],
+        "dm_p": skill["p_value"],
+    }
+
+
 def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     ws = Workspace(workspace)
     full = _prepare(ws, cut=4)
@@ -251,6 +312,24 @@ def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     assert rows[0]["expected_hits"] == pytest.approx(0.01 * ev["n_test"])
     assert "acerbi" in ev["es_backtests"]["lstm"][0]["test"] and ev["es_estimator"]
     assert ev["trading"] is None and ev["best_baseline"]["criterion"] == "mean pinball loss"
+    # the network's rows and the headline test recomputed (tests.independent)
+    prep, tt, net = network_test_forecasts(ws, T, ev)
+    levels, y_test = ev["quantile_levels"], tt["target_logret"].to_numpy()
+    shifts = np.asarray(ev["calibration"]["cqr"]["shifts"])
+    garch_t = _garch_t_quantiles(prep, levels)
+    got = _reported_row(ev)
+    assert mismatches(got, _quantile_row(y_test, net, levels, shifts, garch_t)) == []
+    # each target against the next window's forecast: every loss, the median's hit
+    # frequency and the test move; the 90 % coverages are counts of in/out flags that
+    # this shift may leave as they are (here the raw intervals cover every target and
+    # the CQR ones miss 3 of 88 either way); GARCH-t's loss does not involve the network
+    late = _quantile_row(y_test, one_window_late(net), levels, shifts, garch_t)
+    assert set(mismatches(got, late)) >= set(got) - {
+        "coverage_90",
+        "cqr_coverage_90",
+        "garch_t_pinball",
+    }
+    lo, hi = levels.index(0.05), levels.index(0.95)
     r = runner.invoke(app, ["evaluate", T])
     assert r.exit_code == 0 and "VaR backtests" in r.stdout and "Calibration" in r.stdout
 
@@ -265,11 +344,16 @@ def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     end = ev["calibration"]["aci_final"]
     assert end["n_updates"] == ev["n_test"] - 1
     assert d1["aci_state"]["n_updates"] == ev["n_test"]
-    err = np.subtract(d1["aci_state"]["n_hits"], end["n_hits"])  # the one more outcome
-    assert set(err.tolist()) <= {0, 1}
+    # the one more outcome by hand: the last test target against the ACI quantiles
+    # evaluate issued for it, the CQR set of the last test window read off at the
+    # working levels of evaluate's final state
+    issued = z_read_off(net[-1] + shifts, levels, end["tau_t"])
+    assert np.all(np.diff(issued) >= 0)  # in order: nothing to reorder
+    err = (y_test[-1] <= issued).astype(int)
+    assert np.subtract(d1["aci_state"]["n_hits"], end["n_hits"]).tolist() == err.tolist()
     np.testing.assert_allclose(  # Gibbs & Candes (2021) eq. 2, one step by hand
         d1["aci_state"]["tau_t"],
-        np.asarray(end["tau_t"]) + end["gamma"] * (np.asarray(end["levels"]) - err),
+        np.asarray(end["tau_t"]) + end["gamma"] * (np.asarray(levels) - err),
         rtol=0,
         atol=1e-12,
     )
@@ -298,8 +382,17 @@ def test_cli_train_evaluate_predict_score_with_aci_from_the_log(workspace):
     assert s["newly_scored"] == 1
     live = next(iter(s["summary"].values()))
     assert live["head"] == "quantile" and live["n_quantile"] == 1
-    assert live["var1_kupiec_p"] is not None and live["coverage_90"] in (0.0, 1.0)
-    assert "garch_t_pinball" in live
+    # the one scored forecast by hand: its issued (ACI) quantiles against its outcome y
+    q1 = np.asarray(d1["aci"])
+    assert live["coverage_90"] == float(q1[lo] <= y <= q1[hi])
+    hit = int(y < q1[levels.index(0.01)])  # VaR 1 % is the 0.01 quantile; a hit: y < VaR
+    # Kupiec (1995) POF with n = 1: LR = -2 (x ln a + (1 - x) ln(1 - a)), chi2(1)
+    lr = -2.0 * (hit * math.log(0.01) + (1 - hit) * math.log(0.99))
+    assert live["var1_hits"] == hit
+    assert live["var1_kupiec_p"] == pytest.approx(stats.chi2.sf(lr, 1), rel=1e-12)
+    assert live["pinball"] == pytest.approx(pinball([y], [q1], levels).mean(), rel=1e-12)
+    want = pinball([y], [d1["garch_t"]], levels).mean()
+    assert live["garch_t_pinball"] == pytest.approx(want, rel=1e-12)
     r = runner.invoke(app, ["score"])
     assert r.exit_code == 0 and "quantile head" in r.stdout
 

@@ -16,6 +16,14 @@ from lstmfc.core.config import Workspace
 from lstmfc.core.errors import DataError, UsageError
 from lstmfc.data.store import write_raw
 from lstmfc.heads.registry import make_head
+from tests.independent import (
+    arch_garch_test_variances,
+    dm_hln,
+    mismatches,
+    network_test_forecasts,
+    one_window_late,
+    qlike,
+)
 from tests.specs import model_spec
 
 runner = CliRunner()
@@ -373,8 +381,6 @@ def test_score_is_json_ready_with_dm_tests_and_the_mcs_on_both_proxies():
 # ------------------------------------------------------------------ end to end
 @pytest.mark.slow
 def test_train_evaluate_predict_score_end_to_end(workspace):
-    from lstmfc.dataset.prepare import load_prepared
-
     ws = Workspace.resolve(workspace)
     full = garch_ohlcv(660, seed=7)
     write_raw(ws.raw_path("VOL"), full.iloc[:-5], {"source": "test"})
@@ -407,15 +413,34 @@ def test_train_evaluate_predict_score_end_to_end(workspace):
     assert doc["skill"]["details"]["loss"] == "qlike"
     assert set(doc["mcs"]["p_values"]) == set(models) and doc["mcs"]["size"] == 0.10
     assert doc["best_baseline"]["criterion"] == "QLIKE"
-    # the QLIKE of the GARCH row by hand from the reported truth: log f + y / f
-    prep = load_prepared(ws, "VOL")
-    tt = prep.split_targets("test")
+    # the network's row and the headline test recomputed: the network's variances
+    # forecast here from the saved bundle (same engine), GARCH(1,1) with arch directly
+    # (fit on the returns up to the last training target), QLIKE = log f + y / f with
+    # y = (100 target_logret)^2, Diebold-Mariano (HLN) on the QLIKE differentials
+    prep, tt, net = network_test_forecasts(ws, "VOL", doc)
+    garch, _ = arch_garch_test_variances(prep)
     y = (100 * tt["target_logret"].to_numpy()) ** 2
+
+    def vol_row(f):
+        stat, p = dm_hln(qlike(y, f) - qlike(y, garch))
+        return {
+            "qlike": float(np.mean(qlike(y, f))),
+            "mse": float(np.mean((y - f) ** 2)),
+            "mean_variance": float(np.mean(f)),
+            "dm": stat,
+            "dm_p": p,
+        }
+
+    assert (doc["skill"]["model"], doc["skill"]["benchmark"]) == ("lstm", "garch")
+    got = {k: doc["metrics"]["lstm"][k] for k in ("qlike", "mse", "mean_variance")}
+    got.update(dm=doc["skill"]["statistic"], dm_p=doc["skill"]["p_value"])
+    assert mismatches(got, vol_row(net)) == []
+    assert doc["metrics"]["garch"]["qlike"] == pytest.approx(np.mean(qlike(y, garch)), rel=1e-9)
+    # a misalignment (each target against the next window's forecast) fails every check
+    assert set(mismatches(got, vol_row(one_window_late(net)))) == set(got)
     closes = prep.targets["close"].to_numpy()
     head = make_head("vol")
     b = head.baselines(lookback=10)["garch"].fit(closes, prep.split_rows("train"), 1)
-    f = b.forecast(closes, prep.split_rows("test"))
-    assert doc["metrics"]["garch"]["qlike"] == pytest.approx(np.mean(np.log(f) + y / f), rel=1e-12)
 
     table = runner.invoke(app, ["evaluate", "VOL"])
     assert table.exit_code == 0, table.output
