@@ -100,7 +100,7 @@ def run_mode(mode: str, units: list[dict]) -> dict:
     try:
         for phase in ("cold", "warm"):
             t0 = time.perf_counter()
-            res = bt.execute_units(units, **kw)
+            res = bt.execute_units(units, bt.Execution(**kw))
             secs = time.perf_counter() - t0
             bad = [r.error for r in res if not r.ok]
             if bad:

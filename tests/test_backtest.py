@@ -398,7 +398,7 @@ def test_unreachable_scheduler_is_a_temporary_failure(monkeypatch):
 
     with pytest.raises(TemporaryFailure, match=r"^cannot reach the Dask scheduler at tcp://"):
         bt.execute_units(
-            [{"ticker": "X", "fit": 0}], executor="dask", scheduler="tcp://127.0.0.1:9"
+            [{"ticker": "X", "fit": 0}], bt.Execution("dask", scheduler="tcp://127.0.0.1:9")
         )
 
 

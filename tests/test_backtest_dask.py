@@ -65,9 +65,9 @@ def test_local_and_dask_give_identical_results(workspace, cluster):
     for i, t in enumerate(("AAA", "BBB")):
         write_raw(ws.raw_path(t), make_ohlcv(200, seed=10 + i), {"source": "test"})
     cfg = BacktestConfig.build(**TINY, folds=2)
-    local = bt.backtest(ws, ["AAA", "BBB"], cfg, executor="local", jobs=1)
+    local = bt.backtest(ws, ["AAA", "BBB"], cfg, execution=bt.Execution("local", 1))
     dask = bt.backtest(
-        ws, ["AAA", "BBB"], cfg, executor="dask", scheduler=cluster.scheduler_address
+        ws, ["AAA", "BBB"], cfg, execution=bt.Execution("dask", scheduler=cluster.scheduler_address)
     )
     assert dask["executor"] == {"kind": "dask", "jobs": 1, "scheduler": cluster.scheduler_address}
     assert local["n_units"] == dask["n_units"] == 4
@@ -98,8 +98,7 @@ def test_a_killed_worker_has_its_unit_retried(cluster, tmp_path):
     seen = []
     results = bt.execute_units(
         units,
-        executor="dask",
-        scheduler=cluster.scheduler_address,
+        bt.Execution("dask", scheduler=cluster.scheduler_address),
         fn=functools.partial(kill_first_attempt, marker_dir=str(tmp_path)),
         on_result=lambda i, r: seen.append(i),
     )

@@ -295,7 +295,7 @@ def test_workers_never_outnumber_the_units(monkeypatch):
     monkeypatch.setattr(executors, "_run_local", fake_local)
     from lstmfc.network.backend import cpu_count
 
-    executors.execute_units(["u1", "u2"], jobs=4 * cpu_count(), fn=str)
+    executors.execute_units(["u1", "u2"], executors.Execution(jobs=4 * cpu_count()), fn=str)
     assert seen["jobs"] == 2
 
 

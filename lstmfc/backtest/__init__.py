@@ -22,7 +22,7 @@ One concern per module:
 
 from lstmfc.backtest.config import BacktestConfig
 from lstmfc.backtest.driver import TickerJob, backtest, prepare_ticker
-from lstmfc.backtest.executors import execute_units, local_threads, scheduler_address
+from lstmfc.backtest.executors import Execution, execute_units, local_threads, scheduler_address
 from lstmfc.backtest.plan import Fit, Fold, FoldPlan, PlanOptions, check_plan_options, plan_folds
 from lstmfc.backtest.scoring import score_ticker, summarise
 from lstmfc.backtest.unit import (
@@ -39,6 +39,7 @@ __all__ = [
     "BacktestConfig",
     "Fit",
     "Fold",
+    "Execution",
     "FoldArrays",
     "FoldPlan",
     "PlanOptions",

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from lstmfc.backtest.config import BacktestConfig
-from lstmfc.backtest.executors import EXECUTORS, check_jobs, execute_units, scheduler_address
+from lstmfc.backtest.executors import Execution, execute_units
 from lstmfc.backtest.plan import FoldPlan, check_fit_count, plan_folds
 from lstmfc.backtest.scoring import check_baseline_history, score_ticker, summarise
 from lstmfc.backtest.unit import Unit, UnitResult
@@ -208,20 +208,19 @@ def _load_raw(ws: Workspace, t: str, source: str | None):
     return raw, info
 
 
-def _check_run_options(source, executor, jobs, scheduler):
+def _check_source(source: str | None) -> None:
+    """``backtest`` reads stored series; ``--source sample`` may fetch a bundled one.
+
+    Raises
+    ------
+    UsageError
+        Any other source.
+    """
     if source not in (None, "sample"):
         raise UsageError(
             f"backtest reads stored data; run `lstmfc fetch TICKER --source {source}` first "
             "(--source sample alone is accepted: it fetches a bundled sample if missing)"
         )
-    if executor not in EXECUTORS:
-        raise UsageError(f"--executor must be local or dask, not {executor!r}")
-    if executor == "dask":
-        scheduler = scheduler_address(scheduler)
-    elif scheduler:
-        raise UsageError("--scheduler needs --executor dask")
-    jobs = check_jobs(jobs, remote=executor == "dask" and scheduler is not None)
-    return jobs, scheduler
 
 
 def backtest(
@@ -230,9 +229,7 @@ def backtest(
     cfg: BacktestConfig | None = None,
     *,
     source: str | None = None,
-    executor: str = "local",
-    jobs: int = 1,
-    scheduler: str | None = None,
+    execution: Execution | None = None,
     progress=None,
     write: bool = True,
     unit_fn: Callable[[Unit], UnitResult] | None = None,
@@ -248,8 +245,9 @@ def backtest(
         Options; default :class:`BacktestConfig()`.
     source : {None, "sample"}
         ``sample`` fetches a bundled sample series first when it is not stored yet.
-    executor, jobs, scheduler
-        See :func:`lstmfc.backtest.executors.execute_units`.
+    execution : Execution, optional
+        Executor, jobs and scheduler (:class:`lstmfc.backtest.executors.Execution`;
+        default one local worker).
     progress : object, optional
         Progress display (``lstmfc.cli.progress.make_backtest_progress``): hooks
         ``note(text)``, ``start(total, per_ticker)``, ``unit_done(ticker, fit, res)``,
@@ -276,7 +274,8 @@ def backtest(
 
     t0 = time.perf_counter()
     cfg = (cfg or BacktestConfig()).validate()
-    jobs, scheduler = _check_run_options(source, executor, jobs, scheduler)
+    _check_source(source)
+    ex = (execution or Execution()).checked()
     names = list(dict.fromkeys(normalize_ticker(t) for t in tickers))
     if not names:
         raise UsageError("give at least one TICKER or --tickers-file FILE")
@@ -300,9 +299,7 @@ def backtest(
         if run.units:
             execute_units(
                 run.units,
-                executor=executor,
-                jobs=jobs,
-                scheduler=scheduler,
+                ex,
                 on_result=run.on_result,
                 fn=unit_fn,
                 notify=(progress.note if progress is not None else None),
@@ -318,11 +315,7 @@ def backtest(
     return {
         "backtest_id": backtest_id,
         "settings": cfg.to_json(),
-        "executor": {
-            "kind": executor,
-            "jobs": jobs,
-            "scheduler": scheduler if executor == "dask" else None,
-        },
+        "executor": {"kind": ex.executor, "jobs": ex.jobs, "scheduler": ex.scheduler},
         "n_units": len(run.units),
         "seconds": round(time.perf_counter() - t0, 2),
         "tickers": ordered,

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from lstmfc.backtest.plan import _pos_int
 from lstmfc.backtest.unit import Unit, UnitResult, failed, run_unit, run_unit_safe
@@ -29,6 +30,46 @@ from lstmfc.network.backend import cpu_count
 EXECUTORS = ("local", "dask")
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 CONNECT_TIMEOUT = "15s"  # to reach a remote scheduler
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where the units of a backtest run.
+
+    Attributes
+    ----------
+    executor : {"local", "dask"}
+        Worker processes of this machine (joblib/loky), or a Dask cluster.
+    jobs : int
+        Local worker processes (``local``) or local-cluster workers (``dask`` without a
+        scheduler address), 1 to :data:`MAX_JOBS_PER_CORE` x the usable cores.
+    scheduler : str, optional
+        ``tcp://HOST:PORT`` of a running ``dask scheduler`` (``dask`` only; default
+        ``$DASK_SCHEDULER_ADDRESS``; neither: a ``LocalCluster`` on loopback).
+    """
+
+    executor: str = "local"
+    jobs: int = 1
+    scheduler: str | None = None
+
+    def checked(self) -> Execution:
+        """The options checked, with the scheduler address resolved for ``dask``.
+
+        Raises
+        ------
+        UsageError
+            Unknown executor, ``--scheduler`` without ``--executor dask``, or ``--jobs``
+            out of :func:`check_jobs`'s bounds.
+        """
+        if self.executor not in EXECUTORS:
+            raise UsageError(f"--executor must be local or dask, not {self.executor!r}")
+        scheduler = self.scheduler
+        if self.executor == "dask":
+            scheduler = scheduler_address(scheduler)
+        elif scheduler:
+            raise UsageError("--scheduler needs --executor dask")
+        remote = self.executor == "dask" and scheduler is not None
+        return Execution(self.executor, check_jobs(self.jobs, remote=remote), scheduler)
 
 
 def check_jobs(jobs, *, remote: bool = False) -> int:
@@ -177,10 +218,8 @@ def _run_dask(units, jobs, scheduler, on_result, fn, notify):
 
 def execute_units(
     units: Sequence[Unit],
+    execution: Execution | None = None,
     *,
-    executor: str = "local",
-    jobs: int = 1,
-    scheduler: str | None = None,
     on_result: Callable[[int, UnitResult], None] | None = None,
     fn: Callable[[Unit], UnitResult] | None = None,
     notify: Callable[[str], None] | None = None,
@@ -191,13 +230,8 @@ def execute_units(
     ----------
     units : sequence of Unit
         Inputs of :func:`lstmfc.backtest.unit.run_unit`.
-    executor : {"local", "dask"}
-    jobs : int
-        Local worker processes (``local``) or local-cluster workers (``dask``
-        without a scheduler address).
-    scheduler : str, optional
-        ``tcp://HOST:PORT`` of a running ``dask scheduler`` (default
-        ``$DASK_SCHEDULER_ADDRESS``; neither: a ``LocalCluster`` on loopback).
+    execution : Execution, optional
+        Executor, jobs and scheduler (default: one local worker).
     on_result : callable, optional
         ``on_result(index, result)`` as each unit finishes (any order).
     fn : callable, optional
@@ -220,10 +254,8 @@ def execute_units(
     TemporaryFailure
         The Dask scheduler cannot be reached.
     """
-    if executor not in EXECUTORS:
-        raise UsageError(f"--executor must be local or dask, not {executor!r}")
-    jobs = check_jobs(jobs, remote=executor == "dask" and scheduler_address(scheduler) is not None)
-    jobs = max(1, min(jobs, len(units)))  # a worker per unit at most: no idle processes
-    if executor == "local":
+    ex = (execution or Execution()).checked()
+    jobs = max(1, min(ex.jobs, len(units)))  # a worker per unit at most: no idle processes
+    if ex.executor == "local":
         return _run_local(list(units), jobs, on_result, fn or run_unit_safe)
-    return _run_dask(list(units), jobs, scheduler, on_result, fn or run_unit, notify)
+    return _run_dask(list(units), jobs, ex.scheduler, on_result, fn or run_unit, notify)

@@ -306,8 +306,6 @@ def _run_unit_locked(unit: Unit) -> UnitResult:
         fitted = fit_networks(
             opts,
             head,
-            unit.lookback,
-            len(unit.feature_names),
             (arrays.x_train, arrays.y_train, arrays.x_val, arrays.y_val),
             seed=int(unit.seed),
             deterministic=True,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from lstmfc.backtest import BacktestConfig, backtest
+from lstmfc.backtest.executors import Execution
 from lstmfc.cli.app import (
     AlphaOpt,
     AttentionOpt,
@@ -232,9 +233,7 @@ def backtest_cmd(
         names,
         cfg,
         source=source,
-        executor=executor,
-        jobs=jobs,
-        scheduler=scheduler,
+        execution=Execution(executor, jobs, scheduler),
         progress=make_backtest_progress(sys.stderr),
     )
     for r in result["tickers"].values():

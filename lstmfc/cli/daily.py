@@ -22,6 +22,7 @@ from lstmfc.cli.common import multi_exit, ticker_error, ticker_names
 from lstmfc.cli.render import render_forecasts, render_predict, render_score
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.data.forecastlog import COLUMNS, ForecastLog
+from lstmfc.data.sources import FetchRequest
 from lstmfc.workflows.daily import predict, score
 
 commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -80,9 +81,7 @@ def predict_cmd(
         ws,
         names,
         run_id=model,
-        source=source,
-        path=str(path) if path else None,
-        update=update,
+        update=FetchRequest(source=source, path=str(path) if path else None) if update else None,
         calendar=calendar,
         on_result=report,
         engine=engine,

@@ -440,10 +440,13 @@ def render_evaluation(r: dict) -> None:
 
 def _step_p(section: dict, benchmark: str) -> str:
     test = next(
-        (t for t in section["skill_tests"]
-         if t.get("model", "lstm") == "lstm" and t.get("benchmark") == benchmark),
+        (
+            t
+            for t in section["skill_tests"]
+            if t.get("model", "lstm") == "lstm" and t.get("benchmark") == benchmark
+        ),
         None,
-    )  # fmt: skip
+    )
     return fmt(test.get("p_value") if test else None, ".3f")
 
 
@@ -467,8 +470,14 @@ def path_tables(title: str, r: dict) -> list[Grid]:
     for s in steps:
         m = s["metrics"]["lstm"]
         best = s["best_baseline"]["name"]
-        g.row(s["step"], s["horizon"], *(fmt(m.get(c.key), c.fmt, c.scale) for c in cols),
-              _step_p(s, bench), best, "—" if best == bench else _step_p(s, best))  # fmt: skip
+        g.row(
+            s["step"],
+            s["horizon"],
+            *(fmt(m.get(c.key), c.fmt, c.scale) for c in cols),
+            _step_p(s, bench),
+            best,
+            "—" if best == bench else _step_p(s, best),
+        )
     models = list(steps[0]["metrics"])
     first = cols[0]
     b = Grid(f"{first.label} by step, every model fitted for that step's horizon")
@@ -476,8 +485,10 @@ def path_tables(title: str, r: dict) -> list[Grid]:
     for name in models:
         b.column(name, right=True, drop=None if name in ("lstm", bench) else 1)
     for s in steps:
-        b.row(s["step"], *(fmt(s["metrics"][n].get(first.key), first.fmt, first.scale)
-                           for n in models))  # fmt: skip
+        b.row(
+            s["step"],
+            *(fmt(s["metrics"][n].get(first.key), first.fmt, first.scale) for n in models),
+        )
     return [g, b]
 
 

@@ -122,11 +122,13 @@ def _price(head: PriceHead, path, targets, forecasts, title, best=None):
     last = slice(max(0, len(y) - 60), len(y))
     ax_c.plot(dates[last], y[last], color="black", lw=1.2, label="actual close")
     ax_c.plot(dates[last], forecasts["lstm"][last], color="tab:blue", lw=1.0, label="LSTM")
-    ax_c.plot(dates[last], forecasts["naive"][last], color="tab:orange", lw=0.8, ls="--",
-              label="naive")  # fmt: skip
+    ax_c.plot(
+        dates[last], forecasts["naive"][last], color="tab:orange", lw=0.8, ls="--", label="naive"
+    )
     if "drift" in forecasts:
-        ax_c.plot(dates[last], forecasts["drift"][last], color="tab:green", lw=0.8, ls=":",
-                  label="drift")  # fmt: skip
+        ax_c.plot(
+            dates[last], forecasts["drift"][last], color="tab:green", lw=0.8, ls=":", label="drift"
+        )
     ax_c.set_ylabel("price (currency)")
     ax_c.set_title("(c) last 60 test sessions", fontsize=10)
     ax_c.legend(loc="upper left", fontsize=8)
@@ -195,8 +197,9 @@ def _vol(head: VolHead, path, targets, forecasts, title, best=None):
     styles = {"lstm": ("tab:blue", 1.2), "garch": ("tab:red", 1.0), "ewma": ("tab:green", 0.9)}
     for name, (color, lw) in styles.items():
         if name in forecasts:
-            ax_a.plot(dates, np.sqrt(forecasts[name]), color=color, lw=lw,
-                      label=f"{name} volatility")  # fmt: skip
+            ax_a.plot(
+                dates, np.sqrt(forecasts[name]), color=color, lw=lw, label=f"{name} volatility"
+            )
     ax_a.set_ylabel("percent")
     ax_a.set_title(f"{title}\n(a) realised |return| and forecast volatility", fontsize=10)
     ax_a.legend(loc="upper left", fontsize=8)
@@ -233,8 +236,16 @@ def _quantile(head: QuantileHead, path, targets, forecasts, title, best=None):
         ):
             lo, hi = level_index(lv, lo_t), level_index(lv, hi_t)
             if lo is not None and hi is not None:
-                ax.fill_between(dates, q[:, lo], q[:, hi], step="mid", alpha=alpha_fill,
-                                color="tab:blue", lw=0, label=f"{label} band")  # fmt: skip
+                ax.fill_between(
+                    dates,
+                    q[:, lo],
+                    q[:, hi],
+                    step="mid",
+                    alpha=alpha_fill,
+                    color="tab:blue",
+                    lw=0,
+                    label=f"{label} band",
+                )
         m = level_index(lv, 0.5)
         if m is not None:
             ax.plot(dates, q[:, m], color="tab:blue", lw=0.6, label="median")
@@ -242,8 +253,15 @@ def _quantile(head: QuantileHead, path, targets, forecasts, title, best=None):
         for a, color, marker in ((0.05, "tab:orange", "o"), (0.01, "tab:red", "x")):
             var = value_at_risk(q, lv, a)
             hit = y < var
-            ax.scatter(dates[hit], y[hit], s=18, color=color, marker=marker, zorder=3,
-                       label=f"VaR {100 * a:g}% breach ({int(hit.sum())})")  # fmt: skip
+            ax.scatter(
+                dates[hit],
+                y[hit],
+                s=18,
+                color=color,
+                marker=marker,
+                zorder=3,
+                label=f"VaR {100 * a:g}% breach ({int(hit.sum())})",
+            )
         ax.axhline(0.0, color="grey", lw=0.5)
         ax.set_ylabel("log return")
         ax.set_title(f"{name}", fontsize=10)
@@ -279,8 +297,7 @@ def plot_path_report(path, one, data, sections, title) -> None:
     for name, vals in lines.items():
         off = min(vals) > hi or max(vals) < lo
         style = {"lw": 2.0, "color": "tab:blue"} if name == "lstm" else {"lw": 0.9}
-        ax_a.plot(ks, vals, marker="o", ms=3, label=name + (" (off scale)" if off else ""),
-                  **style)  # fmt: skip
+        ax_a.plot(ks, vals, marker="o", ms=3, label=name + (" (off scale)" if off else ""), **style)
     ax_a.set_ylim(lo, hi)
     ax_a.axhline(1.0 if ratio else 0.0, color="grey", lw=0.8)
     ax_a.set_xticks(ks)
@@ -304,8 +321,14 @@ def plot_path_report(path, one, data, sections, title) -> None:
         for j, i in enumerate(picks):
             r = test_rows[i]
             xs = [r - r0, *(r - r0 + step_horizon(h, k) for k in range(1, steps + 1))]
-            ax_b.plot(xs, [closes[r], *lstm[i]], color="tab:blue", lw=1.2, marker=".",
-                      label="forecast path" if j == 0 else None)  # fmt: skip
+            ax_b.plot(
+                xs,
+                [closes[r], *lstm[i]],
+                color="tab:blue",
+                lw=1.2,
+                marker=".",
+                label="forecast path" if j == 0 else None,
+            )
         ax_b.set_xlabel("sessions since the start of the last 60 test origins")
         ax_b.set_ylabel("close (currency)")
         ax_b.legend(fontsize=7)
@@ -314,8 +337,12 @@ def plot_path_report(path, one, data, sections, title) -> None:
             ax_b.plot(range(1, steps + 1), lstm[i], marker=".", lw=0.8)
         ax_b.set_xlabel("step")
         ax_b.set_ylabel(f"forecast ({one.forecast_unit})")
-    ax_b.set_title("(b) forecast paths (blue) over realised closes" if currency
-                   else "(b) forecasts by step for a few origins", fontsize=10)  # fmt: skip
+    ax_b.set_title(
+        "(b) forecast paths (blue) over realised closes"
+        if currency
+        else "(b) forecasts by step for a few origins",
+        fontsize=10,
+    )
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)

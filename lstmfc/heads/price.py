@@ -242,9 +242,13 @@ class PriceHead(Head):
                 continue
             try:
                 d = diebold_mariano(
-                    y_true, forecasts[name], forecasts[bench], horizon=horizon, alpha=alpha,
+                    y_true,
+                    forecasts[name],
+                    forecasts[bench],
+                    horizon=horizon,
+                    alpha=alpha,
                     benchmark=bench,
-                )  # fmt: skip
+                )
                 tests.append({**d.to_dict(), "model": name, "benchmark": bench})
             except ValueError as exc:  # e.g. a one-window fold
                 tests.append(undefined_test("diebold-mariano", name, bench, len(y_true), exc))

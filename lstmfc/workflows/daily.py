@@ -161,9 +161,7 @@ def predict(
     tickers: list[str],
     *,
     run_id: str | None = None,
-    source: str = "yahoo",
-    path: str | None = None,
-    update: bool = True,
+    update: FetchRequest | None = FetchRequest(),
     calendar: str = DEFAULT_CALENDAR,
     on_result=None,
     engine: str = "auto",
@@ -176,10 +174,9 @@ def predict(
     tickers : list of str
     run_id : str, optional
         Model run id (same for every ticker); default each ticker's ``latest``.
-    source, path : str
-        Where the incremental data update comes from (as ``lstmfc fetch``).
-    update : bool
-        Fetch new bars first (``--no-update`` skips it).
+    update : FetchRequest or None
+        Fetch new bars first with this request (as ``lstmfc fetch``: Yahoo by default);
+        None skips it (``--no-update``).
     calendar : str
         Exchange calendar for the target date (see :func:`next_sessions`).
     on_result : callable, optional
@@ -212,8 +209,8 @@ def predict(
     for raw_ticker in tickers:
         try:
             t = normalize_ticker(raw_ticker)
-            if update:
-                fetch_ticker(ws, t, FetchRequest(source=source, path=path))
+            if update is not None:
+                fetch_ticker(ws, t, update)
             rows, extra = _forecast_one(ws, t, run_id, calendar, engine)
             with log.writer() as con:  # the whole path in one transaction
                 logged = [log.add(con, row) for row in rows]

@@ -221,13 +221,21 @@ class TrainOptions:
             spec = self.spec(int(lookback), int(n_features))  # weights for F features
             if n_windows is not None:
                 n_params = estimate_params(
-                    spec.cell, spec.units, spec.dense, spec.n_features,
+                    spec.cell,
+                    spec.units,
+                    spec.dense,
+                    spec.n_features,
                     self.make_head().n_outputs,
-                )  # fmt: skip
+                )
                 need = estimate_train_bytes(
-                    self.cell, self.units, self.batch_size, int(lookback), int(n_features),
-                    int(n_windows), n_params,
-                )  # fmt: skip
+                    self.cell,
+                    self.units,
+                    self.batch_size,
+                    int(lookback),
+                    int(n_features),
+                    int(n_windows),
+                    n_params,
+                )
                 if need > MAX_TRAIN_BYTES:
                     raise DataError(
                         f"training would need about {need / 2**30:.1f} GiB of memory "
@@ -294,8 +302,6 @@ DEFAULT = TrainOptions()
 def fit_networks(
     opts: TrainOptions,
     head,
-    lookback: int,
-    n_features: int,
     data: tuple,
     *,
     seed: int,
@@ -310,11 +316,10 @@ def fit_networks(
     opts : TrainOptions
         Validated options.
     head : lstmfc.heads.Head
-    lookback, n_features : int
-        Window shape.
     data : tuple
         ``(x_train, y_train, x_val, y_val)``: windows ``(n, lookback, n_features)``
-        float32 and encoded targets ``(n,)`` float32.
+        float32 (their shape sets the network's input) and encoded targets ``(n,)``
+        float32.
     seed : int
         Member ``i`` is seeded with ``seed + i`` (:func:`lstmfc.network.backend.set_seed`).
     deterministic : bool
@@ -339,6 +344,7 @@ def fit_networks(
     import contextlib
 
     x_tr, y_tr, x_va, y_va = data
+    lookback, n_features = (int(d) for d in x_tr.shape[1:])
     spec = opts.spec(lookback, n_features, head.steps)
     base_label = getattr(reporter, "label", "") if reporter is not None else ""
     settings = FitSettings(epochs=opts.epochs, batch_size=opts.batch_size, patience=opts.patience)
@@ -445,27 +451,7 @@ def train(
         seed = secrets.randbelow(2**31)
     seed = check_int("--seed", seed, 0, 2**32 - 1 - opts.ensemble)
     opts.make_head()  # head options checked before any data is read
-
-    prep = load_prepared(ws, t)
-    if prep.steps > 1:
-        if not head_class(opts.head).path_loss:
-            raise UsageError(
-                f"{t} was prepared with --steps {prep.steps} and the {opts.head} head "
-                f"forecasts one horizon: run `lstmfc prepare {t} --steps 1` first, or use "
-                + " or ".join(f"--head {n}" for n in path_heads())
-            )
-    head = opts.path_head(prep.steps, prep.meta["features"])  # the prepared dataset's steps
-    n_fit = len(prep.split_rows("train")) + len(prep.split_rows("val"))
-    try:  # the network's size and training memory for this data
-        opts.validate(lookback=prep.lookback, n_features=prep.n_features, n_windows=n_fit)
-    except DataError as exc:
-        raise DataError(f"{t}: {exc}") from None
-    warnings: list[str] = []
-    if prep.is_stale(ws):
-        warnings.append(
-            f"data/raw/{t}.parquet changed since `lstmfc prepare {t}`; "
-            "training on the prepared (older) data"
-        )
+    prep, head, warnings = _prepared_for(ws, t, opts)
     scaling, data, tr_targets, va_targets = _training_data(head, prep, t)
     try:  # the logged baselines first: a series too short for them fails in seconds
         live = head.live_baselines(
@@ -478,46 +464,14 @@ def train(
     slow = backend.fast_path_warning()
     if slow:
         warnings.append(slow)
-
-    if reporter is not None and hasattr(reporter, "label") and not reporter.label:
-        reporter.label = t
-    try:
-        fitted = fit_networks(
-            opts,
-            head,
-            prep.lookback,
-            prep.n_features,
-            data,
-            seed=seed,
-            deterministic=deterministic,
-            reporter=reporter,
-        )
-    except DataError as exc:
-        raise DataError(f"{t}: {exc}") from None
-    finally:
-        if reporter is not None and hasattr(reporter, "close"):
-            reporter.close()
-
+    fitted = _fit_reported(opts, head, data, (t, seed, deterministic), reporter)
     val = _validation(head, scaling, [m for m, _ in fitted], data[2], va_targets, tr_targets)
     members = [
         {"seed": seed + i, "training": _training_doc(res)} for i, (_, res) in enumerate(fitted)
     ]
     first = fitted[0][1]
-    hyper = {
-        **opts.spec(prep.lookback, prep.n_features, head.steps).to_json(),
-        "epochs": opts.epochs,
-        "batch_size": opts.batch_size,
-        "patience": opts.patience,
-        "ensemble": opts.ensemble,
-        "optimizer": "adam",
-        "loss": head.loss,
-        "shuffle_train": True,
-        "early_stopping": {"monitor": "val_loss", "restore_best_weights": True},
-    }
-
-    manifest = {
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "lstmfc_version": __version__,
+    hyper = _hyperparameters(opts, prep, head)
+    run = {
         "head": head.name,
         "head_options": head.options,
         **head.report_keys(),
@@ -525,6 +479,11 @@ def train(
         "hyperparameters": hyper,
         "seed": seed,
         "deterministic": bool(deterministic),
+    }
+    manifest = {
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "lstmfc_version": __version__,
+        **run,
         "target": scaling,
         "windows": {"train": len(data[0]), "val": len(data[2])},
         "prepare": prep.meta,
@@ -543,13 +502,7 @@ def train(
         "run_id": run_dir.name,
         "path": rel,
         "latest": bool(set_latest),
-        "head": head.name,
-        "head_options": head.options,
-        **head.report_keys(),
-        "cell": opts.cell,
-        "hyperparameters": hyper,
-        "seed": seed,
-        "deterministic": bool(deterministic),
+        **run,
         "ensemble": opts.ensemble,
         "n_train": len(data[0]),
         "n_val": len(data[2]),
@@ -557,6 +510,72 @@ def train(
         "members": members,
         "val": val,
         "warnings": warnings,
+    }
+
+
+def _prepared_for(ws: Workspace, t: str, opts: TrainOptions):
+    """The prepared dataset, the head set up for its path, and the first warnings.
+
+    Raises
+    ------
+    UsageError
+        The data was prepared with ``--steps K`` for a head that forecasts one horizon.
+    DataError
+        The network or its training memory is too large for this data.
+    ArtifactError
+        No prepared data, or it is corrupt.
+    """
+    prep = load_prepared(ws, t)
+    if prep.steps > 1 and not head_class(opts.head).path_loss:
+        raise UsageError(
+            f"{t} was prepared with --steps {prep.steps} and the {opts.head} head "
+            f"forecasts one horizon: run `lstmfc prepare {t} --steps 1` first, or use "
+            + " or ".join(f"--head {n}" for n in path_heads())
+        )
+    head = opts.path_head(prep.steps, prep.meta["features"])  # the prepared dataset's steps
+    n_fit = len(prep.split_rows("train")) + len(prep.split_rows("val"))
+    try:  # the network's size and training memory for this data
+        opts.validate(lookback=prep.lookback, n_features=prep.n_features, n_windows=n_fit)
+    except DataError as exc:
+        raise DataError(f"{t}: {exc}") from None
+    warnings: list[str] = []
+    if prep.is_stale(ws):
+        warnings.append(
+            f"data/raw/{t}.parquet changed since `lstmfc prepare {t}`; "
+            "training on the prepared (older) data"
+        )
+    return prep, head, warnings
+
+
+def _fit_reported(opts: TrainOptions, head, data: tuple, run: tuple, reporter):
+    """:func:`fit_networks` for ticker ``t`` with ``run = (t, seed, deterministic)``, the
+    reporter labelled with the ticker and closed afterwards; errors name the ticker."""
+    t, seed, deterministic = run
+    if reporter is not None and hasattr(reporter, "label") and not reporter.label:
+        reporter.label = t
+    try:
+        return fit_networks(
+            opts, head, data, seed=seed, deterministic=deterministic, reporter=reporter
+        )
+    except DataError as exc:
+        raise DataError(f"{t}: {exc}") from None
+    finally:
+        if reporter is not None and hasattr(reporter, "close"):
+            reporter.close()
+
+
+def _hyperparameters(opts: TrainOptions, prep, head) -> dict[str, Any]:
+    """The manifest's ``hyperparameters``: the network's spec and the fitting options."""
+    return {
+        **opts.spec(prep.lookback, prep.n_features, head.steps).to_json(),
+        "epochs": opts.epochs,
+        "batch_size": opts.batch_size,
+        "patience": opts.patience,
+        "ensemble": opts.ensemble,
+        "optimizer": "adam",
+        "loss": head.loss,
+        "shuffle_train": True,
+        "early_stopping": {"monitor": "val_loss", "restore_best_weights": True},
     }
 
 
