@@ -86,7 +86,7 @@ def _training_arrays(ws: Workspace, ticker: str, monkeypatch) -> dict[str, np.nd
     class Captured(Exception):
         pass
 
-    def fake_fit(opts, head, lookback, n_features, data, **kw):
+    def fake_fit(opts, head, data, **kw):
         captured.update(zip(("x_train", "y_train", "x_val", "y_val"), data, strict=True))
         raise Captured
 
