@@ -12,9 +12,10 @@ import sys
 import numpy as np
 import pytest
 
-from lstmfc.bundles import bundle as bundles
-from lstmfc.bundles.bundle import check_compatible, load_bundle, save_bundle
+from lstmfc.bundles import save as bundles
+from lstmfc.bundles.bundle import check_compatible, load_bundle
 from lstmfc.bundles.runs import list_runs
+from lstmfc.bundles.save import save_bundle
 from lstmfc.core.atomic import sha256_file, sweep_stale
 from lstmfc.core.config import Workspace
 from lstmfc.core.errors import ArtifactError, DataError, UsageError

@@ -13,7 +13,8 @@ import zipfile
 import pytest
 
 from lstmfc.bundles import archive
-from lstmfc.bundles.bundle import load_bundle, save_bundle
+from lstmfc.bundles.bundle import load_bundle
+from lstmfc.bundles.save import save_bundle
 from lstmfc.core.atomic import sha256_file
 from lstmfc.core.errors import ArtifactError
 from lstmfc.network import models

@@ -231,7 +231,7 @@ def test_grid_leaves_out_columns_by_rank_and_names_them():
 def test_summary_table_verdict_drops_only_the_also_strongest_clause():
     """The cross-ticker table's verdict cell is the summary's short line: without the
     clause naming the benchmark as the strongest baseline, every other clause kept."""
-    from lstmfc.cli.render import _table_verdict
+    from lstmfc.cli.render_backtest import _table_verdict
     from lstmfc.evaluation.summary import skill_summary
     from lstmfc.stats.outcome import Outcome
     from lstmfc.stats.skill import SkillTest

@@ -16,11 +16,12 @@ from lstmfc.dataset.features import (
     WARMUP_ROWS,
     build_features,
     feature_columns,
-    fit_garch_feature,
     parse_features,
     warmup_rows,
 )
-from lstmfc.volatility.models import garch11_one_step, garch_variance_feature
+from lstmfc.dataset.garch_feature import fit_garch_feature
+from lstmfc.volatility.garch11 import garch11_one_step
+from lstmfc.volatility.models import garch_variance_feature
 from tests.conftest import make_ohlcv
 
 # ``garch`` needs parameters fit on training rows (``prepare`` fits them): tested with

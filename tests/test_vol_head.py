@@ -116,7 +116,8 @@ def test_network_output_is_a_positive_variance():
 
 # ------------------------------------------------------------------ features
 def test_volatility_features_by_hand_and_garch_matches_arch():
-    from lstmfc.dataset.features import build_features, fit_garch_feature
+    from lstmfc.dataset.features import build_features
+    from lstmfc.dataset.garch_feature import fit_garch_feature
     from lstmfc.volatility.models import garch_variance_feature
 
     raw = garch_ohlcv(600, seed=1)
@@ -162,7 +163,8 @@ def test_volatility_feature_sets_are_causal_with_a_warm_up():
 
 
 def test_garch_feature_is_causal_and_needs_stored_parameters():
-    from lstmfc.dataset.features import build_features, fit_garch_feature
+    from lstmfc.dataset.features import build_features
+    from lstmfc.dataset.garch_feature import fit_garch_feature
 
     raw = garch_ohlcv(500, seed=2)
     params = fit_garch_feature(raw, 350)
@@ -254,7 +256,7 @@ def test_vol_target_features_and_baseline_parameters_ignore_validation_and_test_
     assert len(json.loads(a["baselines"])) == 10
 
     # the leak check is not vacuous: fitting GARCH on every row moves its parameters
-    from lstmfc.dataset.features import fit_garch_feature
+    from lstmfc.dataset.garch_feature import fit_garch_feature
 
     assert fit_garch_feature(changed, len(changed) - 1)["omega"] != b["garch"]["omega"]
 

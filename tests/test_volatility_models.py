@@ -19,6 +19,7 @@ import pytest
 
 from lstmfc.forecasters.vol import BASELINES, make_forecaster
 from lstmfc.volatility import models as vol
+from lstmfc.volatility.garch11 import garch11_one_step
 from lstmfc.volatility.proxies import squared_return_proxy
 from lstmfc.volatility.scoring import mse, qlike
 from lstmfc.volatility.series import (
@@ -293,7 +294,7 @@ def test_garch11_one_step_from_stored_parameters_equals_arch_filtering(sp500):
     params = vol.garch11_parameters(m, r[: train_last + 1])
     json.dumps(params)
     assert params["alpha"] == m.params_["alpha[1]"] and params["converged"] is True
-    got = vol.garch11_one_step(r, params)
+    got = garch11_one_step(r, params)
     np.testing.assert_allclose(got, m.path(r).one_step, rtol=1e-12)
     # by hand for the first two closes: sigma2_0 = omega + (alpha + beta) * backcast
     w, a, b, bc = (params[k] for k in ("omega", "alpha", "beta", "backcast"))
@@ -303,7 +304,7 @@ def test_garch11_one_step_from_stored_parameters_equals_arch_filtering(sp500):
     assert got[:2] == pytest.approx([s1, w + a * e[1] ** 2 + b * s1], rel=1e-14)
     changed = r.copy()
     changed[4000:] *= 2.0
-    np.testing.assert_array_equal(vol.garch11_one_step(changed, params)[:4000], got[:4000])
+    np.testing.assert_array_equal(garch11_one_step(changed, params)[:4000], got[:4000])
 
 
 @pytest.mark.parametrize("h", [1, 5])

@@ -6,7 +6,7 @@ its last forecast origin, and workers need no shared file system. :func:`run_uni
 a pure function of its input (seed included): it fits the scaler and the target
 scaling on the fit's training rows with the same code as ``lstmfc prepare`` and
 ``lstmfc train`` (:func:`lstmfc.dataset.scaling.fit_scaler`,
-:func:`lstmfc.dataset.prepare.cut_windows`,
+:func:`lstmfc.dataset.windows.cut_windows`,
 the head's :meth:`~lstmfc.heads.Head.fit_scaling`), trains the network(s) with
 :func:`lstmfc.workflows.train.fit_networks`, forecasts its test windows and returns a
 :class:`UnitResult`. Each unit seeds Python, NumPy and the backend, enables
@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from lstmfc.core.errors import ArtifactError, DataError, LstmfcError
-from lstmfc.dataset.prepare import cut_windows
 from lstmfc.dataset.scaling import fit_scaler, out_of_range_share, scale
 from lstmfc.dataset.targets import add_path_targets, target_frame
+from lstmfc.dataset.windows import cut_windows
 from lstmfc.network import backend, models
 from lstmfc.workflows.train import fit_networks
 

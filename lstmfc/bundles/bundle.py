@@ -11,9 +11,9 @@ Layout::
             history.png               loss / val_loss per epoch
         latest -> 20250301T143015Z-3fa9c1   symlink, switched atomically
 
-Writing (:func:`save_bundle`): the run folder is built in a hidden temporary folder
-beside it (:func:`lstmfc.core.atomic.atomic_dir`) and renamed into place only when every
-file is written and fsynced; only then is ``latest`` switched
+Writing (:func:`lstmfc.bundles.save.save_bundle`): the run folder is built in a hidden
+temporary folder beside it (:func:`lstmfc.core.atomic.atomic_dir`) and renamed into place
+only when every file is written and fsynced; only then is ``latest`` switched
 (:func:`lstmfc.core.atomic.atomic_symlink`). An interruption (Ctrl-C, a kill, a full disk)
 at any moment leaves the previous ``latest`` bundle untouched and usable.
 
@@ -39,11 +39,12 @@ the file cannot be swapped between the check and the load.
 The parts live beside this module: run ids, listing and the ``latest`` pointer in
 :mod:`lstmfc.bundles.runs`; the manifest's schema and checks in
 :mod:`lstmfc.bundles.manifest`; checksum-verified reading and the ``.keras`` class
-allowlist in :mod:`lstmfc.bundles.archive`; the ONNX twins and the engine choice in
-:mod:`lstmfc.bundles.twins`; the package versions recorded in
-:mod:`lstmfc.bundles.provenance`. This module holds the loaded :class:`Bundle`,
-:func:`save_bundle`, :func:`load_bundle`, :func:`export_bundle` and
-:func:`check_compatible`.
+allowlist in :mod:`lstmfc.bundles.archive`; what runs the networks in
+:mod:`lstmfc.bundles.engines` (Keras or ONNX Runtime); writing a bundle and adding ONNX
+twins in :mod:`lstmfc.bundles.save` and :mod:`lstmfc.bundles.twins`; the package
+versions recorded in :mod:`lstmfc.bundles.provenance`. This module holds the loaded
+:class:`Bundle`, :func:`load_bundle` and :func:`check_compatible`: the read side, all
+the daily ``predict`` needs.
 
 Targets
 -------
@@ -56,7 +57,6 @@ and turns network output back into forecasts (:meth:`Bundle.forecast`).
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,115 +64,20 @@ from typing import Any
 import numpy as np
 
 from lstmfc.bundles.archive import verify_bundle
+from lstmfc.bundles.engines import ENGINES, auto_engine, engine_module
 from lstmfc.bundles.manifest import (
-    HISTORY_FILE,
     MANIFEST_FILE,
-    MANIFEST_SCHEMA,
-    MODEL_FILE,
-    file_entry,
-    manifest_text,
     member_entries,
-    member_file,
-    onnx_files,
     read_manifest,
 )
 from lstmfc.bundles.runs import (
-    LATEST,
-    new_run_id,
     resolve_run,
-    validate_run_id,
     workspace_label,
 )
-from lstmfc.bundles.twins import ENGINES, add_twins, auto_engine, export_member
-from lstmfc.core.atomic import atomic_dir, atomic_symlink
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import ArtifactError, UsageError
 from lstmfc.core.jsonclean import json_clean
-from lstmfc.core.plotting import write_history_png
 from lstmfc.heads.registry import head_from_manifest
-from lstmfc.network import models
-from lstmfc.network.onnx_runtime import OnnxNetwork
-
-
-# ------------------------------------------------------------------ writing
-def save_bundle(
-    ws: Workspace,
-    ticker: str,
-    model,
-    manifest: dict[str, Any],
-    *,
-    run_id: str | None = None,
-    set_latest: bool = True,
-) -> Path:
-    """Write a complete bundle atomically and (by default) point ``latest`` at it.
-
-    Parameters
-    ----------
-    ws : Workspace
-    ticker : str
-    model : keras.Model or list of keras.Model
-        The network, or the members of a seed ensemble (``model.keras``,
-        ``model-2.keras`` ...; the forecast is the decoded mean of their outputs).
-    manifest : dict
-        Everything but ``run_id``, ``schema``, ``model_file`` and ``files``, which are
-        filled in here; ``members`` (one dict per network, e.g. its seed and training
-        figures) gets each member's ``file``. ``manifest["training"]["history"]`` (the
-        first member's) is plotted.
-    run_id : str, optional
-        Default :func:`lstmfc.bundles.runs.new_run_id`.
-    set_latest : bool
-
-    Returns
-    -------
-    Path
-        The run folder.
-
-    Raises
-    ------
-    ArtifactError
-        If the run folder already exists.
-    """
-    t = normalize_ticker(ticker)
-    root = ws.model_root(t)
-    run_id = validate_run_id(run_id or new_run_id())
-    final = root / run_id
-    if final.exists() or final.is_symlink():
-        raise ArtifactError(f"model run {run_id} already exists in {workspace_label(ws, root)}")
-    root.mkdir(parents=True, exist_ok=True)
-    history = (manifest.get("training") or {}).get("history") or {}
-    nets = list(model) if isinstance(model, list | tuple) else [model]
-    members = [dict(m) for m in manifest.get("members") or [{} for _ in nets]]
-    if len(members) != len(nets):
-        raise ValueError(f"{len(nets)} networks but {len(members)} member entries")
-    names = [member_file(i) for i in range(len(nets))]
-    with atomic_dir(final) as tmp:
-        written = []
-        for i, (net, name, member) in enumerate(zip(nets, names, members, strict=True)):
-            models.save_model(net, tmp / name)
-            member["file"] = name
-            written.append(name)
-            onnx_name = export_member(net, tmp, i, member)
-            if onnx_name:
-                written.append(onnx_name)
-        write_history_png(
-            history,
-            tmp / HISTORY_FILE,
-            f"{t} {manifest.get('cell', '')} {manifest.get('head', '')} - {run_id}",
-        )
-        files = {name: file_entry(tmp / name) for name in (*written, HISTORY_FILE)}
-        doc = {
-            "schema": MANIFEST_SCHEMA,
-            "run_id": run_id,
-            "ticker": t,
-            **{k: v for k, v in manifest.items() if k not in ("schema", "run_id", "ticker")},
-            "members": members,
-            "model_file": MODEL_FILE,
-            "files": files,
-        }
-        (tmp / MANIFEST_FILE).write_text(manifest_text(doc), encoding="utf-8")
-    if set_latest:
-        atomic_symlink(root / LATEST, run_id)
-    return final
 
 
 @dataclass
@@ -226,9 +131,8 @@ class Bundle:
 
     def member_raw(self, windows) -> list:
         """Each member's output ``(n, n_outputs)`` for ``windows`` ``(n, lookback, n_features)``."""
-        if self.engine == "onnx":
-            return [m.predict(windows) for m in self.models]
-        return [models.predict(m, windows) for m in self.models]
+        engine = engine_module(self.engine)
+        return [engine.predict(m, windows) for m in self.models]
 
     def predict_raw(self, windows):
         """The ensemble's output: the mean of the members' outputs, ``(n, n_outputs)``.
@@ -270,7 +174,7 @@ def load_bundle(
     prepared_meta : dict, optional
         The current ``prepare.json``; if given, :func:`check_compatible` is applied.
     engine : {"keras", "onnx", "auto"}
-        See :data:`lstmfc.bundles.twins.ENGINES`. With ``onnx`` (or ``auto`` choosing
+        See :data:`lstmfc.bundles.engines.ENGINES`. With ``onnx`` (or ``auto`` choosing
         it) nothing imports Keras, TensorFlow or torch.
 
     Returns
@@ -301,81 +205,18 @@ def load_bundle(
     except (KeyError, TypeError, ValueError):
         raise ArtifactError(f"{label}/{MANIFEST_FILE} is malformed (prepare entry)") from None
     members = member_entries(manifest)
-    if chosen == "onnx":
-        nets = [
-            OnnxNetwork(
-                data,
-                lookback=want[1],
-                n_features=want[2],
-                k=head.n_outputs,
-                label=f"{label}/{m['onnx']}",
-            )
-            for m, data in zip(members, blobs, strict=True)
-        ]
-    else:
-        nets = [
-            _load_keras(data, f"{label}/{m['file']}", want, head.n_outputs)
-            for m, data in zip(members, blobs, strict=True)
-        ]
+    load = engine_module(chosen).load
+    file_key = "onnx" if chosen == "onnx" else "file"
+    nets = [
+        load(data, f"{label}/{m[file_key]}", want, head.n_outputs)
+        for m, data in zip(members, blobs, strict=True)
+    ]
     bundle = Bundle(
         run_id=run.name, path=run, manifest=manifest, models=nets, head=head, engine=chosen
     )
     if prepared_meta is not None:
         check_compatible(bundle, prepared_meta)
     return bundle
-
-
-def _load_keras(data: bytes, label: str, want: tuple, n_outputs: int):
-    """A verified ``.keras`` member loaded from a private copy, its shapes checked."""
-    with tempfile.TemporaryDirectory(prefix="lstmfc-load-") as d:
-        private = Path(d) / MODEL_FILE
-        private.write_bytes(data)
-        try:
-            model = models.load_model_file(private)
-        except ArtifactError as exc:
-            raise ArtifactError(str(exc).replace(str(private), label)) from None
-    got = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
-    out = (None, n_outputs)
-    if got != want or tuple(model.output_shape) != out:
-        raise ArtifactError(
-            f"{label} has input {got} / output {model.output_shape}, "
-            f"but the manifest says {want} / {out}"
-        )
-    return model
-
-
-def export_bundle(ws: Workspace, ticker: str, run_id: str | None = None) -> dict[str, Any]:
-    """Add the ONNX twin of every member network to an existing bundle.
-
-    Loads the bundle with Keras (all checks), then :func:`lstmfc.bundles.twins.add_twins`
-    exports each member (:func:`lstmfc.network.onnx_export.export_onnx`, checked against Keras
-    on probe windows), writes each ``.onnx`` file atomically, then the re-hashed
-    manifest atomically: an interruption leaves the old manifest in force (an unlisted
-    file is never read). A bundle that already has its ONNX twins is left as it is.
-
-    Returns
-    -------
-    dict
-        ``ticker``, ``run_id``, ``path``, ``files`` (the ONNX files with sha256 and
-        size), ``status`` (``exported`` or ``already exported``).
-
-    Raises
-    ------
-    ArtifactError
-        The bundle fails its checks, or a member's architecture cannot be exported.
-    """
-    bundle = load_bundle(ws, ticker, run_id)
-    out = {
-        "ticker": bundle.ticker,
-        "run_id": bundle.run_id,
-        "path": workspace_label(ws, bundle.path),
-    }
-    names = onnx_files(bundle.manifest)
-    if names is not None:
-        files = {n: bundle.manifest["files"][n] for n in names}
-        return {**out, "status": "already exported", "files": files}
-    files = add_twins(bundle.path, bundle.manifest, bundle.models)
-    return {**out, "status": "exported", "files": files}
 
 
 def check_compatible(bundle: Bundle | dict[str, Any], prepared_meta: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 Every training run gets its own folder ``models/<TICKER>/<run_id>/`` (never
 overwritten); ``models/<TICKER>/latest`` is a symlink to the newest one, switched
-atomically by :func:`lstmfc.bundles.bundle.save_bundle`. A run id is a plain folder
+atomically by :func:`lstmfc.bundles.save.save_bundle`. A run id is a plain folder
 name (:func:`validate_run_id`): a user-supplied id or a ``latest`` target can never
 name a path outside ``models/<TICKER>/`` (:func:`resolve_run`).
 """

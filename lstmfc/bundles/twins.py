@@ -1,18 +1,17 @@
-"""ONNX twins of a bundle's networks and the choice of what runs them.
+"""ONNX twins of a bundle's networks: exported when it is written, or added later.
 
 Each member network ``model.keras`` (``model-2.keras`` ...) gets an ONNX twin
 ``model.onnx`` (``model-2.onnx`` ...) when the bundle is written
 (:func:`export_member`), or later with ``lstmfc export`` (:func:`add_twins`). The
 twin is exported by :func:`lstmfc.network.onnx_export.export_onnx` and checked there against
 Keras on probe windows; the daily ``predict`` can then run on ONNX Runtime without
-importing Keras, TensorFlow or torch (:data:`ENGINES`). A twin is listed in the
+importing Keras, TensorFlow or torch (:mod:`lstmfc.bundles.engines`). A twin is listed in the
 manifest (``members[i]["onnx"]`` and ``files``) like every other file, so a modified
 ``.onnx`` file fails the bundle's checks (:func:`lstmfc.bundles.archive.verify_bundle`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -23,24 +22,10 @@ from lstmfc.bundles.manifest import (
     manifest_text,
     member_entries,
     member_file,
-    onnx_files,
 )
 from lstmfc.core.atomic import atomic_path, atomic_write_text
 from lstmfc.core.errors import ArtifactError
 from lstmfc.network.onnx_export import export_onnx
-
-ENGINES = ("keras", "onnx", "auto")
-"""How :func:`lstmfc.bundles.bundle.load_bundle` runs the networks: Keras (``.keras``
-files), ONNX Runtime (``.onnx`` twins; no Keras, TensorFlow or torch import), or
-``auto`` (ONNX when every member has its twin and onnxruntime is installed, else Keras)."""
-
-
-def auto_engine(manifest: dict[str, Any]) -> str:
-    """``onnx`` when every member has its ONNX twin and onnxruntime is installed, else
-    ``keras`` (what ``engine="auto"`` of :data:`ENGINES` picks for ``manifest``)."""
-    if onnx_files(manifest) is None or importlib.util.find_spec("onnxruntime") is None:
-        return "keras"
-    return "onnx"
 
 
 def export_member(net, folder: Path, i: int, member: dict[str, Any]) -> str | None:

@@ -44,15 +44,15 @@ from lstmfc.cli.app import (
     handle_errors,
     warn,
 )
-from lstmfc.cli.common import DEFAULT_UNITS, ticker_names
+from lstmfc.cli.common import ticker_names
 from lstmfc.cli.progress import make_backtest_progress
-from lstmfc.cli.render import render_backtest
+from lstmfc.cli.render_backtest import render_backtest
 from lstmfc.core.config import DEFAULT_FEATURES, Workspace
 from lstmfc.core.limits import MAX_FITS, MAX_JOBS_PER_CORE
 from lstmfc.dataset.prepare import DEFAULT_HORIZON, DEFAULT_LOOKBACK
 from lstmfc.evaluation.judge import DEFAULT_SCORING
 from lstmfc.heads.price import DEFAULT_PRICE_TARGET
-from lstmfc.workflows.train import DEFAULT
+from lstmfc.workflows.train import DEFAULT, DEFAULT_UNITS
 
 commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 """The commands of this module (registered with the root app by :data:`lstmfc.cli.app.COMMANDS`)."""

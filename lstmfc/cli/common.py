@@ -13,7 +13,6 @@ from lstmfc.core.limits import (
     check_int,
 )
 from lstmfc.data.universe import merge_tickers
-from lstmfc.workflows.train import DEFAULT
 
 
 def check_seed(seed: int | None, ensemble: int) -> None:
@@ -75,7 +74,3 @@ def multi_exit(results: list[dict]) -> None:
     if not codes:
         return
     raise typer.Exit(codes.pop() if len(codes) == 1 and codes <= {2, 75} else 1)
-
-
-DEFAULT_UNITS = ",".join(str(u) for u in DEFAULT.units)
-"""``--units`` default as the command line writes it (``128,64``)."""

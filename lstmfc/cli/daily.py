@@ -19,7 +19,7 @@ from lstmfc.cli.app import (
     warn,
 )
 from lstmfc.cli.common import multi_exit, ticker_error, ticker_names
-from lstmfc.cli.render import render_forecasts, render_predict, render_score
+from lstmfc.cli.render_daily import render_forecasts, render_predict, render_score
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.data.forecastlog import COLUMNS, ForecastLog
 from lstmfc.data.sources import FetchRequest

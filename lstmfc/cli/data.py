@@ -18,7 +18,7 @@ from lstmfc.cli.app import (
     handle_errors,
 )
 from lstmfc.cli.common import multi_exit, ticker_error, ticker_names
-from lstmfc.cli.render import render_fetch, render_prepare, render_samples
+from lstmfc.cli.render_data import render_fetch, render_prepare, render_samples
 from lstmfc.core.config import DEFAULT_FEATURES, Workspace
 from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK, MIN_SPLIT_FRACTION
 from lstmfc.data.fetch import fetch_many, fetch_named

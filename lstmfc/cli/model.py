@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lstmfc.bundles.bundle import export_bundle
+from lstmfc.bundles.save import export_bundle
 from lstmfc.cli.app import (
     AlphaOpt,
     AttentionOpt,
@@ -45,15 +45,14 @@ from lstmfc.cli.app import (
     handle_errors,
     warn,
 )
-from lstmfc.cli.common import DEFAULT_UNITS, check_seed, each_ticker, multi_exit, ticker_names
+from lstmfc.cli.common import check_seed, each_ticker, multi_exit, ticker_names
 from lstmfc.cli.progress import make_train_reporter
-from lstmfc.cli.render import (
+from lstmfc.cli.render import stderr_console, stdout_console
+from lstmfc.cli.render_model import (
     render_comparison,
     render_evaluation,
     render_train,
     render_universe,
-    stderr_console,
-    stdout_console,
 )
 from lstmfc.core.config import DEFAULT_FEATURES, Workspace, normalize_ticker
 from lstmfc.core.errors import UsageError
@@ -67,7 +66,7 @@ from lstmfc.evaluation.evaluate import evaluate
 from lstmfc.evaluation.judge import DEFAULT_SCORING, ScoringOptions
 from lstmfc.evaluation.summary import skill_summary
 from lstmfc.heads.price import DEFAULT_PRICE_TARGET
-from lstmfc.workflows.train import DEFAULT, TrainOptions, train
+from lstmfc.workflows.train import DEFAULT, DEFAULT_UNITS, TrainOptions, train
 
 commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 """The commands of this module (registered with the root app by :data:`lstmfc.cli.app.COMMANDS`)."""

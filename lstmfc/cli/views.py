@@ -2,9 +2,9 @@
 
 A head (:mod:`lstmfc.heads`) is its target, its output and loss, and the forecasters
 that judge it; how its numbers are laid out is here, next to the renderer
-(:mod:`lstmfc.cli.render`). :func:`view_of` returns the :class:`HeadView` of a head
-(looked up by the head's class along its MRO, so a subclass inherits its parent's view);
-a new head adds its view to :data:`VIEWS`.
+(:mod:`lstmfc.cli.render`). :func:`view_of` returns the :class:`HeadView` of a head,
+registered in :data:`VIEWS` under the head's ``--head`` name; a new head adds its view
+there.
 """
 
 from __future__ import annotations
@@ -13,10 +13,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from lstmfc.heads.base import Head, log_details
-from lstmfc.heads.direction import DirectionHead
-from lstmfc.heads.price import PriceHead
-from lstmfc.heads.quantile import QuantileHead
-from lstmfc.heads.vol import VolHead
 from lstmfc.quantiles.levels import level_index
 
 
@@ -48,8 +44,9 @@ class HeadView:
     fold_columns: ClassVar[tuple[Column, ...]] = ()
     #: Columns of the live track record (keys of ``Head.live_summary``).
     live_columns: ClassVar[tuple[Column, ...]] = ()
-    #: Network columns of the per-step table of a path (:func:`lstmfc.cli.render.path_tables`);
-    #: the first also compares every model by step.
+    #: Network columns of the per-step table of a path
+    #: (:func:`lstmfc.cli.render_model.path_tables`); the first also compares every model
+    #: by step.
     path_columns: ClassVar[tuple[Column, ...]] = ()
 
     def extra_tables(self, report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -397,24 +394,25 @@ def _calibration_table(cal: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-VIEWS: dict[type[Head], HeadView] = {
-    PriceHead: PriceView(),
-    DirectionHead: DirectionView(),
-    VolHead: VolView(),
-    QuantileHead: QuantileView(),
+VIEWS: dict[str, HeadView] = {
+    "price": PriceView(),
+    "direction": DirectionView(),
+    "vol": VolView(),
+    "quantile": QuantileView(),
 }
-"""The view of each head class."""
+"""The view of each head, keyed like :data:`lstmfc.heads.registry.HEADS` (so that
+showing one head's results imports no other head)."""
 
 
 def view_of(head: Head) -> HeadView:
-    """The view of ``head`` (its class's, or the nearest base class's along the MRO).
+    """The view of ``head``.
 
     Raises
     ------
     KeyError
-        No view is registered for the head's class or its bases.
+        No view is registered under the head's name.
     """
-    for cls in type(head).__mro__:
-        if cls in VIEWS:
-            return VIEWS[cls]
-    raise KeyError(f"no view for the {head.name} head")
+    try:
+        return VIEWS[head.name]
+    except KeyError:
+        raise KeyError(f"no view for the {head.name} head") from None

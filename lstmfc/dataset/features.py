@@ -71,7 +71,7 @@ import pandas as pd
 from lstmfc.core.config import DEFAULT_FEATURES
 from lstmfc.core.dates import iso_date
 from lstmfc.core.errors import DataError
-from lstmfc.volatility.models import GarchForecaster, garch11_one_step, garch11_parameters
+from lstmfc.volatility.garch11 import garch11_one_step
 from lstmfc.volatility.series import percent_log_returns
 
 #: Feature-set name -> the columns it adds, in order.
@@ -191,7 +191,7 @@ def warmup_rows(features: str | Iterable[str]) -> int:
     return max(WARMUP_ROWS[name] for name in parse_features(features))
 
 
-def _raw_column(raw: pd.DataFrame, col: str, feature: str) -> np.ndarray:
+def raw_column(raw: pd.DataFrame, col: str, feature: str) -> np.ndarray:
     if col not in raw.columns:
         if not any(c in raw.columns for c in ("open", "high", "low")):
             usable = [n for n, need in _NEEDS.items() if all(c in raw.columns for c in need)]
@@ -257,7 +257,7 @@ def build_features(
         raise DataError(f"raw dates are not strictly increasing (at {iso_date(raw.index[i])})")
     cols: dict[str, np.ndarray] = {}
     for name in names:
-        inputs = {c: _raw_column(raw, c, name) for c in _NEEDS[name]}
+        inputs = {c: raw_column(raw, c, name) for c in _NEEDS[name]}
         if name == "close":
             cols["close"] = inputs["close"]
         elif name == "ohlcv":
@@ -356,48 +356,3 @@ def _garch_params(garch: dict | None) -> dict[str, float]:
     if out["omega"] <= 0 or out["alpha"] < 0 or out["beta"] < 0 or out["backcast"] <= 0:
         raise DataError("the stored 'garch' feature parameters are not a valid GARCH(1,1)")
     return out
-
-
-def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:
-    """Fit the ``garch`` feature's GARCH(1,1) on raw closes ``0 .. last_row`` only.
-
-    Maximum likelihood with ``arch`` (constant mean, normal errors, through
-    :class:`lstmfc.volatility.models.GarchForecaster`) on the percent log returns ending at
-    raw rows ``1 .. last_row``; ``prepare`` passes the raw row of the last training
-    target, so no validation or test return reaches the parameters. The backcast is
-    arch's (``arch.univariate.GARCH().backcast``: an exponentially weighted mean of
-    the first 75 squared residuals).
-
-    Parameters
-    ----------
-    raw : pandas.DataFrame
-        Raw series with a ``close`` column (currency).
-    last_row : int
-        Last raw row the fit may read.
-
-    Returns
-    -------
-    dict
-        JSON-ready: :data:`GARCH_KEYS` plus ``model``, ``dist``, ``converged``,
-        ``loglikelihood``, ``fit_rows`` (raw rows), ``fit_start_date``,
-        ``fit_end_date``.
-
-    Raises
-    ------
-    DataError
-        Invalid closes, too few training returns (arch needs at least 250 here), or a
-        failed fit.
-    """
-    close = _raw_column(raw, "close", "garch")[: int(last_row) + 1]
-    try:
-        r = percent_log_returns(close)
-        model = GarchForecaster("garch", "normal").fit(r, r.size - 1)
-    except ValueError as exc:
-        raise DataError(f"feature 'garch': {exc}") from None
-    return {
-        **garch11_parameters(model, r),
-        "loglikelihood": float(model.loglikelihood_),
-        "fit_rows": [0, int(last_row)],
-        "fit_start_date": iso_date(raw.index[0]),
-        "fit_end_date": iso_date(raw.index[int(last_row)]),
-    }

@@ -19,8 +19,8 @@ import pandas as pd
 
 from lstmfc.core.errors import DataError
 from lstmfc.dataset.features import build_features, warmup_rows
-from lstmfc.dataset.prepare import cut_windows
 from lstmfc.dataset.scaling import MinMaxParams, scale
+from lstmfc.dataset.windows import cut_windows
 
 
 def window_from_raw(raw: pd.DataFrame, meta: dict[str, Any]) -> tuple[np.ndarray, pd.Timestamp]:

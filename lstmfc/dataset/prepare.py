@@ -50,10 +50,10 @@ from lstmfc.dataset.features import (
     DEFAULT_FEATURES,
     build_features,
     feature_columns,
-    fit_garch_feature,
     parse_features,
     warmup_rows,
 )
+from lstmfc.dataset.garch_feature import fit_garch_feature
 from lstmfc.dataset.scaling import MinMaxParams, fit_scaler, out_of_range_share, scale
 from lstmfc.dataset.split import (
     DEFAULT_SPLIT,
@@ -74,6 +74,7 @@ from lstmfc.dataset.targets import (
     purged_rows,
     target_frame,
 )
+from lstmfc.dataset.windows import cut_windows
 
 DEFAULT_LOOKBACK = 60
 DEFAULT_HORIZON = 1
@@ -86,18 +87,6 @@ def _check_int(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or int(value) != value or value < minimum:
         raise UsageError(f"{name} must be an integer >= {minimum}, got {value}")
     return int(value)
-
-
-def cut_windows(values: np.ndarray, lookback: int, first_end: int, last_end: int) -> np.ndarray:
-    """Windows ending at rows ``first_end .. last_end`` of ``values`` (a read-only view).
-
-    Window ``i`` is ``values[r-L+1 : r+1]`` with ``r = first_end + i``; the result has
-    shape ``(last_end - first_end + 1, lookback, n_features)`` and shares memory with
-    ``values`` (``numpy.lib.stride_tricks.sliding_window_view``): no copy.
-    """
-    view = np.lib.stride_tricks.sliding_window_view(values, lookback, axis=0)
-    # view[k] covers rows k .. k+L-1, shape (n_features, L) -> (L, n_features)
-    return view[first_end - lookback + 1 : last_end - lookback + 2].transpose(0, 2, 1)
 
 
 # ------------------------------------------------------------------ prepare

@@ -36,13 +36,8 @@ import numpy as np
 from lstmfc.forecasters.base import Forecaster
 from lstmfc.quantiles.levels import DEFAULT_LEVELS, check_levels
 from lstmfc.stats.checks import check_closes, check_horizon, check_rows
-from lstmfc.volatility.models import (
-    RISKMETRICS_LAMBDA,
-    GarchForecaster,
-    GarchPredictive,
-    ewma_path,
-    garch11_one_step,
-)
+from lstmfc.volatility.garch11 import garch11_h_step, garch11_one_step
+from lstmfc.volatility.models import RISKMETRICS_LAMBDA, GarchForecaster, GarchPredictive, ewma_path
 
 
 def parametric_quantiles(
@@ -485,7 +480,7 @@ def garch_live_quantiles(params: dict[str, Any], closes, levels, horizon: int) -
     The variance recursion of arch's GARCH(1,1) with fixed parameters (``sigma2_0 = omega
     + (alpha + beta) * backcast``, ``sigma2_t = omega + alpha e_{t-1}^2 + beta
     sigma2_{t-1}``, ``e = r - mu``, percent returns), the one of the ``garch`` input
-    feature (:func:`lstmfc.volatility.models.garch11_one_step`), then the analytic h-step sum
+    feature (:func:`lstmfc.volatility.garch11.garch11_one_step`), then the analytic h-step sum
     ``f_1 = omega + alpha e_T^2 + beta sigma2_T``, ``f_k = omega + (alpha + beta)
     f_{k-1}`` (Bollerslev 1986); quantiles as :class:`GarchQuantiles`.
     ``tests/test_quantile_baselines.py`` checks it against
@@ -508,11 +503,7 @@ def garch_live_quantiles(params: dict[str, Any], closes, levels, horizon: int) -
     """
     c = np.asarray(closes, dtype=np.float64)
     f = float(garch11_one_step(100.0 * np.diff(np.log(c)), params)[-1])  # %^2
-    om, persistence = params["omega"], params["alpha"] + params["beta"]
-    total = f
-    for _ in range(1, int(horizon)):
-        f = om + persistence * f
-        total += f
+    total = garch11_h_step(f, params, int(horizon))
     shape = {"nu": params["nu"]} if params.get("dist") == "t" else {}
     z = standardised_ppf(levels, params.get("dist", "normal"), shape)
     return (int(horizon) * params["mu"] + math.sqrt(total) * z) / 100.0

@@ -72,7 +72,8 @@ from lstmfc.heads.base import (
 )
 from lstmfc.stats.skill import undefined_test
 from lstmfc.volatility import scoring as vol
-from lstmfc.volatility.models import garch11_one_step, garch11_parameters
+from lstmfc.volatility.garch11 import garch11_h_step, garch11_one_step
+from lstmfc.volatility.models import garch11_parameters
 from lstmfc.volatility.proxies import squared_return
 from lstmfc.volatility.scoring import mse, qlike
 
@@ -348,7 +349,7 @@ class VolHead(Head):
             return live
         sigma1 = float(garch11_one_step(100.0 * np.diff(np.log(c)), g)[-1])
         h = int(g.get("horizon", 1))
-        return {**live, "garch": {**g, "variance": garch_h_step(sigma1, g, h)}}
+        return {**live, "garch": {**g, "variance": garch11_h_step(sigma1, g, h)}}
 
     def log_values(self, forecast, close_as_of, live=None, horizon=1) -> dict[str, Any]:
         """The variance forecast (%^2), its volatility and annualised volatility (%)
@@ -404,22 +405,6 @@ class VolHead(Head):
                 )
                 out["beats_garch_qlike"] = bool(out["qlike_same_rows"] < out["garch_qlike"])
         return out
-
-
-def garch_h_step(sigma1: float, params: dict[str, Any], horizon: int) -> float:
-    """GARCH(1,1) variance of the h-session return from the one-step variance, %^2.
-
-    ``sum_{k=1..h} s_k`` with ``s_1 = sigma1`` and ``s_{k+1} = omega + (alpha + beta)
-    s_k``, i.e. ``vbar + (alpha + beta)**(k-1) * (sigma1 - vbar)`` with ``vbar = omega /
-    (1 - alpha - beta)`` (the analytic multi-step forecast, Bollerslev 1986; arch's
-    ``GARCH.forecast(method="analytic")``; the recursion also covers ``alpha + beta = 1``).
-    """
-    a, b, w = float(params["alpha"]), float(params["beta"]), float(params["omega"])
-    total, s = 0.0, float(sigma1)
-    for _ in range(int(horizon)):
-        total += s
-        s = w + (a + b) * s
-    return total
 
 
 def _annualised(variance: float, horizon: int) -> float:

@@ -1,4 +1,10 @@
-"""TODO docstring: moved from lstmfc.forecasters.price."""
+"""The one set of input checks of the numerical code: vectors, closes, rows, horizons.
+
+Every metric, skill test, forecaster and volatility or quantile routine checks its
+inputs here and raises ``ValueError`` with a one-line message (wrong shape, empty,
+non-finite or non-positive values, rows out of range, a bad horizon); the callers at
+the library's edge turn it into :class:`lstmfc.core.errors.DataError`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""TODO docstring: moved from lstmfc.stats.metrics."""
+"""Multiple testing across a universe of tickers: p-values adjusted by Holm's method.
+
+Testing the network on many tickers, some "beat the benchmark" by chance; the adjusted
+p-values (:func:`adjust_p_values`, ``statsmodels.stats.multitest.multipletests``)
+control the family-wise error rate (:data:`MULTIPLE_TESTING_METHOD`).
+"""
 
 from __future__ import annotations
 

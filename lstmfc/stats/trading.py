@@ -1,4 +1,12 @@
-"""TODO docstring: moved from lstmfc.stats.metrics."""
+"""The trading view of a forecast: long/flat on its signal against buy-and-hold.
+
+A forecast's direction becomes a position (long when it expects a rise, flat otherwise;
+:func:`price_to_signal`), held for the horizon, with a cost per position change
+(:func:`long_flat_backtest`); buy-and-hold is the reference (:func:`buy_and_hold`).
+Returns are log returns; annualised figures use :data:`TRADING_DAYS_PER_YEAR`
+sessions (Sharpe ratio: mean over standard deviation of the daily strategy returns,
+times the square root of that number; Sharpe 1994, "The Sharpe ratio", JPM 21(1)).
+"""
 
 from __future__ import annotations
 

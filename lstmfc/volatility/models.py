@@ -632,42 +632,6 @@ def garch11_parameters(model: GarchForecaster, returns) -> dict[str, Any]:
     }
 
 
-def garch11_one_step(returns, params: dict[str, float]) -> np.ndarray:
-    """GARCH(1,1) one-step variance forecasts ``sigma2_{t+1|t}`` at each close from stored
-    parameters, %^2 (no refit, no ``arch`` import).
-
-    ``e_t = r_t - mu``; ``sigma2_0 = omega + (alpha + beta) * backcast`` and
-    ``sigma2_t = omega + alpha * e_{t-1}**2 + beta * sigma2_{t-1}`` (Bollerslev 1986,
-    "Generalized autoregressive conditional heteroskedasticity", J. Econometrics 31(3),
-    with arch's start-up: the lagged squared residual and variance of ``t = 0`` are the
-    backcast, arch docs ``GARCH.compute_variance``); element ``t`` of the result is
-    ``omega + alpha * e_t**2 + beta * sigma2_t``, known at the close of ``t``. With the
-    parameters of :func:`garch11_parameters` it equals ``GarchForecaster("garch",
-    "normal").path(returns).one_step`` (arch's own recursion; tests compare).
-
-    Parameters
-    ----------
-    returns : array_like, shape (n,)
-        Percent log returns, the first one ending at the second close of the series.
-    params : dict
-        ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``, ``backcast`` (%^2), as
-        :func:`garch11_parameters` stores them.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n,)
-        Variance of percent returns; element ``t`` reads ``returns[: t + 1]`` only.
-    """
-    e2 = (np.asarray(returns, dtype="float64") - params["mu"]) ** 2
-    omega, alpha, beta = params["omega"], params["alpha"], params["beta"]
-    out = np.empty(e2.size)
-    s = omega + (alpha + beta) * params["backcast"]
-    for t, x in enumerate(e2.tolist()):
-        s = omega + alpha * x + beta * s
-        out[t] = s
-    return out
-
-
 def garch_variance_feature(
     returns, train_last: int, *, kind: str = "garch", dist: str = "normal"
 ) -> np.ndarray:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from lstmfc.bundles import bundle as artifacts
-from lstmfc.bundles.twins import ENGINES
+from lstmfc.bundles.engines import ENGINES
 from lstmfc.core.clock import utc_now_iso
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import DataError, LstmfcError, UsageError
@@ -182,7 +182,7 @@ def predict(
     on_result : callable, optional
         Called with each ticker's result dict as soon as it is known.
     engine : {"auto", "onnx", "keras"}
-        What runs the networks (:data:`lstmfc.bundles.twins.ENGINES`; ``auto``: ONNX
+        What runs the networks (:data:`lstmfc.bundles.engines.ENGINES`; ``auto``: ONNX
         Runtime when the bundle has its ONNX twins).
 
     Returns

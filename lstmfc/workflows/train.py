@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lstmfc import __version__
-from lstmfc.bundles import bundle as artifacts
 from lstmfc.bundles import provenance
+from lstmfc.bundles.save import save_bundle
 from lstmfc.core.config import Workspace, normalize_ticker
 from lstmfc.core.errors import DataError, UsageError
 from lstmfc.core.limits import (
@@ -298,6 +298,9 @@ class TrainOptions:
 DEFAULT = TrainOptions()
 """The default options (the values ``--help`` shows)."""
 
+DEFAULT_UNITS = ",".join(str(u) for u in DEFAULT.units)
+"""``--units`` default as the command line writes it (``128,64``)."""
+
 
 def fit_networks(
     opts: TrainOptions,
@@ -492,7 +495,7 @@ def train(
         "training": {**_training_doc(first), "val": val, "history": first.history},
         "versions": provenance.package_versions(),
     }
-    run_dir = artifacts.save_bundle(ws, t, [m for m, _ in fitted], manifest, set_latest=set_latest)
+    run_dir = save_bundle(ws, t, [m for m, _ in fitted], manifest, set_latest=set_latest)
     try:
         rel = run_dir.relative_to(ws.home).as_posix()
     except ValueError:
