@@ -64,6 +64,15 @@ class BacktestConfig:
     _validated: bool = field(default=False, repr=False)
 
     @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """The flat option names :meth:`build` takes (``sma``/``ema`` for the SMA window
+        and EMA span, as on the command line)."""
+        own = ("lookback", "horizon", "steps", "features", "seed", "save_models")
+        plan = tuple(f.name for f in dataclasses.fields(PlanOptions))
+        scoring = tuple(f.name for f in dataclasses.fields(ScoringOptions))
+        return (*own, *plan, *TrainOptions.option_names(), *scoring, *_SCORING_NAMES)
+
+    @classmethod
     def build(cls, **options: Any) -> BacktestConfig:
         """A config from flat option names, each handed to the group owning it.
 

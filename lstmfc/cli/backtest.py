@@ -189,44 +189,11 @@ def backtest_cmd(
     On a Dask cluster: lstmfc backtest --tickers-file universe.txt --executor dask
     --scheduler tcp://10.0.0.5:8786
     """
+    values = dict(locals())  # the command's options, before any other name is bound
 
     names = ticker_names(tickers, tickers_file)
-    cfg = BacktestConfig.build(
-        lookback=lookback,
-        horizon=horizon,
-        steps=steps,
-        strategy=strategy,
-        attention=attention,
-        features=features,
-        folds=folds,
-        step=step,
-        test_size=test_size,
-        retrain_every=retrain_every,
-        window=window,
-        train_size=train_size,
-        val_fraction=val_fraction,
-        head=head,
-        cell=cell,
-        units=units,
-        dropout=dropout,
-        dense=dense,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        clipnorm=clipnorm,
-        l2=l2,
-        patience=patience,
-        ensemble=ensemble,
-        seed=seed,
-        price_target=price_target,
-        loss=loss,
-        quantiles=quantiles,
-        sma_k=sma,
-        ema_span=ema,
-        cost_bps=cost_bps,
-        alpha=alpha,
-        save_models=save_models,
-    )
+    options = BacktestConfig.option_names()
+    cfg = BacktestConfig.build(**{k: v for k, v in values.items() if k in options})
     ws = Workspace.resolve(home)
     result = backtest(
         ws,

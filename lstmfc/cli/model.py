@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -72,6 +72,13 @@ commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 """The commands of this module (registered with the root app by :data:`lstmfc.cli.app.COMMANDS`)."""
 
 
+def model_options(values: dict[str, Any]) -> TrainOptions:
+    """The network, head and fitting options among a command's arguments (``train``,
+    ``run``): :meth:`lstmfc.workflows.train.TrainOptions.build` of those it knows."""
+    names = TrainOptions.option_names()
+    return TrainOptions.build(**{k: v for k, v in values.items() if k in names})
+
+
 @commands.command("train")
 @handle_errors
 def train_cmd(
@@ -114,26 +121,8 @@ def train_cmd(
 
     Example: lstmfc train SP500 --head direction --epochs 20 --seed 7
     """
-
-    opts = TrainOptions.build(
-        head=head,
-        cell=cell,
-        units=units,
-        dropout=dropout,
-        dense=dense,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        clipnorm=clipnorm,
-        l2=l2,
-        patience=patience,
-        ensemble=ensemble,
-        price_target=price_target,
-        loss=loss,
-        quantiles=quantiles,
-        strategy=strategy,
-        attention=attention,
-    )
+    values = dict(locals())  # the command's options, before any other name is bound
+    opts = model_options(values)
     opts.validate()  # before any ticker is read
     check_seed(seed, opts.ensemble)
     ws = Workspace.resolve(home)
@@ -283,26 +272,8 @@ def run_cmd(
 
     Example: lstmfc run SP500 --source sample
     """
-
-    opts = TrainOptions.build(
-        head=head,
-        cell=cell,
-        units=units,
-        dropout=dropout,
-        dense=dense,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        clipnorm=clipnorm,
-        l2=l2,
-        patience=patience,
-        ensemble=ensemble,
-        price_target=price_target,
-        loss=loss,
-        quantiles=quantiles,
-        strategy=strategy,
-        attention=attention,
-    ).validate()
+    values = dict(locals())  # the command's options, before any other name is bound
+    opts = model_options(values).validate()
     check_seed(seed, opts.ensemble)
     check_int("--lookback", lookback, 1, MAX_LOOKBACK)
     check_int("--horizon", horizon, 1, MAX_HORIZON)

@@ -72,7 +72,7 @@ from lstmfc.core.config import DEFAULT_FEATURES
 from lstmfc.core.dates import iso_date
 from lstmfc.core.errors import DataError
 from lstmfc.volatility.garch11 import garch11_one_step
-from lstmfc.volatility.series import percent_log_returns
+from lstmfc.volatility.series import percent_log_returns, trailing_mean
 
 #: Feature-set name -> the columns it adds, in order.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -300,7 +300,7 @@ def build_features(
             elif name == "garch":
                 cols["garch"] = np.r_[np.nan, garch11_one_step(r[1:], _garch_params(garch))]
             else:
-                cols[name] = _trailing_mean(r * r, int(name[2:]))
+                cols[name] = trailing_mean(r * r, int(name[2:]))
         elif name == "logrange":
             cols["logrange"] = 100.0 * np.log(inputs["high"] / inputs["low"])
     order = feature_columns(names)
@@ -325,15 +325,6 @@ def _percent_returns(close: np.ndarray) -> np.ndarray:
     if close.size >= 2:
         r[1:] = percent_log_returns(close)
     return r
-
-
-def _trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """``mean(values[t-w+1 .. t])`` per row (NaN where any of them is NaN or missing)."""
-    out = np.full(values.shape, np.nan)
-    if values.size >= window:
-        view = np.lib.stride_tricks.sliding_window_view(values, window)
-        out[window - 1 :] = view.mean(axis=1)
-    return out
 
 
 #: Keys of the ``garch`` feature's stored parameters (``prepare.json`` key ``garch``).

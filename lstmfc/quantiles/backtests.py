@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.quantiles.levels import _LEVEL_TOL, _vector, _y_and_q
+from lstmfc.quantiles.levels import _LEVEL_TOL, _y_and_q
 from lstmfc.quantiles.quantile_function import _quantile_at
 from lstmfc.quantiles.var_es import _alpha, _es
+from lstmfc.stats.checks import vector
 
 #: Acerbi & Szekely (2014) Z2 thresholds, 5 % and 0.01 % significance, for T = 250, a = 2.5 %.
 Z2_CRITICAL = {"0.05": -0.70, "0.0001": -1.8}
@@ -40,14 +41,14 @@ def hit_sequence(y: Any, var: Any) -> np.ndarray:
     ValueError
         Empty, non-finite or mismatched inputs.
     """
-    yv, v = _vector("y", y), _vector("var", var)
+    yv, v = vector("y", y), vector("var", var)
     if yv.size != v.size:
         raise ValueError(f"length mismatch: y={yv.size}, var={v.size}")
     return (yv < v).astype(np.int64)
 
 
 def _hits(hits: Any) -> np.ndarray:
-    h = _vector("hits", hits)
+    h = vector("hits", hits)
     if not np.all((h == 0) | (h == 1)):
         raise ValueError("hits must contain only 0 and 1")
     return h.astype(np.int64)
@@ -356,12 +357,12 @@ def mcneil_frey_test(
     ValueError
         Empty, non-finite or mismatched inputs; non-positive ``scale``; ``n_boot < 1``.
     """
-    yv, v, e = _vector("y", y), _vector("var", var), _vector("es", es)
+    yv, v, e = vector("y", y), vector("var", var), vector("es", es)
     if not yv.size == v.size == e.size:
         raise ValueError(f"length mismatch: y={yv.size}, var={v.size}, es={e.size}")
     if int(n_boot) < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-    s = np.ones_like(yv) if scale is None else _vector("scale", scale)
+    s = np.ones_like(yv) if scale is None else vector("scale", scale)
     if s.size != yv.size:
         raise ValueError(f"length mismatch: y={yv.size}, scale={s.size}")
     if np.any(s <= 0):

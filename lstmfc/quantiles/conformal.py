@@ -28,11 +28,11 @@ from lstmfc.quantiles.levels import (
     DEFAULT_LEVELS,
     _fmt,
     _outward,
-    _vector,
     _y_and_q,
     check_levels,
     check_quantiles,
     monotone_quantiles,
+    vector,
 )
 from lstmfc.quantiles.quantile_function import _quantile_at
 
@@ -162,7 +162,7 @@ def cqr_fit(y_cal: Any, Q_cal: Any, levels: Any, *, rule: str = "tail") -> CQRCa
     """
     if rule not in ("tail", "ceil"):
         raise ValueError(f"unknown rule {rule!r}: use 'tail' or 'ceil'")
-    yv = _vector("y_cal", y_cal)
+    yv = vector("y_cal", y_cal)
     q = np.asarray(Q_cal, dtype=np.float64)
     if q.ndim != 2 or q.shape[0] != yv.size:
         raise ValueError(f"Q_cal must have shape ({yv.size}, k), got {q.shape}")

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from lstmfc.stats.checks import vector
+
 #: Default quantile levels of the quantile head: three VaR levels, the median, and their mirrors.
 DEFAULT_LEVELS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.5, 0.95, 0.975, 0.99)
 #: VaR levels backtested by default (Basel 99 %, 97.5 % and 95 % VaR).
@@ -28,19 +30,6 @@ VAR_LEVELS: tuple[float, ...] = (0.01, 0.025, 0.05)
 ES_LEVELS: tuple[float, ...] = (0.025, 0.01)
 
 _LEVEL_TOL = 1e-12  # two levels closer than this are the same level
-
-
-def _vector(name: str, values: Any) -> np.ndarray:
-    """``values`` as a non-empty, finite, 1-D float64 array (``ValueError`` naming ``name``)."""
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty")
-    if not np.all(np.isfinite(arr)):
-        first = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} has a non-finite value at position {first}")
-    return arr
 
 
 def _fmt(tau: float) -> str:
@@ -174,7 +163,7 @@ def check_quantiles(Q: Any, levels: Any, *, n: int | None = None) -> tuple[np.nd
 
 
 def _y_and_q(y: Any, Q: Any, levels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    yv = _vector("y", y)
+    yv = vector("y", y)
     q, lv = check_quantiles(Q, levels, n=yv.size)
     return yv, q, lv
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.quantiles.levels import _LEVEL_TOL, _fmt, _vector, _y_and_q
+from lstmfc.quantiles.levels import _LEVEL_TOL, _fmt, _y_and_q
 from lstmfc.quantiles.quantile_function import _quantile_at
+from lstmfc.stats.checks import vector
 from lstmfc.stats.skill import diebold_mariano_differential
 
 
@@ -140,7 +141,7 @@ def winkler_score(y: Any, lower: Any, upper: Any, alpha: float) -> np.ndarray:
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    yv, lo, up = _vector("y", y), _vector("lower", lower), _vector("upper", upper)
+    yv, lo, up = vector("y", y), vector("lower", lower), vector("upper", upper)
     if not yv.size == lo.size == up.size:
         raise ValueError(f"length mismatch: y={yv.size}, lower={lo.size}, upper={up.size}")
     if np.any(lo > up):

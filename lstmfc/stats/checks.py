@@ -54,20 +54,38 @@ def check_horizon(horizon: Any) -> int:
     return h
 
 
-def _vector(name: str, values: Any, *, finite: bool = True) -> np.ndarray:
+def vector(name: str, values: Any, *, finite: bool = True, min_size: int = 1) -> np.ndarray:
+    """``values`` as a 1-D float64 array of at least ``min_size`` values (finite unless
+    ``finite`` is False).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: not 1-D, too short (``"... is empty"`` for none), or a
+        non-finite value (its position).
+    """
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty")
+    if arr.size < min_size:
+        if arr.size == 0 and min_size == 1:
+            raise ValueError(f"{name} is empty")
+        raise ValueError(f"{name} needs at least {min_size} values, got {arr.size}")
     if finite and not np.all(np.isfinite(arr)):
         first = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise ValueError(f"{name} has a non-finite value at position {first}")
     return arr
 
 
-def _vectors(**named: Any) -> list[np.ndarray]:
-    arrays = [_vector(name, values) for name, values in named.items()]
+def vectors(**named: Any) -> list[np.ndarray]:
+    """Each named array as :func:`vector`, all of one length.
+
+    Raises
+    ------
+    ValueError
+        As :func:`vector`, or ``"length mismatch: a=3, b=2"``.
+    """
+    arrays = [vector(name, values) for name, values in named.items()]
     lengths = {name: arr.size for name, arr in zip(named, arrays, strict=True)}
     if len(set(lengths.values())) > 1:
         desc = ", ".join(f"{k}={v}" for k, v in lengths.items())
@@ -75,21 +93,29 @@ def _vectors(**named: Any) -> list[np.ndarray]:
     return arrays
 
 
-def _binary(name: str, arr: np.ndarray) -> np.ndarray:
+def pair(name_a: str, a: Any, name_b: str, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Two arrays of one length (:func:`vectors` with the names given positionally)."""
+    x, y = vectors(**{name_a: a, name_b: b})
+    return x, y
+
+
+def binary(name: str, arr: np.ndarray) -> np.ndarray:
+    """``arr`` as 0/1 int64 (``ValueError`` naming ``name`` and the first other value)."""
     if not np.all((arr == 0) | (arr == 1)):
         first = int(np.flatnonzero((arr != 0) & (arr != 1))[0])
         raise ValueError(f"{name} must contain only 0 and 1 (position {first}: {arr[first]})")
     return arr.astype(np.int64)
 
 
-def _probabilities(name: str, arr: np.ndarray) -> np.ndarray:
+def probabilities(name: str, arr: np.ndarray) -> np.ndarray:
+    """``arr`` if every value lies in [0, 1] (``ValueError`` naming the first other)."""
     if np.any((arr < 0) | (arr > 1)):
         first = int(np.flatnonzero((arr < 0) | (arr > 1))[0])
         raise ValueError(f"{name} must lie in [0, 1] (position {first}: {arr[first]})")
     return arr
 
 
-def _clean(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
     """A float for JSON: ``None`` for nan/inf."""
     value = float(value)
     return value if math.isfinite(value) else None

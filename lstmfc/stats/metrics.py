@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.stats.checks import _binary, _probabilities, _vectors
+from lstmfc.stats.checks import binary, probabilities, vectors
 
 # ---------------------------------------------------------------------------
 # input checks
@@ -55,7 +55,7 @@ def rmse(y_true, y_pred) -> float:
     ValueError
         Empty input, length mismatch, not 1-D, or non-finite values.
     """
-    y, f = _vectors(y_true=y_true, y_pred=y_pred)
+    y, f = vectors(y_true=y_true, y_pred=y_pred)
     return float(np.sqrt(np.mean((y - f) ** 2)))
 
 
@@ -76,7 +76,7 @@ def mae(y_true, y_pred) -> float:
     ValueError
         Empty input, length mismatch, not 1-D, or non-finite values.
     """
-    y, f = _vectors(y_true=y_true, y_pred=y_pred)
+    y, f = vectors(y_true=y_true, y_pred=y_pred)
     return float(np.mean(np.abs(y - f)))
 
 
@@ -101,7 +101,7 @@ def mape(y_true, y_pred) -> float:
     ValueError
         Empty input, length mismatch, non-finite values, or a zero in ``y_true``.
     """
-    y, f = _vectors(y_true=y_true, y_pred=y_pred)
+    y, f = vectors(y_true=y_true, y_pred=y_pred)
     if np.any(y == 0):
         raise ValueError(
             f"MAPE undefined: y_true is 0 at position {int(np.flatnonzero(y == 0)[0])}"
@@ -138,7 +138,7 @@ def directional_accuracy(y_true, y_pred, last_close) -> float:
     ValueError
         Empty input, length mismatch, or non-finite values.
     """
-    y, f, c = _vectors(y_true=y_true, y_pred=y_pred, last_close=last_close)
+    y, f, c = vectors(y_true=y_true, y_pred=y_pred, last_close=last_close)
     realised_up = y > c
     forecast_up = f > c
     score = np.where(f == c, 0.5, (realised_up == forecast_up).astype(np.float64))
@@ -167,7 +167,7 @@ def theils_u(y_true, y_pred, y_naive) -> float:
     ValueError
         Empty input, length mismatch, non-finite values, or a naive RMSE of 0.
     """
-    y, f, n = _vectors(y_true=y_true, y_pred=y_pred, y_naive=y_naive)
+    y, f, n = vectors(y_true=y_true, y_pred=y_pred, y_naive=y_naive)
     denom = rmse(y, n)
     if denom == 0:
         raise ValueError("Theil's U undefined: the naive forecast has zero RMSE")
@@ -200,8 +200,8 @@ def price_metrics(y_true, y_pred, last_close, y_naive=None) -> dict[str, float |
     ValueError
         Empty input, length mismatch, non-finite values, or a zero realised price.
     """
-    y, f, c = _vectors(y_true=y_true, y_pred=y_pred, last_close=last_close)
-    naive = c if y_naive is None else _vectors(y_true=y, y_naive=y_naive)[1]
+    y, f, c = vectors(y_true=y_true, y_pred=y_pred, last_close=last_close)
+    naive = c if y_naive is None else vectors(y_true=y, y_naive=y_naive)[1]
     try:
         u: float | None = theils_u(y, f, naive)
     except ValueError:
@@ -272,9 +272,9 @@ def roc_auc(y_true, proba) -> tuple[float | None, str | None]:
     """
     from sklearn.metrics import roc_auc_score
 
-    y, p = _vectors(y_true=y_true, proba=proba)
-    y = _binary("y_true", y)
-    _probabilities("proba", p)
+    y, p = vectors(y_true=y_true, proba=proba)
+    y = binary("y_true", y)
+    probabilities("proba", p)
     classes = np.unique(y)
     if classes.size < 2:
         word = "up" if classes[0] == 1 else "not-up"
@@ -320,13 +320,13 @@ def direction_metrics(y_true, proba, y_pred=None, threshold: float = 0.5) -> dic
         log_loss,
     )
 
-    y, p = _vectors(y_true=y_true, proba=proba)
-    y = _binary("y_true", y)
-    _probabilities("proba", p)
+    y, p = vectors(y_true=y_true, proba=proba)
+    y = binary("y_true", y)
+    probabilities("proba", p)
     if y_pred is None:
         calls = (p > threshold).astype(np.int64)
     else:
-        calls = _binary("y_pred", _vectors(y_true=y, y_pred=y_pred)[1])
+        calls = binary("y_pred", vectors(y_true=y, y_pred=y_pred)[1])
     auc, note = roc_auc(y, p)
     with warnings.catch_warnings():
         # one-class test sets: sklearn warns, the recall of the present class is returned

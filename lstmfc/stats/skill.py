@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.stats.checks import _binary, _vector, _vectors
+from lstmfc.stats.checks import binary, vector, vectors
 from lstmfc.stats.outcome import Outcome, decide
 from lstmfc.stats.wording import verdict_text
 
@@ -170,7 +170,7 @@ def diebold_mariano(
     h = int(horizon)
     if h < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
-    y, f, b = _vectors(y_true=y_true, y_pred=y_pred, y_benchmark=y_benchmark)
+    y, f, b = vectors(y_true=y_true, y_pred=y_pred, y_benchmark=y_benchmark)
     lossf = _LOSSES[loss]
     d = lossf(y - f) - lossf(y - b)
     return diebold_mariano_differential(d, horizon=h, alpha=alpha, benchmark=benchmark, loss=loss)
@@ -225,7 +225,7 @@ def diebold_mariano_differential(
     h = int(horizon)
     if h < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
-    d = _vector("d", d)
+    d = vector("d", d)
     n = d.size
     factor_sq = (n + 1 - 2 * h + h * (h - 1) / n) / n
     if n < 2 or factor_sq <= 0:
@@ -324,9 +324,9 @@ def pesaran_timmermann(y_true, y_pred, *, alpha: float = 0.05) -> SkillTest:
     from scipy import stats
     from statsmodels.stats.diagnostic import pesaran_timmermann as sm_pt
 
-    y, p = _vectors(y_true=y_true, y_pred=y_pred)
-    y = _binary("y_true", y)
-    p = _binary("y_pred", p)
+    y, p = vectors(y_true=y_true, y_pred=y_pred)
+    y = binary("y_true", y)
+    p = binary("y_pred", p)
     n = y.size
     if n < 2:
         raise ValueError("Pesaran-Timmermann test needs at least 2 forecasts")
@@ -410,9 +410,9 @@ def binomial_test(
 
     if not 0.0 < p0 < 1.0:
         raise ValueError(f"p0 must lie in (0, 1), got {p0}")
-    y, p = _vectors(y_true=y_true, y_pred=y_pred)
-    y = _binary("y_true", y)
-    p = _binary("y_pred", p)
+    y, p = vectors(y_true=y_true, y_pred=y_pred)
+    y = binary("y_true", y)
+    p = binary("y_pred", p)
     n = y.size
     k = int(np.sum(y == p))
     p_better = float(binomtest(k, n, p0, alternative="greater").pvalue)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.stats.checks import _binary, _clean, _vector, _vectors
+from lstmfc.stats.checks import binary, finite_or_none, vector, vectors
 
 #: Trading days per year used to annualise daily figures (NYSE convention).
 TRADING_DAYS_PER_YEAR = 252
@@ -39,7 +39,7 @@ def price_to_signal(y_pred, last_close) -> np.ndarray:
     ValueError
         Empty input, length mismatch, or non-finite values.
     """
-    f, c = _vectors(y_pred=y_pred, last_close=last_close)
+    f, c = vectors(y_pred=y_pred, last_close=last_close)
     return (f > c).astype(np.int64)
 
 
@@ -108,8 +108,8 @@ def long_flat_backtest(
         raise ValueError(f"cost_bps must lie in [0, 10000), got {cost_bps}")
     if not periods_per_year > 0:
         raise ValueError(f"periods_per_year must be > 0, got {periods_per_year}")
-    s, r = _vectors(signal=signal, realised_logret=realised_logret)
-    pos = _binary("signal", s)[::h].astype(np.float64)
+    s, r = vectors(signal=signal, realised_logret=realised_logret)
+    pos = binary("signal", s)[::h].astype(np.float64)
     ret = r[::h]
     per_year = periods_per_year / h
     n = ret.size
@@ -124,9 +124,9 @@ def long_flat_backtest(
     long = pos == 1
     return {
         "total_return": float(wealth[-1] - 1.0),
-        "annualised_return": _clean(math.expm1(per_year * float(np.mean(strat)))),
-        "annualised_volatility": _clean(vol * math.sqrt(per_year)) if n > 1 else None,
-        "sharpe": _clean(sharpe),
+        "annualised_return": finite_or_none(math.expm1(per_year * float(np.mean(strat)))),
+        "annualised_volatility": finite_or_none(vol * math.sqrt(per_year)) if n > 1 else None,
+        "sharpe": finite_or_none(sharpe),
         "max_drawdown": float(drawdown.max()),
         "hit_rate": float(np.mean(ret[long] > 0)) if long.any() else None,
         "n_trades": int(np.count_nonzero(turnover)),
@@ -166,7 +166,7 @@ def buy_and_hold(
     ValueError
         As :func:`long_flat_backtest`.
     """
-    r = _vector("realised_logret", realised_logret)
+    r = vector("realised_logret", realised_logret)
     return long_flat_backtest(
         np.ones(r.size),
         r,

@@ -42,14 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from lstmfc.volatility.series import (
-    _horizon,
-    _origins,
-    _trailing_mean,
-    _train_last,
-    _vector,
-    _window_sum,
-)
+from lstmfc.stats.checks import check_horizon, vector
+from lstmfc.volatility.series import _origins, _train_last, _window_sum, trailing_mean
 
 #: RiskMetrics decay factor for daily data (J.P. Morgan/Reuters 1996, Technical Document).
 RISKMETRICS_LAMBDA = 0.94
@@ -144,8 +138,8 @@ class VolForecaster:
         if r.ndim != 1:
             raise ValueError(f"returns must be 1-D, got shape {r.shape}")
         tl = _train_last(train_last, r.size, self.min_train)
-        train = _vector("training returns", r[: tl + 1])
-        self.horizon_ = _horizon(horizon)
+        train = vector("training returns", r[: tl + 1])
+        self.horizon_ = check_horizon(horizon)
         self.train_last_ = tl
         self.train_var_ = float(np.var(train))
         self.notes_ = []
@@ -172,7 +166,7 @@ class VolForecaster:
         if r.ndim != 1:
             raise ValueError(f"returns must be 1-D, got shape {r.shape}")
         o = _origins(origins, r.size, low=self.min_history)
-        r = _vector("returns", r[: int(o.max()) + 1])
+        r = vector("returns", r[: int(o.max()) + 1])
         self.notes_ = list(self._fit_notes)
         f = self._predict(r, o)
         if not np.all(np.isfinite(f)) or np.any(f <= 0):
@@ -233,7 +227,7 @@ class RollingForecaster(VolForecaster):
         self.params_ = {"window": float(self.window)}
 
     def _predict(self, r: np.ndarray, o: np.ndarray) -> np.ndarray:
-        rv = _trailing_mean(r * r, self.window)
+        rv = trailing_mean(r * r, self.window)
         return self._floor(self.horizon_ * rv[o])
 
 
@@ -314,12 +308,12 @@ def har_design(returns, origins) -> np.ndarray:
     ValueError
         Origins below 21 or past ``n - 1``, non-finite returns.
     """
-    r = _vector("returns", returns)
+    r = vector("returns", returns)
     o = _origins(origins, r.size, low=HAR_WINDOWS[-1] - 1)
     r2 = r * r
     cols = [np.ones(o.size)]
     for w in HAR_WINDOWS:
-        cols.append(_trailing_mean(r2, w)[o])
+        cols.append(trailing_mean(r2, w)[o])
     return np.column_stack(cols)
 
 
@@ -554,7 +548,7 @@ class GarchForecaster(VolForecaster):
         """
         if self.params_ is None:
             raise ValueError(f"{self.name} forecaster is not fitted")
-        r = _vector("returns", returns)
+        r = vector("returns", returns)
         resids = np.concatenate([r - self._mu, [0.0]])
         sigma2 = np.zeros(resids.size)
         bounds = np.column_stack([np.zeros(resids.size), np.full(resids.size, np.inf)])
@@ -584,7 +578,7 @@ class GarchForecaster(VolForecaster):
             raise ValueError(f"{self.name} forecaster is not fitted")
         r = np.asarray(returns, dtype=np.float64)
         o = _origins(origins, r.size)
-        r = _vector("returns", r[: int(o.max()) + 1])
+        r = vector("returns", r[: int(o.max()) + 1])
         start = int(o.min())
         var = self._variance_forecasts(r, start, 1)[o - start, 0]
         return GarchPredictive(

@@ -22,7 +22,8 @@ import math
 import numpy as np
 
 from lstmfc.core.errors import DataError
-from lstmfc.volatility.series import _horizon, _origins, _pair, _vector, _window_sum
+from lstmfc.stats.checks import check_horizon, pair, vector
+from lstmfc.volatility.series import _origins, _window_sum
 
 
 def squared_return(returns) -> np.ndarray:
@@ -85,8 +86,8 @@ def squared_return_proxy(
     ValueError
         Bad shapes, non-finite returns, origins out of range, unknown ``aggregate``.
     """
-    r = _vector("returns", returns)
-    h = _horizon(horizon)
+    r = vector("returns", returns)
+    h = check_horizon(horizon)
     o = _origins(origins, r.size, horizon=h)
     if aggregate == "sum_of_squares":
         return _window_sum(squared_return(r), o, h)
@@ -127,7 +128,7 @@ def parkinson_variance(high, low) -> np.ndarray:
         Length mismatch, non-finite or non-positive values, ``high < low``.
     """
     _need_range(high, low, "the Parkinson variance")
-    hi, lo = _pair("high", high, "low", low)
+    hi, lo = pair("high", high, "low", low)
     if np.any(lo <= 0):
         raise ValueError(f"low must be > 0 (position {int(np.flatnonzero(lo <= 0)[0])})")
     if np.any(hi < lo):
@@ -159,5 +160,5 @@ def parkinson_proxy(high, low, origins, horizon: int = 1) -> np.ndarray:
     """
     _need_range(high, low, "the Parkinson proxy")
     pv = parkinson_variance(high, low)
-    h = _horizon(horizon)
+    h = check_horizon(horizon)
     return _window_sum(pv, _origins(origins, pv.size, horizon=h), h)

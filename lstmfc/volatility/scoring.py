@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from lstmfc.stats.checks import check_horizon, pair, vector
 from lstmfc.stats.skill import diebold_mariano_differential
-from lstmfc.volatility.series import _horizon, _pair, _vector
 
 #: Mincer-Zarnowitz treats a forecast whose range is below this fraction of its mean as
 #: constant (slope not identified; the regression would be numerically meaningless).
@@ -51,7 +51,7 @@ def _json_float(value: Any) -> float | None:
 
 
 def _proxy_forecast(proxy, forecast) -> tuple[np.ndarray, np.ndarray]:
-    p, f = _pair("proxy", proxy, "forecast", forecast)
+    p, f = pair("proxy", proxy, "forecast", forecast)
     if np.any(f <= 0):
         raise ValueError(f"forecast must be > 0 (position {int(np.flatnonzero(f <= 0)[0])})")
     if np.any(p < 0):
@@ -145,7 +145,7 @@ def mincer_zarnowitz(proxy, forecast, *, horizon: int = 1, hac_lags: int | None 
     n = p.size
     if n < 3:
         raise ValueError(f"Mincer-Zarnowitz regression needs at least 3 values, got {n}")
-    h = _horizon(horizon)
+    h = check_horizon(horizon)
     lags = (
         max(h - 1, int(math.floor(4.0 * (n / 100.0) ** (2.0 / 9.0))))
         if hac_lags is None
@@ -235,7 +235,7 @@ def dm_on_losses(
     ValueError
         Length mismatch, non-finite values, too few dates for the correction.
     """
-    a, b = _pair("loss_model", loss_model, "loss_bench", loss_bench)
+    a, b = pair("loss_model", loss_model, "loss_bench", loss_bench)
     return diebold_mariano_differential(
         a - b, horizon=horizon, alpha=alpha, benchmark=benchmark, loss=loss
     )
@@ -287,7 +287,7 @@ def model_confidence_set(
     if not 0.0 < size < 1.0:
         raise ValueError(f"size must lie in (0, 1), got {size}")
     names = [str(k) for k in losses]
-    cols = [_vector(f"losses[{k!r}]", v, min_size=2) for k, v in losses.items()]
+    cols = [vector(f"losses[{k!r}]", v, min_size=2) for k, v in losses.items()]
     if len({c.size for c in cols}) > 1:
         desc = ", ".join(f"{k}={c.size}" for k, c in zip(names, cols, strict=True))
         raise ValueError(f"length mismatch: {desc}")

@@ -21,8 +21,8 @@ Conventions (read these first)
   into :class:`lstmfc.core.errors.DataError`. Functions that need the high/low columns
   raise ``DataError`` naming the missing column.
 
-The private checks (``_vector``, ``_pair``, ``_horizon``, ``_origins``, ``_train_last``)
-and window sums (``_window_sum``, ``_trailing_mean``) are shared by
+The private checks (``vector``, ``pair``, ``check_horizon``, ``_origins``, ``_train_last``)
+and window sums (``_window_sum``, ``trailing_mean``) are shared by
 :mod:`lstmfc.volatility.proxies`, :mod:`lstmfc.volatility.models` and
 :mod:`lstmfc.volatility.scoring`. Numpy at import; pandas inside the functions that use it.
 """
@@ -35,36 +35,11 @@ from typing import Any
 import numpy as np
 
 from lstmfc.core.errors import DataError
+from lstmfc.stats.checks import check_horizon, vector
 
 # ---------------------------------------------------------------------------
 # input checks
 # ---------------------------------------------------------------------------
-
-
-def _vector(name: str, values: Any, *, min_size: int = 1) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size < min_size:
-        raise ValueError(f"{name} needs at least {min_size} values, got {arr.size}")
-    if not np.all(np.isfinite(arr)):
-        first = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} has a non-finite value at position {first}")
-    return arr
-
-
-def _pair(name_a: str, a: Any, name_b: str, b: Any) -> tuple[np.ndarray, np.ndarray]:
-    x, y = _vector(name_a, a), _vector(name_b, b)
-    if x.size != y.size:
-        raise ValueError(f"length mismatch: {name_a}={x.size}, {name_b}={y.size}")
-    return x, y
-
-
-def _horizon(horizon: Any) -> int:
-    h = int(horizon)
-    if h != horizon or h < 1:
-        raise ValueError(f"horizon must be an integer >= 1, got {horizon}")
-    return h
 
 
 def _origins(origins: Any, n: int, *, horizon: int = 0, low: int = 0) -> np.ndarray:
@@ -154,7 +129,7 @@ def percent_log_returns(close) -> np.ndarray:
     ValueError
         Fewer than 2 closes, non-finite or non-positive closes.
     """
-    c = _vector("close", close, min_size=2)
+    c = vector("close", close, min_size=2)
     if np.any(c <= 0):
         raise ValueError(f"close must be > 0 (position {int(np.flatnonzero(c <= 0)[0])})")
     return 100.0 * np.diff(np.log(c))
@@ -268,7 +243,7 @@ def origins_for_target_dates(dates, first, last, horizon: int = 1) -> np.ndarray
     ValueError
         No origin falls in the range.
     """
-    h = _horizon(horizon)
+    h = check_horizon(horizon)
     d = np.asarray(dates, dtype="datetime64[ns]")
     t = np.arange(d.size - h, dtype=np.int64)
     target = d[t + 1]
@@ -289,8 +264,9 @@ def _window_sum(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.nda
     return values[idx].sum(axis=1)
 
 
-def _trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """``mean(values[t-w+1 : t+1])`` at each t; NaN for ``t < w - 1`` (causal)."""
+def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """``mean(values[t-w+1 : t+1])`` at each t, shape ``(n,)``; NaN for ``t < w - 1``
+    and where any value of the window is NaN (causal: row ``t`` reads rows ``<= t``)."""
     out = np.full(values.size, np.nan)
     if values.size >= window:
         from numpy.lib.stride_tricks import sliding_window_view

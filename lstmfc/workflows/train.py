@@ -148,6 +148,13 @@ class TrainOptions:
     attention: bool = False
 
     @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """The flat option names :meth:`build` takes: the fields (but ``head_options``)
+        and every head's options."""
+        fields = [f.name for f in dataclasses.fields(cls) if f.name != "head_options"]
+        return (*fields, *option_names())
+
+    @classmethod
     def build(cls, **options: Any) -> TrainOptions:
         """Options from the flat names of the command line: the fields of this class,
         and every head's options (``price_target``, ``loss``, ``quantiles`` ...;
