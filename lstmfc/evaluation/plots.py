@@ -84,19 +84,9 @@ def _price(head: PriceHead, path, targets, forecasts, title, best=None):
     dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
     y = head.truth(targets)
     close = np.asarray(targets["close"], dtype="float64")
-    fig = plt.figure(figsize=(12, 8))
-    grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1])
-    ax_a = fig.add_subplot(grid[0, :])
-    ax_b = fig.add_subplot(grid[1, 0])
-    ax_c = fig.add_subplot(grid[1, 1])
+    fig, ax_a, ax_b, ax_c = _three_panels(plt)
     se = {name: (y - f) ** 2 for name, f in forecasts.items()}
-    benches = [b for b in ("naive", "drift", best) if b and b in se]
-    for b in dict.fromkeys(benches):
-        ax_a.plot(dates, np.cumsum(se[b] - se["lstm"]), lw=1.0, label=f"vs {b}")
-    ax_a.axhline(0.0, color="grey", lw=0.8)
-    ax_a.set_ylabel("cumulative SE(benchmark) - SE(LSTM)")
-    ax_a.set_title(f"{title}\n(a) rising = LSTM winning, falling = LSTM losing", fontsize=10)
-    ax_a.legend(loc="upper left", fontsize=8)
+    _loss_gap_panel(ax_a, dates, se, ("naive", "drift", best), "SE", f"{title}\n(a)")
 
     f_ret = np.log(forecasts["lstm"] / close)
     r = np.log(y / close)
@@ -129,13 +119,7 @@ def _price(head: PriceHead, path, targets, forecasts, title, best=None):
         ax_c.plot(
             dates[last], forecasts["drift"][last], color="tab:green", lw=0.8, ls=":", label="drift"
         )
-    ax_c.set_ylabel("price (currency)")
-    ax_c.set_title("(c) last 60 test sessions", fontsize=10)
-    ax_c.legend(loc="upper left", fontsize=8)
-    for ax in (ax_a, ax_c):
-        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
+    _finish_last_sessions(fig, path, ax_a, ax_c)
 
 
 @plot_test_split.register
@@ -147,17 +131,9 @@ def _direction(head: DirectionHead, path, targets, forecasts, title, best=None):
     dates = np.asarray(targets["target_date"].to_numpy(), dtype="datetime64[ns]")
     y = head.truth(targets)
     wrong = {n: ((p > 0.5).astype("int64") != y).astype("float64") for n, p in forecasts.items()}
-    fig = plt.figure(figsize=(12, 8))
-    grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1])
-    ax_a = fig.add_subplot(grid[0, :])
-    ax_b = fig.add_subplot(grid[1, 0])
-    ax_c = fig.add_subplot(grid[1, 1])
-    for b in dict.fromkeys(x for x in ("majority", "drift", best) if x and x in wrong):
-        ax_a.plot(dates, np.cumsum(wrong[b] - wrong["lstm"]), lw=1.0, label=f"vs {b}")
-    ax_a.axhline(0.0, color="grey", lw=0.8)
-    ax_a.set_ylabel("cumulative wrong calls(benchmark) - LSTM's")
-    ax_a.set_title(f"{title}\n(a) rising = LSTM winning, falling = LSTM losing", fontsize=10)
-    ax_a.legend(loc="upper left", fontsize=8)
+    fig, ax_a, ax_b, ax_c = _three_panels(plt)
+    benches = ("majority", "drift", best)
+    _loss_gap_panel(ax_a, dates, wrong, benches, "wrong calls", f"{title}\n(a)")
 
     r = np.asarray(targets["target_logret"], dtype="float64")
     prob = forecasts["lstm"]
@@ -174,13 +150,7 @@ def _direction(head: DirectionHead, path, targets, forecasts, title, best=None):
     ax_c.plot(dates[last], close[last], color="black", lw=1.0, label="close at t")
     ax_c.scatter(dates[last][up], close[last][up], s=10, color="tab:green", label="call up")
     ax_c.scatter(dates[last][~up], close[last][~up], s=10, color="tab:red", label="call down")
-    ax_c.set_ylabel("price (currency)")
-    ax_c.set_title("(c) last 60 test sessions", fontsize=10)
-    ax_c.legend(loc="upper left", fontsize=8)
-    for ax in (ax_a, ax_c):
-        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
+    _finish_last_sessions(fig, path, ax_a, ax_c)
 
 
 @plot_test_split.register
@@ -204,12 +174,7 @@ def _vol(head: VolHead, path, targets, forecasts, title, best=None):
     ax_a.set_title(f"{title}\n(a) realised |return| and forecast volatility", fontsize=10)
     ax_a.legend(loc="upper left", fontsize=8)
     ql = {n: qlike_losses(y, np.asarray(f, "float64")) for n, f in forecasts.items()}
-    for b in dict.fromkeys(x for x in (head.benchmark, "ewma", best) if x and x in ql):
-        ax_b.plot(dates, np.cumsum(ql[b] - ql["lstm"]), lw=1.0, label=f"vs {b}")
-    ax_b.axhline(0.0, color="grey", lw=0.8)
-    ax_b.set_ylabel("cumulative QLIKE(benchmark) - QLIKE(LSTM)")
-    ax_b.set_title("(b) rising = LSTM winning, falling = LSTM losing", fontsize=10)
-    ax_b.legend(loc="upper left", fontsize=8)
+    _loss_gap_panel(ax_b, dates, ql, (head.benchmark, "ewma", best), "QLIKE", "(b)")
     ax_b.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.tight_layout()
     save_figure(fig, path)
@@ -268,6 +233,48 @@ def _quantile(head: QuantileHead, path, targets, forecasts, title, best=None):
         ax.legend(loc="lower left", fontsize=7, ncol=3)
     axes[0].set_title(f"{title}\n{show[0]}", fontsize=10)
     axes[-1].tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _three_panels(plt):
+    """A 12 x 8 inch figure: panel (a) across the top, (b) and (c) side by side below.
+
+    Returns ``(figure, ax_a, ax_b, ax_c)``.
+    """
+    fig = plt.figure(figsize=(12, 8))
+    grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1])
+    return (
+        fig,
+        fig.add_subplot(grid[0, :]),
+        fig.add_subplot(grid[1, 0]),
+        fig.add_subplot(grid[1, 1]),
+    )
+
+
+def _loss_gap_panel(ax, dates, losses: dict, benchmarks, measure: str, title: str) -> None:
+    """The cumulative loss of each benchmark minus the LSTM's over the test period.
+
+    ``losses`` maps forecaster name to its per-session loss, shape ``(n_test,)``, in the
+    unit of ``measure``; benchmarks absent from it (or ``None``) are skipped, repeats
+    drawn once. A rising line means the LSTM is winning (Goyal & Welch 2008, Fig. 1).
+    """
+    for b in dict.fromkeys(x for x in benchmarks if x and x in losses):
+        ax.plot(dates, np.cumsum(losses[b] - losses["lstm"]), lw=1.0, label=f"vs {b}")
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_ylabel(f"cumulative {measure}(benchmark) - {measure}(LSTM)")
+    ax.set_title(f"{title} rising = LSTM winning, falling = LSTM losing", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8)
+
+
+def _finish_last_sessions(fig, path, ax_a, ax_c) -> None:
+    """Label panel (c), the closes of the last 60 test sessions in currency, rotate the
+    date ticks of the date panels and write the figure atomically to ``path``."""
+    ax_c.set_ylabel("price (currency)")
+    ax_c.set_title("(c) last 60 test sessions", fontsize=10)
+    ax_c.legend(loc="upper left", fontsize=8)
+    for ax in (ax_a, ax_c):
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.tight_layout()
     save_figure(fig, path)
 
