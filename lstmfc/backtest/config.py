@@ -17,12 +17,11 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from lstmfc.backtest.plan import PlanOptions, _pos_int, check_plan_options
-from lstmfc.core.errors import UsageError
+from lstmfc.backtest.plan import PlanOptions, check_plan_options
+from lstmfc.core.limits import resolve_seed
 from lstmfc.dataset.features import DEFAULT_FEATURES, parse_features
 from lstmfc.dataset.prepare import DEFAULT_HORIZON, DEFAULT_LOOKBACK
 from lstmfc.evaluation.judge import ScoringOptions
@@ -125,11 +124,7 @@ class BacktestConfig:
             self.lookback, self.horizon, self.plan
         )
         self.scoring.validate()
-        if self.seed is None:
-            self.seed = secrets.randbelow(2**31)
-        self.seed = _pos_int("--seed", self.seed, minimum=0)
-        if self.seed > 2**32 - 1 - self.model.ensemble:
-            raise UsageError(f"--seed must be below 2**32 - --ensemble, got {self.seed}")
+        self.seed = resolve_seed(self.seed, self.model.ensemble)
         self._validated = True
         return self
 

@@ -1,5 +1,5 @@
 """Helpers shared by the command modules: ticker lists, per-ticker loops and their exit
-codes, the ``--seed`` check (the root app, its options and the error contract are in
+codes (the root app, its options and the error contract are in
 :mod:`lstmfc.cli.app`)."""
 
 from __future__ import annotations
@@ -9,24 +9,7 @@ from pathlib import Path
 import typer
 
 from lstmfc.core.errors import LstmfcError
-from lstmfc.core.limits import (
-    check_int,
-)
 from lstmfc.data.universe import merge_tickers
-
-
-def check_seed(seed: int | None, ensemble: int) -> None:
-    """``--seed`` in ``0 .. 2**32 - 1 - ensemble`` (before any data is read).
-
-    Raises
-    ------
-    UsageError
-        One line naming the range.
-    """
-
-    if seed is not None:
-        top = 2**32 - 1 - (ensemble if isinstance(ensemble, int) and ensemble > 0 else 1)
-        check_int("--seed", seed, 0, top)
 
 
 def ticker_names(

@@ -45,7 +45,7 @@ from lstmfc.cli.app import (
     handle_errors,
     warn,
 )
-from lstmfc.cli.common import check_seed, each_ticker, multi_exit, ticker_names
+from lstmfc.cli.common import each_ticker, multi_exit, ticker_names
 from lstmfc.cli.progress import make_train_reporter
 from lstmfc.cli.render import stderr_console, stdout_console
 from lstmfc.cli.render_model import (
@@ -56,7 +56,7 @@ from lstmfc.cli.render_model import (
 )
 from lstmfc.core.config import DEFAULT_FEATURES, Workspace, normalize_ticker
 from lstmfc.core.errors import UsageError
-from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK, check_int
+from lstmfc.core.limits import MAX_HORIZON, MAX_LOOKBACK, check_int, check_seed
 from lstmfc.data.fetch import fetch_ticker
 from lstmfc.data.sources import FetchRequest, check_source
 from lstmfc.dataset.features import parse_features

@@ -8,6 +8,7 @@ with Hypothesis and checks that every command answers within seconds).
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from lstmfc.core.errors import UsageError
@@ -79,3 +80,33 @@ def check_int(name: str, value: Any, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise UsageError(f"{name} must be an integer from {lo} to {hi}, got {value!r}")
     return value
+
+
+def check_seed(seed: int | None, ensemble: int) -> int | None:
+    """``seed`` if it is an integer from 0 to ``2**32 - 1 - ensemble``; ``None`` passes.
+
+    Member ``i`` of an ensemble is seeded with ``seed + i``, and the seeds of NumPy and
+    the Keras backends are 32-bit unsigned integers (``numpy.random.seed``), so every
+    member's seed stays below ``2**32 - 1``. ``ensemble`` must already be checked.
+
+    Raises
+    ------
+    UsageError
+        Naming ``--seed``, its range and the value.
+    """
+    if seed is None:
+        return None
+    return check_int("--seed", seed, 0, 2**32 - 1 - ensemble)
+
+
+def resolve_seed(seed: int | None, ensemble: int) -> int:
+    """:func:`check_seed`, and for ``None`` a fresh seed from ``0 .. 2**31 - 1``
+    (``secrets.randbelow``), which the caller records so the fit can be repeated.
+
+    Raises
+    ------
+    UsageError
+        As :func:`check_seed`.
+    """
+    checked = check_seed(seed, ensemble)
+    return secrets.randbelow(2**31) if checked is None else checked

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +43,7 @@ from lstmfc.core.limits import (
     MAX_EPOCHS,
     MAX_TRAIN_BYTES,
     check_int,
+    resolve_seed,
 )
 from lstmfc.dataset.prepare import load_prepared
 from lstmfc.heads.paths import check_recursive_features
@@ -457,9 +457,7 @@ def train(
 
     opts = _options(options, kwargs)
     t = normalize_ticker(ticker)
-    if seed is None:
-        seed = secrets.randbelow(2**31)
-    seed = check_int("--seed", seed, 0, 2**32 - 1 - opts.ensemble)
+    seed = resolve_seed(seed, opts.ensemble)
     opts.make_head()  # head options checked before any data is read
     prep, head, warnings = _prepared_for(ws, t, opts)
     scaling, data, tr_targets, va_targets = _training_data(head, prep, t)
