@@ -23,13 +23,13 @@ from lstmfc import backtest as bt
 from lstmfc.backtest import BacktestConfig
 from lstmfc.core.config import Workspace
 from lstmfc.data.store import write_raw
+from tests.backtest_helpers import comparable
 from tests.conftest import make_ohlcv
 
 # a Dask cluster that stops answering must fail this file, not hang CI (pytest-timeout)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 TINY = dict(lookback=10, units="4", dense=0, epochs=1, batch_size=32, patience=1, seed=5)
-VARYING = {"seconds", "unit_seconds", "train_seconds", "model_sha256", "model_files", "executor"}
 
 
 @pytest.fixture(scope="module")
@@ -47,19 +47,6 @@ def cluster():
         yield c
 
 
-def _strip(doc):
-    """The report without timings, ids and paths (everything else must be identical)."""
-    if isinstance(doc, dict):
-        return {
-            k: _strip(v)
-            for k, v in doc.items()
-            if k not in VARYING and k not in ("backtest_id", "path")
-        }
-    if isinstance(doc, list):
-        return [_strip(v) for v in doc]
-    return doc
-
-
 def test_local_and_dask_give_identical_results(workspace, cluster):
     ws = Workspace.resolve(workspace)
     for i, t in enumerate(("AAA", "BBB")):
@@ -72,7 +59,7 @@ def test_local_and_dask_give_identical_results(workspace, cluster):
     assert dask["executor"] == {"kind": "dask", "jobs": 1, "scheduler": cluster.scheduler_address}
     assert local["n_units"] == dask["n_units"] == 4
     assert all(r["ok"] for r in dask["tickers"].values())
-    assert _strip(local) == _strip(dask)
+    assert comparable(local) == comparable(dask)
     for t in ("AAA", "BBB"):
         a = (workspace / local["tickers"][t]["path"] / "forecasts.csv").read_bytes()
         b = (workspace / dask["tickers"][t]["path"] / "forecasts.csv").read_bytes()

@@ -31,6 +31,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmfc.cli import app
+from tests.backtest_helpers import comparable
 from tests.conftest import make_ohlcv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,20 +153,6 @@ def test_default_calendar_targets_the_next_xnys_session(sp500, tmp_path):
 
 # ------------------------------------------------------------------ Dask
 BT = ["backtest", "SYN", "--lookback", "10", *TINY, "--seed", "5", "--folds", "2"]
-VARYING = {"seconds", "unit_seconds", "train_seconds", "model_sha256", "model_files", "executor"}
-
-
-def _strip(doc):
-    """The report without timings, ids and paths (as tests/test_backtest_dask.py)."""
-    if isinstance(doc, dict):
-        return {
-            k: _strip(v)
-            for k, v in doc.items()
-            if k not in VARYING and k not in ("backtest_id", "path")
-        }
-    if isinstance(doc, list):
-        return [_strip(v) for v in doc]
-    return doc
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +172,7 @@ def synthetic(tmp_path_factory) -> tuple[Path, dict]:
 def _same_as_local(home: Path, local: dict, dask: dict) -> None:
     assert dask["n_units"] == local["n_units"] == 2
     assert dask["tickers"]["SYN"]["ok"] is True
-    assert _strip(dask) == _strip(local)
+    assert comparable(dask) == comparable(local)
     a = (home / local["tickers"]["SYN"]["path"] / "forecasts.csv").read_bytes()
     b = (home / dask["tickers"]["SYN"]["path"] / "forecasts.csv").read_bytes()
     assert a == b
