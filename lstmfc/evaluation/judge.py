@@ -289,31 +289,30 @@ def joint_best(benchmarks: Sequence[StepBenchmarks]) -> str:
 
 
 def joint_test(
-    y_true: np.ndarray,
-    errors: tuple[np.ndarray, np.ndarray],
+    losses: tuple[np.ndarray, np.ndarray],
     *,
     horizon: int,
     alpha: float,
     name: str,
-    loss: str = "squared",
+    loss: str,
 ) -> dict[str, Any]:
     """Diebold-Mariano (HLN) on the loss averaged over the path's steps.
 
-    ``d_t = mean_k L(y_t,k - f_t,k) - mean_k L(y_t,k - b_t,k)`` with the HLN correction at
+    ``d_t = mean_k L(model)_t,k - mean_k L(benchmark)_t,k`` with the HLN correction at
     the path's last horizon (the averaged errors overlap for that many sessions).
 
     Parameters
     ----------
-    y_true : ndarray, shape (n, K)
-        Realised values of each step.
-    errors : (ndarray, ndarray), each shape (n, K)
-        The network's and the benchmark's forecasts of each step.
+    losses : (ndarray, ndarray), each shape (n, K)
+        The network's and the benchmark's loss at each origin and step.
     horizon : int
         Horizon of the last step, ``h + K - 1``.
     alpha : float
     name : str
         The benchmark's name.
-    loss : {"squared", "absolute"}
+    loss : str
+        Name of the per-step loss, e.g. ``"squared"`` (recorded as ``"<loss>, averaged
+        over steps"``).
 
     Returns
     -------
@@ -321,40 +320,38 @@ def joint_test(
         The test document (:meth:`lstmfc.stats.skill.SkillTest.to_dict`) with ``model``
         ``lstm``, ``benchmark`` and ``scope: "path"``.
     """
-    forecasts, benchmark = errors
-    e1 = np.asarray(y_true, "float64") - np.asarray(forecasts, "float64")
-    e0 = np.asarray(y_true, "float64") - np.asarray(benchmark, "float64")
-    lossf = np.square if loss == "squared" else np.abs
-    d = lossf(e1).mean(axis=1) - lossf(e0).mean(axis=1)
+    model_loss, bench_loss = (np.asarray(x, "float64") for x in losses)
+    d = model_loss.mean(axis=1) - bench_loss.mean(axis=1)
     test = diebold_mariano_differential(
         d, horizon=horizon, alpha=alpha, benchmark=name, loss=f"{loss}, averaged over steps"
     )
     return {**test.to_dict(), "model": "lstm", "benchmark": name, "scope": "path"}
 
 
+def path_losses(head: Head, truth: np.ndarray, forecasts: np.ndarray) -> tuple[np.ndarray, str]:
+    """Per-step losses of a path forecast, shape (n, K), and the loss's name: squared
+    errors of the forecast values (``head.path_loss`` ``"squared"``), or the 0-1 loss of
+    the calls at P = 0.5 against the realised direction (``"zero_one"``)."""
+    if head.path_loss == "zero_one":
+        wrong = (np.asarray(forecasts) > 0.5).astype(int) != truth
+        return wrong.astype("float64"), "zero-one"
+    return np.square(np.asarray(truth, "float64") - np.asarray(forecasts, "float64")), "squared"
+
+
 def joint_tests(head, targets, steps: Sequence[StepScore], best: str, horizon: int, alpha: float):
-    """DM (HLN) on the loss averaged over the path, of the network against the head's
-    benchmark and against ``best``: squared errors of the forecast values (``path_loss``
-    ``"squared"``), or the 0-1 loss of the calls at P = 0.5 against the realised
-    direction (``"zero_one"``). Models without a forecast at every step are left out."""
+    """DM (HLN) on the loss averaged over the path (:func:`path_losses`), of the network
+    against the head's benchmark and against ``best``. Models without a forecast at every
+    step are left out."""
     n_steps = len(steps)
     truth = np.stack([head.truth(step_frame(targets, k)) for k in range(1, n_steps + 1)], axis=1)
     common = [n for n in steps[0].forecasts if all(n in s.forecasts for s in steps)]
     f = {n: np.stack([s.forecasts[n] for s in steps], axis=1) for n in common}
     last = step_horizon(horizon, n_steps)
+    model_loss, loss = path_losses(head, truth, f["lstm"])
     out = []
     for name in dict.fromkeys((head.benchmark, best)):
-        if name not in f:
-            continue
-        if head.path_loss == "zero_one":  # 0-1 loss of the calls: errors are 0/1 indicators
-            y = np.zeros_like(truth, dtype="float64")
-            model_err = ((f["lstm"] > 0.5).astype(int) != truth).astype("float64")
-            bench_err = ((f[name] > 0.5).astype(int) != truth).astype("float64")
-            test = joint_test(
-                y, (model_err, bench_err), horizon=last, alpha=alpha, name=name, loss="absolute"
-            )
-            test["details"]["loss"] = "zero-one, averaged over steps"
-        else:
-            test = joint_test(truth, (f["lstm"], f[name]), horizon=last, alpha=alpha, name=name)
-        out.append(test)
+        if name in f:
+            bench_loss, _ = path_losses(head, truth, f[name])
+            losses = (model_loss, bench_loss)
+            out.append(joint_test(losses, horizon=last, alpha=alpha, name=name, loss=loss))
     return out
