@@ -291,9 +291,15 @@ def test_garch11_one_step_from_stored_parameters_equals_arch_filtering(sp500):
     series, train_last, _ = sp500
     r = series.returns
     m = vol.GarchForecaster("garch", "normal").fit(r, train_last)
-    params = vol.garch11_parameters(m, r[: train_last + 1])
+    params = vol.garch11_parameters(m)
     json.dumps(params)
     assert params["alpha"] == m.params_["alpha[1]"] and params["converged"] is True
+    # arch's backcast of the demeaned training returns, computed here independently
+    from arch.univariate import GARCH
+
+    train = r[: train_last + 1]
+    assert params["backcast"] == float(GARCH().backcast(train - params["mu"]))
+    assert "nu" not in params and params["dist"] == "normal"
     got = garch11_one_step(r, params)
     np.testing.assert_allclose(got, m.path(r).one_step, rtol=1e-12)
     # by hand for the first two closes: sigma2_0 = omega + (alpha + beta) * backcast

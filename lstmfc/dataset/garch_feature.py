@@ -54,7 +54,7 @@ def fit_garch_feature(raw: pd.DataFrame, last_row: int) -> dict:
     except ValueError as exc:
         raise DataError(f"feature 'garch': {exc}") from None
     return {
-        **garch11_parameters(model, r),
+        **garch11_parameters(model),
         "loglikelihood": float(model.loglikelihood_),
         "fit_rows": [0, int(last_row)],
         "fit_start_date": iso_date(raw.index[0]),

@@ -34,10 +34,17 @@ from typing import Any
 import numpy as np
 
 from lstmfc.forecasters.base import Forecaster
+from lstmfc.forecasters.vol import VolBaseline
 from lstmfc.quantiles.levels import DEFAULT_LEVELS, check_levels
 from lstmfc.stats.checks import check_closes, check_horizon, check_rows
-from lstmfc.volatility.garch11 import garch11_h_step, garch11_one_step
-from lstmfc.volatility.models import RISKMETRICS_LAMBDA, GarchForecaster, GarchPredictive, ewma_path
+from lstmfc.volatility.garch11 import garch11_forecast
+from lstmfc.volatility.models import (
+    RISKMETRICS_LAMBDA,
+    ewma_path,
+    garch11_parameters,
+    standardised_ppf,
+)
+from lstmfc.volatility.series import percent_log_returns
 
 
 def parametric_quantiles(
@@ -342,13 +349,14 @@ class EWMAGaussianQuantiles(_QuantileBaseline):
 class GarchQuantiles(_QuantileBaseline):
     """GARCH(1,1) with a constant mean and normal or standardised Student-t errors.
 
-    Fitted with ``arch`` (:class:`lstmfc.volatility.models.GarchForecaster`) on the PERCENT log
-    returns up to the last training target; the forecast at row ``t`` filters returns up
-    to ``t`` with the fixed parameters. Quantile: ``(h mu + sqrt(V_h) F^{-1}(tau)) / 100``
-    (log return) with ``V_h`` the variance of the h-session return (sum of the 1..h step
-    forecasts) and ``F^{-1}`` the fitted standardised distribution's ``ppf`` (arch
-    ``Normal`` / ``StudentsT``); for ``h > 1`` keeping the one-day shape is an
-    approximation.
+    The variance is the volatility baseline of the same model
+    (:class:`lstmfc.forecasters.vol.VolBaseline`, fitted with ``arch`` on the PERCENT
+    log returns from row 0 to the last training target; the forecast at row ``t``
+    filters returns up to ``t`` with the fixed parameters). Quantile: ``(h mu + sqrt(V_h)
+    F^{-1}(tau)) / 100`` (log return) with ``V_h`` the variance of the h-session return
+    (sum of the 1..h step forecasts) and ``F^{-1}`` the fitted standardised
+    distribution's ``ppf`` (:func:`lstmfc.volatility.models.standardised_ppf`); for
+    ``h > 1`` keeping the one-day shape is an approximation.
     """
 
     min_history = 1
@@ -357,11 +365,12 @@ class GarchQuantiles(_QuantileBaseline):
         super().__init__(levels)
         self.dist = dist
         self.name = "garch_n" if dist == "normal" else "garch_t"
+        self.variance_: VolBaseline | None = None
 
     def get_params(self) -> dict[str, Any]:
-        f = getattr(self, "model_", None)
-        if f is None:
+        if self.variance_ is None:
             return {"dist": self.dist}
+        f = self.variance_.model
         return {
             "dist": self.dist,
             "params": dict(f.params_),
@@ -370,14 +379,12 @@ class GarchQuantiles(_QuantileBaseline):
         }
 
     def _fit(self, closes, rows, h):
-        r = 100.0 * np.diff(np.log(closes))  # r[i]: close row i -> i + 1, percent
-        self.model_ = GarchForecaster("garch", self.dist).fit(r, r.size - 1, horizon=h)
+        variance = VolBaseline(f"garch_{self.dist}", lookback=int(rows.min()) + 1)
+        self.variance_ = variance.fit(closes, rows, h)
 
     def _predict(self, c, rows):
-        f = self.model_
-        r = 100.0 * np.diff(np.log(c[: int(rows.max()) + 1]))
-        origins = rows - 1  # the last known return at close row t is r[t - 1]
-        var = f.predict(r, origins)  # variance of the h-session return, %^2
+        var = self.variance_.forecast(c, rows)  # variance of the h-session return, %^2
+        f = self.variance_.model
         z = standardised_ppf(self.levels, self.dist, f.distribution_shape)
         mu = f.params_.get("mu", 0.0)
         return (self.horizon_ * mu + np.sqrt(var)[:, None] * z[None, :]) / 100.0
@@ -431,8 +438,9 @@ def garch_live_params(closes, train_rows, horizon: int, levels) -> dict[str, Any
     Returns
     -------
     dict
-        ``dist`` (``"t"``), ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``, ``nu``,
-        ``backcast`` (%^2, arch's) and ``converged``.
+        :func:`lstmfc.volatility.models.garch11_parameters`: ``model``, ``dist``
+        (``"t"``), ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``, ``backcast``
+        (%^2, arch's), ``converged`` and ``nu``.
 
     Raises
     ------
@@ -440,38 +448,7 @@ def garch_live_params(closes, train_rows, horizon: int, levels) -> dict[str, Any
         As :meth:`lstmfc.forecasters.base.Forecaster.fit`.
     """
     b = GarchQuantiles(levels, "t").fit(np.asarray(closes, "float64"), train_rows, horizon)
-    f = b.model_
-    p = f.params_
-    return {
-        "dist": "t",
-        "mu": p.get("mu", 0.0),
-        "omega": p["omega"],
-        "alpha": p["alpha[1]"],
-        "beta": p["beta[1]"],
-        "nu": p["nu"],
-        "backcast": float(f._backcast),
-        "converged": bool(f.converged_),
-    }
-
-
-def standardised_ppf(levels, dist: str, shape: dict[str, float]) -> np.ndarray:
-    """Quantiles ``F^{-1}(tau)`` ``(k,)`` of the unit-variance error distribution of a
-    GARCH fit: arch's ``Normal.ppf`` (``dist="normal"``) or ``StudentsT.ppf`` with
-    ``shape["nu"]`` (``dist="t"``), through :class:`lstmfc.volatility.models.GarchPredictive`.
-
-    Raises
-    ------
-    ValueError
-        A level outside (0, 1).
-    """
-    predictive = GarchPredictive(
-        origins=np.zeros(1, dtype=np.int64),
-        mean=np.zeros(1),
-        variance=np.ones(1),
-        dist=dist,
-        shape=shape,
-    )
-    return predictive.ppf(np.asarray(levels, dtype=np.float64))
+    return garch11_parameters(b.variance_.model)
 
 
 def garch_live_quantiles(params: dict[str, Any], closes, levels, horizon: int) -> np.ndarray:
@@ -501,9 +478,7 @@ def garch_live_quantiles(params: dict[str, Any], closes, levels, horizon: int) -
     numpy.ndarray, shape (k,)
         Log-return quantiles.
     """
-    c = np.asarray(closes, dtype=np.float64)
-    f = float(garch11_one_step(100.0 * np.diff(np.log(c)), params)[-1])  # %^2
-    total = garch11_h_step(f, params, int(horizon))
+    total = garch11_forecast(percent_log_returns(closes), params, int(horizon))  # %^2
     shape = {"nu": params["nu"]} if params.get("dist") == "t" else {}
     z = standardised_ppf(levels, params.get("dist", "normal"), shape)
     return (int(horizon) * params["mu"] + math.sqrt(total) * z) / 100.0

@@ -72,10 +72,11 @@ from lstmfc.heads.base import (
 )
 from lstmfc.stats.skill import undefined_test
 from lstmfc.volatility import scoring as vol
-from lstmfc.volatility.garch11 import garch11_h_step, garch11_one_step
+from lstmfc.volatility.garch11 import garch11_forecast
 from lstmfc.volatility.models import garch11_parameters
 from lstmfc.volatility.proxies import squared_return
 from lstmfc.volatility.scoring import mse, qlike
+from lstmfc.volatility.series import percent_log_returns
 
 VOL_LOSSES = ("qlike", "mse")
 
@@ -293,10 +294,9 @@ class VolHead(Head):
         rows = np.asarray(train_rows)
         b = VolBaseline("garch_normal", lookback=int(rows.min()) + 1)
         b.fit(np.asarray(closes, "float64"), rows, horizon)
-        c = np.asarray(closes, "float64")[b.start_ : b.last_ + 1]
         return {
             "garch": {
-                **garch11_parameters(b.model, 100.0 * np.diff(np.log(c))),
+                **garch11_parameters(b.model),
                 "horizon": int(horizon),
                 "fit_rows": [b.start_, b.last_],
             }
@@ -347,9 +347,8 @@ class VolHead(Head):
         c = np.asarray(s, dtype="float64")
         if c.size < 2:
             return live
-        sigma1 = float(garch11_one_step(100.0 * np.diff(np.log(c)), g)[-1])
-        h = int(g.get("horizon", 1))
-        return {**live, "garch": {**g, "variance": garch11_h_step(sigma1, g, h)}}
+        variance = garch11_forecast(percent_log_returns(c), g, int(g.get("horizon", 1)))
+        return {**live, "garch": {**g, "variance": variance}}
 
     def log_values(self, forecast, close_as_of, live=None, horizon=1) -> dict[str, Any]:
         """The variance forecast (%^2), its volatility and annualised volatility (%)

@@ -65,3 +65,20 @@ def garch11_h_step(sigma1: float, params: dict[str, Any], horizon: int) -> float
         total += s
         s = w + (a + b) * s
     return total
+
+
+def garch11_forecast(returns, params: dict[str, Any], horizon: int) -> float:
+    """GARCH(1,1) variance of the h-session return after the last of ``returns``, %^2:
+    the filtered one-step variance at the last close (:func:`garch11_one_step`), summed
+    over ``horizon`` steps (:func:`garch11_h_step`).
+
+    Parameters
+    ----------
+    returns : array_like, shape (n,)
+        Percent log returns from the first return of the fitted sample to the origin.
+    params : dict
+        As :func:`garch11_one_step`.
+    horizon : int
+        Sessions, >= 1.
+    """
+    return garch11_h_step(float(garch11_one_step(returns, params)[-1]), params, horizon)

@@ -404,26 +404,9 @@ class GarchPredictive:
     shape: dict[str, float] = field(default_factory=dict)
 
     def ppf(self, q) -> np.ndarray:
-        """Quantiles of the standardized distribution ``z`` at probabilities ``q``.
-
-        Parameters
-        ----------
-        q : float or array_like
-            Probabilities in (0, 1).
-
-        Returns
-        -------
-        numpy.ndarray
-            Same shape as ``q`` (arch ``Normal.ppf`` / ``StudentsT.ppf``).
-        """
-        from arch.univariate import Normal, StudentsT
-
-        qa = np.asarray(q, dtype=np.float64)
-        if np.any((qa <= 0) | (qa >= 1)):
-            raise ValueError("probabilities must lie in (0, 1)")
-        if self.dist == "t":
-            return np.asarray(StudentsT().ppf(qa, np.array([self.shape["nu"]])))
-        return np.asarray(Normal().ppf(qa))
+        """Quantiles of the standardized distribution ``z`` at probabilities ``q``
+        (:func:`standardised_ppf` with this forecast's ``dist`` and ``shape``)."""
+        return standardised_ppf(q, self.dist, self.shape)
 
     def quantile(self, q: float) -> np.ndarray:
         """Return quantile per origin: ``mean + sqrt(variance) * ppf(q)``, percent, (m,).
@@ -590,39 +573,73 @@ class GarchForecaster(VolForecaster):
         )
 
 
-def garch11_parameters(model: GarchForecaster, returns) -> dict[str, Any]:
-    """JSON-ready parameters of a fitted GARCH(1,1) with normal errors, for filtering
-    new returns later without refitting.
+def standardised_ppf(q, dist: str, shape: dict[str, float]) -> np.ndarray:
+    """Quantiles ``F^{-1}(q)`` of the unit-variance error distribution of a GARCH fit.
+
+    Parameters
+    ----------
+    q : float or array_like
+        Probabilities in (0, 1).
+    dist : {"normal", "t"}
+    shape : dict
+        ``{"nu": ...}`` for ``"t"`` (:attr:`GarchForecaster.distribution_shape`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``q`` (arch ``Normal.ppf`` / ``StudentsT.ppf``, the standardised
+        Student-t of Bollerslev 1987).
+
+    Raises
+    ------
+    ValueError
+        A probability outside (0, 1).
+    """
+    from arch.univariate import Normal, StudentsT
+
+    qa = np.asarray(q, dtype=np.float64)
+    if np.any((qa <= 0) | (qa >= 1)):
+        raise ValueError("probabilities must lie in (0, 1)")
+    if dist == "t":
+        return np.asarray(StudentsT().ppf(qa, np.array([shape["nu"]])))
+    return np.asarray(Normal().ppf(qa))
+
+
+def garch11_parameters(model: GarchForecaster) -> dict[str, Any]:
+    """JSON-ready parameters of a fitted GARCH(1,1), for filtering new returns later
+    without refitting (:mod:`lstmfc.volatility.garch11`).
 
     Parameters
     ----------
     model : GarchForecaster
-        Fitted on ``returns`` (kind ``"garch"``, dist ``"normal"``).
-    returns : array_like, shape (n,)
-        The percent log returns it was fit on.
+        Fitted, kind ``"garch"``.
 
     Returns
     -------
     dict
         ``model``, ``dist``, ``mu`` (percent), ``omega`` (%^2), ``alpha``, ``beta``,
-        ``backcast`` (%^2: arch's ``GARCH().backcast`` of the demeaned returns, an
-        exponentially weighted mean of the first 75 squared residuals) and
-        ``converged``.
-    """
-    from arch.univariate import GARCH
+        ``backcast`` (%^2: arch's ``GARCH().backcast`` of the demeaned training returns,
+        an exponentially weighted mean of the first 75 squared residuals, as the fit
+        used it), ``converged`` and, for Student-t errors, ``nu``.
 
+    Raises
+    ------
+    ValueError
+        Not fitted, or not a GARCH(1,1).
+    """
+    if model.kind != "garch" or model.params_ is None:
+        raise ValueError("garch11_parameters needs a fitted GARCH(1,1) (kind 'garch')")
     p = model.params_
-    mu = float(p["mu"])
-    r = np.asarray(returns, dtype="float64")
     return {
         "model": "GARCH(1,1)",
-        "dist": "normal",
-        "mu": mu,
+        "dist": model.dist,
+        "mu": float(p["mu"]),
         "omega": float(p["omega"]),
         "alpha": float(p["alpha[1]"]),
         "beta": float(p["beta[1]"]),
-        "backcast": float(GARCH().backcast(r - mu)),
+        "backcast": float(model._backcast),
         "converged": bool(model.converged_),
+        **model.distribution_shape,
     }
 
 
